@@ -1,0 +1,21 @@
+// The deliberate internal entry for tests and tools (`autonomy-os/internal`): pieces of
+// the kernel that are not public API and may change without notice.
+
+export { Mailbox } from './runtime/mailbox.js';
+export { Subjects, subjectProblem, assertSubject, MAX_SUBJECT_LENGTH } from './runtime/subjects.js';
+export { parseAgentId, tokenProblem, agentId, MAX_TOKEN_LENGTH } from './runtime/address.js';
+export {
+  encodeEnvelope,
+  decodeEnvelope,
+  encodeValue,
+  decodeValue,
+  traceparentOf,
+  CT_ENVELOPE,
+  CT_JSON,
+  CONTENT_TYPE_HEADER,
+} from './runtime/envelope.js';
+export type { Envelope } from './runtime/envelope.js';
+export { newMessageId, newCorrelationId, formatTraceparent, parseTraceparent } from './runtime/ids.js';
+export { aosError, fromWire, toAosError } from './runtime/errors/aos-error.js';
+export { EmbeddedNats, findNatsServer } from './runtime/transport/embedded-nats.js';
+export { ERROR_HEADER } from './runtime/transport/nats-transport.js';

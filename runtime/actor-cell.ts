@@ -1,0 +1,56 @@
+// The kernel's record of one local actor: identity, module, current state (msgpack bytes
+// the kernel never decodes), mailbox, and whether a turn is in flight. A cell is in at
+// most one batch at a time: that is what makes turns one-at-a-time per actor.
+
+import type { Subscription } from 'nats';
+import type { AgentAddress } from './address.js';
+import type { Envelope } from './envelope.js';
+import { Mailbox, type OverflowPolicy } from './mailbox.js';
+
+/** How the kernel answers a message: raw JSON/msgpack to an outside client, or an envelope to a node. */
+export type ReplyMode = 'raw' | 'envelope';
+
+/** A message accepted into a mailbox. */
+export interface Delivery {
+  env: Envelope;
+  /** The subject it arrived on. */
+  subject: string;
+  /** The NATS reply subject, owned by the kernel; set when the sender waits for an answer. */
+  replyTo?: string;
+  replyMode: ReplyMode;
+}
+
+export type CellStatus = 'starting' | 'running' | 'stopping' | 'stopped';
+
+export interface MailboxOptions {
+  capacity?: number;
+  overflow?: OverflowPolicy;
+}
+
+export class ActorCell {
+  readonly id: string;
+  state: Uint8Array | null = null;
+  status: CellStatus = 'starting';
+  /** A batch holding this actor is in flight. */
+  busy = false;
+  /** Waiting in the dispatcher's ready queue. */
+  queued = false;
+  readonly mailbox: Mailbox<Delivery>;
+  subscriptions: Subscription[] = [];
+  turns = 0;
+  failures = 0;
+
+  constructor(
+    readonly addr: AgentAddress,
+    readonly module: string,
+    readonly tasks: readonly string[],
+    mailbox: Required<MailboxOptions>,
+  ) {
+    this.id = `${addr.type}/${addr.key}`;
+    this.mailbox = new Mailbox<Delivery>(mailbox.capacity, mailbox.overflow);
+  }
+
+  get idle(): boolean {
+    return !this.busy && this.mailbox.size === 0;
+  }
+}

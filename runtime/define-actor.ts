@@ -1,0 +1,85 @@
+// The actor definition: what a user module default-exports. It is plain data plus
+// functions; the kernel never runs it, only the worker threads do (worker/entry.ts).
+
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { aosError } from './errors/aos-error.js';
+
+export interface AskOptions {
+  /** How long to wait for the reply (default 30 s). */
+  timeoutMs?: number;
+}
+
+export interface SpawnOptions {
+  type: string;
+  key: string;
+  /** Task subjects to serve as part of the type's queue group, e.g. `aos.task.echo`. */
+  tasks?: string[];
+}
+
+/** What a handler may do. Every effect is an intent the kernel checks; tells, publishes,
+ *  replies, spawns and stops are committed only when the turn returns. */
+export interface ActorContext {
+  /** This actor's AgentId (`type/key`). */
+  readonly self: string;
+  /** The sender of the current message: an AgentId, `system/<node>`, or `external`. */
+  readonly from: string;
+  /** Id of the current message (null in `init`). */
+  readonly messageId: string | null;
+  /** The chain of work this turn belongs to. */
+  readonly correlationId: string;
+  /** The message that caused the current one (null at the root of a chain). */
+  readonly causationId: string | null;
+  /** The subject the current message arrived on. */
+  readonly subject: string | null;
+  /** Aborted when the actor is stopped or the turn is abandoned: pass it to fetch, LLM clients... */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  /** Answers the current message; a no-op when the sender did not ask. At most once per message. */
+  reply(value: unknown): void;
+  tell(to: string, value: unknown): void;
+  publish(subject: string, value: unknown): void;
+  /** Asks another actor and waits for its reply; performed (and checked) when called. */
+  ask<R = unknown>(to: string, value: unknown, options?: AskOptions): Promise<R>;
+  /** Spawns an actor when the turn commits; a relative module path resolves against this actor's module. Returns its AgentId. */
+  spawn(module: string, options: SpawnOptions): string;
+  /** Stops an actor (itself when no id is given) when the turn commits. */
+  stop(id?: string): void;
+}
+
+export interface ActorDefinition<I = unknown, S = unknown> {
+  readonly input: z.ZodType<I>;
+  /** Optional schema for the state the handler returns (checked after every turn). */
+  readonly state?: z.ZodType<S>;
+  /** Optional schema for replies. */
+  readonly output?: z.ZodType;
+  init(ctx: ActorContext): S | Promise<S>;
+  handle(state: S, message: I, ctx: ActorContext): S | Promise<S>;
+}
+
+const ACTOR_MARK = Symbol.for('autonomy-os.actor-definition');
+
+export interface ActorSpec<I, S> {
+  input: z.ZodType<I>;
+  state?: z.ZodType<S>;
+  output?: z.ZodType;
+  init: (ctx: ActorContext) => S | Promise<S>;
+  handle: (state: S, message: I, ctx: ActorContext) => S | Promise<S>;
+}
+
+/** Defines an actor. The module that calls it must default-export the result. */
+export function defineActor<I, S>(spec: ActorSpec<I, S>): ActorDefinition<I, S> {
+  if (spec === null || typeof spec !== 'object') throw aosError('ERR_ACTOR_MODULE', 'defineActor expects an object');
+  if (spec.input === undefined || typeof (spec.input as { safeParse?: unknown }).safeParse !== 'function') {
+    throw aosError('ERR_ACTOR_MODULE', 'defineActor: `input` must be a zod schema');
+  }
+  if (typeof spec.init !== 'function') throw aosError('ERR_ACTOR_MODULE', 'defineActor: `init` must be a function');
+  if (typeof spec.handle !== 'function') throw aosError('ERR_ACTOR_MODULE', 'defineActor: `handle` must be a function');
+  const def = { ...spec };
+  Object.defineProperty(def, ACTOR_MARK, { value: true });
+  return Object.freeze(def) as ActorDefinition<I, S>;
+}
+
+export function isActorDefinition(value: unknown): value is ActorDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[ACTOR_MARK] === true;
+}

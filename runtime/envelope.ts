@@ -1,0 +1,130 @@
+// The envelope every message carries between nodes (ARCHITECTURE.md, "Envelopes"), and
+// the pure codecs for it and for payloads. Decoding never throws anything but an
+// InputError with code ERR_DECODE, so a malformed body is always a typed, traceable event.
+
+import { Packr } from 'msgpackr';
+import type { WireError } from './errors/aos-error.js';
+import { aosError } from './errors/aos-error.js';
+import { formatTraceparent } from './ids.js';
+
+/** Header carrying the content type; the only header the kernel writes. */
+export const CONTENT_TYPE_HEADER = 'content-type';
+/** A kernel-stamped envelope, msgpack-encoded (actor to actor). */
+export const CT_ENVELOPE = 'application/vnd.aos.envelope+msgpack';
+export const CT_JSON = 'application/json';
+export const CT_MSGPACK = 'application/msgpack';
+
+export type PayloadFormat = 'json' | 'msgpack';
+export type EnvelopeKind = 'tell' | 'ask' | 'reply' | 'task' | 'event';
+const KINDS: readonly EnvelopeKind[] = ['tell', 'ask', 'reply', 'task', 'event'];
+const WIRE_VERSION = 1;
+
+export interface Envelope {
+  kind: EnvelopeKind;
+  /** 16-hex message id (a W3C span id). */
+  id: string;
+  /** AgentId of the sender, `system/<node>` for a node itself, or `external`. */
+  from: string;
+  /** AgentId of the target, or the subject for tasks and events. */
+  to: string;
+  /** 32-hex id shared by a whole chain of work (a W3C trace id). */
+  correlationId: string;
+  /** Id of the message being handled when this one was sent; null at the root of a chain. */
+  causationId: string | null;
+  sentAt: number;
+  deadline?: number;
+  attempt: number;
+  format: PayloadFormat;
+  /** The encoded value (in `format`); empty for error replies. */
+  payload: Uint8Array;
+  error?: WireError;
+}
+
+export function traceparentOf(env: Pick<Envelope, 'correlationId' | 'id'>): string {
+  return formatTraceparent(env.correlationId, env.id);
+}
+
+// Plain msgpack maps, no msgpackr records: any-language clients must be able to read us.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+export function encodeEnvelope(env: Envelope): Uint8Array {
+  return packr.pack([
+    WIRE_VERSION,
+    env.kind,
+    env.id,
+    env.from,
+    env.to,
+    env.correlationId,
+    env.causationId,
+    env.sentAt,
+    env.deadline ?? null,
+    env.attempt,
+    env.format === 'json' ? 1 : 0,
+    env.payload,
+    env.error ?? null,
+  ]);
+}
+
+function bad(reason: string, cause?: unknown): never {
+  throw aosError('ERR_DECODE', `malformed envelope: ${reason}`, { reason }, cause);
+}
+
+const str = (v: unknown, what: string): string => (typeof v === 'string' && v.length > 0 ? v : bad(`${what} is not a string`));
+
+export function decodeEnvelope(bytes: Uint8Array): Envelope {
+  let raw: unknown;
+  try {
+    raw = packr.unpack(bytes);
+  } catch (err) {
+    bad('not valid msgpack (or truncated)', err);
+  }
+  if (!Array.isArray(raw) || raw.length !== 13) bad('not a 13-field array');
+  const [v, kind, id, from, to, corr, cause, sentAt, deadline, attempt, fmt, payload, error] = raw as unknown[];
+  if (v !== WIRE_VERSION) bad(`unsupported version ${String(v)}`);
+  if (!KINDS.includes(kind as EnvelopeKind)) bad(`unknown kind ${String(kind)}`);
+  if (cause !== null && typeof cause !== 'string') bad('causationId is not a string');
+  if (typeof sentAt !== 'number') bad('sentAt is not a number');
+  if (deadline !== null && typeof deadline !== 'number') bad('deadline is not a number');
+  if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 0) bad('attempt is not a count');
+  if (fmt !== 0 && fmt !== 1) bad('unknown payload format');
+  if (!(payload instanceof Uint8Array)) bad('payload is not binary');
+  if (error !== null && (typeof error !== 'object' || typeof (error as WireError).code !== 'string')) bad('error is malformed');
+  const env: Envelope = {
+    kind: kind as EnvelopeKind,
+    id: str(id, 'id'),
+    from: str(from, 'from'),
+    to: str(to, 'to'),
+    correlationId: str(corr, 'correlationId'),
+    causationId: cause as string | null,
+    sentAt,
+    attempt,
+    format: fmt === 1 ? 'json' : 'msgpack',
+    payload,
+  };
+  if (deadline !== null) env.deadline = deadline as number;
+  if (error !== null) env.error = error as WireError;
+  return env;
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Encodes a value; `undefined` encodes as JSON `null` / msgpack nil. */
+export function encodeValue(value: unknown, format: PayloadFormat): Uint8Array {
+  if (format === 'json') return textEncoder.encode(JSON.stringify(value ?? null));
+  return packr.pack(value ?? null);
+}
+
+export function decodeValue(bytes: Uint8Array, format: PayloadFormat): unknown {
+  try {
+    if (format === 'json') return JSON.parse(textDecoder.decode(bytes));
+    return packr.unpack(bytes);
+  } catch (err) {
+    throw aosError('ERR_DECODE', `body is not valid ${format === 'json' ? 'JSON' : 'msgpack'}`, { format }, err);
+  }
+}
+
+/** The payload format announced by a content-type header from an outside client (JSON unless it says msgpack). */
+export function formatOfContentType(contentType: string | undefined): PayloadFormat {
+  return contentType !== undefined && contentType.trim().toLowerCase().startsWith(CT_MSGPACK) ? 'msgpack' : 'json';
+}

@@ -1,0 +1,35 @@
+// The closed catalogue of error codes. A code, once published, is never reused or renamed;
+// the README's error table is checked against this list by a test (both directions).
+
+export const ERROR_CODES = {
+  ERR_INVALID_ID: 'An AgentId or one of its tokens is malformed (must be type/key, NATS-safe tokens).',
+  ERR_INVALID_SUBJECT: 'A subject is malformed (empty token, whitespace, control character, wildcard where not allowed, too long).',
+  ERR_DECODE: 'A message body is not valid JSON or msgpack, or is truncated.',
+  ERR_ENCODE: 'A value cannot be encoded for the wire (circular, a function, a BigInt in JSON).',
+  ERR_INPUT_SCHEMA: "A message failed the actor's input schema.",
+  ERR_OUTPUT_SCHEMA: "A handler returned a state or reply that breaks the actor's declared schema.",
+  ERR_PAYLOAD_TOO_LARGE: 'A message is larger than the node accepts (maxMessageBytes).',
+  ERR_UNKNOWN_ACTOR: 'No actor with that id is running on any node.',
+  ERR_MAILBOX_FULL: "The actor's mailbox is full and its overflow policy rejects new messages.",
+  ERR_HANDLER_FAILED: 'The handler threw; its state change and effects were discarded.',
+  ERR_NO_REPLY: 'The actor finished the turn that handled an ask without replying.',
+  ERR_TIMEOUT: 'An ask got no reply before its deadline.',
+  ERR_ACTOR_MODULE: 'An actor module could not be loaded or does not default-export defineActor(...).',
+  ERR_ACTOR_EXISTS: 'An actor with that id already runs on this node.',
+  ERR_ACTOR_STOPPED: 'The actor stopped before the message could be handled.',
+  ERR_SHUTTING_DOWN: 'The node is shutting down and accepts no new work.',
+  ERR_TRANSPORT: 'The NATS connection failed or was closed.',
+  ERR_NATS_SERVER_NOT_FOUND: 'No nats-server binary was found for the embedded server.',
+  ERR_CONFIG: 'A configuration value or file is invalid.',
+  ERR_ALREADY_REPLIED: 'A handler replied twice to the same message.',
+  ERR_WORKER_DIED: 'The worker thread running the turn died (exit, out of memory).',
+  ERR_TURN_TIMEOUT: 'A turn ran past its time limit; its worker was terminated.',
+  ERR_BAD_REQUEST: 'A control request is malformed or names an unknown verb.',
+  ERR_INTERNAL: 'An unexpected error inside the runtime (a bug): reported, never swallowed.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, value);
+}

@@ -1,0 +1,10 @@
+// The runtime's structured logger (pino). Passed in, never global: a node builds one from
+// its options unless the caller hands it a logger of its own.
+
+import pino, { type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+export function createLogger(options: { level?: string; nodeId: string }): Logger {
+  return pino({ level: options.level ?? process.env['AOS_LOG_LEVEL'] ?? 'info', base: { node: options.nodeId } });
+}

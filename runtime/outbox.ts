@@ -1,0 +1,133 @@
+// Everything a node sends: envelopes for tells, publishes, asks and replies, stamped here
+// with the node's view of identity and causality. Tells carry a reply subject that only
+// the server uses (503 "no responders"), so a tell to an actor that runs nowhere comes back
+// and is dead-lettered with its payload from a short ring of recent tells.
+
+import type { Logger } from 'pino';
+import type { Delivery } from './actor-cell.js';
+import { parseAgentId } from './address.js';
+import type { Clock } from './clock.js';
+import type { DeadLetters } from './dead-letters.js';
+import { CT_ENVELOPE, CONTENT_TYPE_HEADER, decodeEnvelope, encodeEnvelope, type Envelope, type EnvelopeKind, type PayloadFormat } from './envelope.js';
+import { aosError, fromWire, toAosError, type AosError } from './errors/aos-error.js';
+import { newCorrelationId, newMessageId } from './ids.js';
+import type { Subjects } from './subjects.js';
+import type { NatsTransport } from './transport/nats-transport.js';
+
+/** Recent tells kept for dead-lettering on "no responders" (the answer comes within a round trip). */
+const RECENT_TELLS = 8192;
+const encoder = new TextEncoder();
+
+export interface Origin {
+  from: string;
+  correlationId?: string;
+  causationId?: string | null;
+}
+
+export interface Encoded {
+  format: PayloadFormat;
+  payload: Uint8Array;
+}
+
+export class Outbox {
+  private readonly recent = new Map<string, { type: string; subject: string; env: Envelope }>();
+
+  constructor(
+    private readonly transport: NatsTransport,
+    private readonly subjects: Subjects,
+    private readonly clock: Clock,
+    private readonly deadLetters: DeadLetters,
+    private readonly log: Logger,
+  ) {
+    transport.setNoResponderHandler((token) => this.onNoResponder(token));
+  }
+
+  envelope(kind: EnvelopeKind, origin: Origin, to: string, body: Encoded): Envelope {
+    return {
+      kind,
+      id: newMessageId(),
+      from: origin.from,
+      to,
+      correlationId: origin.correlationId ?? newCorrelationId(),
+      causationId: origin.causationId ?? null,
+      sentAt: this.clock.now(),
+      attempt: 0,
+      format: body.format,
+      payload: body.payload,
+    };
+  }
+
+  tell(origin: Origin, to: string, body: Encoded): Envelope {
+    const addr = parseAgentId(to);
+    const env = this.envelope('tell', origin, to, body);
+    const subject = this.subjects.actor(addr);
+    this.recent.set(env.id, { type: addr.type, subject, env });
+    if (this.recent.size > RECENT_TELLS) this.recent.delete(this.recent.keys().next().value!);
+    this.transport.publish(subject, encodeEnvelope(env), { reply: this.transport.tellReplySubject(env.id), headers: this.transport.envelopeHeaders });
+    return env;
+  }
+
+  publish(origin: Origin, subject: string, body: Encoded): Envelope {
+    const env = this.envelope(this.subjects.isTask(subject) ? 'task' : 'event', origin, subject, body);
+    this.transport.publish(subject, encodeEnvelope(env), { headers: this.transport.envelopeHeaders });
+    return env;
+  }
+
+  /** Asks an actor; resolves with the encoded reply or rejects with the typed error it answered. */
+  async ask(origin: Origin, to: string, body: Encoded, timeoutMs: number): Promise<Encoded> {
+    const addr = parseAgentId(to);
+    const env = this.envelope('ask', origin, to, body);
+    const msg = await this.transport.request(this.subjects.actor(addr), encodeEnvelope(env), this.transport.envelopeHeaders, timeoutMs).catch(
+      (err: unknown) => {
+        throw toAosError(err, 'ERR_TRANSPORT', { actorId: to });
+      },
+    );
+    if (msg.headers?.get(CONTENT_TYPE_HEADER) !== CT_ENVELOPE) {
+      throw aosError('ERR_DECODE', `reply from ${to} is not an envelope`, { actorId: to });
+    }
+    const reply = decodeEnvelope(msg.data);
+    if (reply.error !== undefined) throw fromWire(reply.error);
+    return { format: reply.format, payload: reply.payload.slice() };
+  }
+
+  reply(d: Delivery, from: string, body: Encoded): void {
+    if (d.replyTo === undefined) return;
+    if (d.replyMode === 'raw') {
+      this.transport.publish(d.replyTo, body.payload, { headers: this.transport.jsonHeaders });
+      return;
+    }
+    const env = this.envelope('reply', { from, correlationId: d.env.correlationId, causationId: d.env.id }, d.env.from, body);
+    this.transport.publish(d.replyTo, encodeEnvelope(env), { headers: this.transport.envelopeHeaders });
+  }
+
+  /** Answers a waiting sender with a typed error: `{"error":{code,message,details}}` for JSON clients. */
+  replyError(d: Delivery, from: string, err: AosError): void {
+    if (d.replyTo === undefined) return;
+    try {
+      if (d.replyMode === 'raw') {
+        const body = encoder.encode(JSON.stringify({ error: err.toWire() }));
+        this.transport.publish(d.replyTo, body, { headers: this.transport.errorJsonHeaders(err.code) });
+        return;
+      }
+      const env = this.envelope('reply', { from, correlationId: d.env.correlationId, causationId: d.env.id }, d.env.from, {
+        format: 'msgpack',
+        payload: new Uint8Array(),
+      });
+      env.error = err.toWire();
+      this.transport.publish(d.replyTo, encodeEnvelope(env), { headers: this.transport.envelopeHeaders });
+    } catch (e) {
+      this.log.error({ err: e, replyTo: d.replyTo, code: err.code }, 'could not send an error reply');
+    }
+  }
+
+  private onNoResponder(token: string): void {
+    const sent = this.recent.get(token);
+    if (sent === undefined) {
+      this.log.warn({ messageId: token }, 'a tell found no actor, and it is no longer in the recent ring (payload lost to this node)');
+      return;
+    }
+    this.recent.delete(token);
+    const err = aosError('ERR_UNKNOWN_ACTOR', `no actor ${sent.env.to} runs on any node`, { actorId: sent.env.to });
+    this.deadLetters.publish(sent.type, sent.subject, err, sent.env);
+  }
+}

@@ -1,0 +1,88 @@
+// The kernel's side of the worker pool: a piscina pool running worker/entry.js, plus the
+// per-worker channel each worker opens at start (asks from handlers, aborts to them).
+
+import { availableParallelism } from 'node:os';
+import type { MessagePort, ResourceLimits } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { Logger } from 'pino';
+import { aosError, type AosError, type WireError } from './errors/aos-error.js';
+import type { BatchResult, BatchTask, KernelToWorker, LoadResult, WorkerConfig, WorkerToKernel } from './wire.js';
+
+export type AskFromWorker = Extract<WorkerToKernel, { t: 'ask' }>;
+export type AskAnswer = { ok: true; format: 'json' | 'msgpack'; payload: Uint8Array } | { ok: false; error: WireError };
+
+export interface PoolOptions {
+  threads?: number;
+  /** Turns a worker may run at once (async handlers waiting on I/O interleave). */
+  concurrentTasksPerWorker?: number;
+  resourceLimits?: ResourceLimits;
+  config: WorkerConfig;
+  log: Logger;
+  onAsk: (ask: AskFromWorker) => Promise<AskAnswer>;
+}
+
+export class WorkerPool {
+  private readonly piscina: Piscina;
+  private readonly channels = new Set<MessagePort>();
+  readonly threads: number;
+
+  constructor(private readonly opts: PoolOptions) {
+    this.threads = opts.threads ?? Math.max(1, availableParallelism());
+    this.piscina = new Piscina({
+      filename: new URL('./worker/entry.js', import.meta.url).href,
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      concurrentTasksPerWorker: opts.concurrentTasksPerWorker ?? 4,
+      workerData: opts.config,
+      ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits }),
+    });
+    this.piscina.on('message', (m: unknown) => this.onWorkerMessage(m));
+    // piscina reports a worker that died with no task as an 'error' event; the task path reports the rest.
+    this.piscina.on('error', (err: unknown) => opts.log.error({ err }, 'worker pool error'));
+  }
+
+  run(task: BatchTask, signal?: AbortSignal): Promise<BatchResult> {
+    return this.piscina.run(task, signal === undefined ? {} : { signal }) as Promise<BatchResult>;
+  }
+
+  /** Loads a module in a worker to check it is an actor definition before anything is spawned. */
+  async load(module: string): Promise<void> {
+    const r = (await this.piscina.run({ kind: 'load', module })) as LoadResult;
+    if (!r.ok) throw aosError(r.error.code, r.error.message, r.error.details ?? {});
+  }
+
+  /** Aborts the in-flight turns of one actor, wherever they run. */
+  abort(self: string, reason: AosError): void {
+    const msg: KernelToWorker = { t: 'abort', self, reason: reason.toWire() };
+    for (const port of this.channels) port.postMessage(msg);
+  }
+
+  get queued(): number {
+    return this.piscina.queueSize;
+  }
+
+  async destroy(): Promise<void> {
+    for (const port of this.channels) port.close();
+    this.channels.clear();
+    await this.piscina.destroy();
+  }
+
+  private onWorkerMessage(m: unknown): void {
+    const hello = m as { t?: string; aosChannel?: MessagePort };
+    if (hello?.t !== 'hello' || hello.aosChannel === undefined) return;
+    const port = hello.aosChannel;
+    this.channels.add(port);
+    port.on('message', (msg: WorkerToKernel) => {
+      if (msg.t !== 'ask') return;
+      void this.opts.onAsk(msg).then((answer) => {
+        const reply: KernelToWorker = answer.ok
+          ? { t: 'askResult', reqId: msg.reqId, ok: true, format: answer.format, payload: answer.payload }
+          : { t: 'askResult', reqId: msg.reqId, ok: false, error: answer.error };
+        port.postMessage(reply);
+      });
+    });
+    port.on('close', () => this.channels.delete(port));
+    port.unref();
+  }
+}

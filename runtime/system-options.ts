@@ -1,0 +1,50 @@
+// The options of ActorSystem.start, validated with zod so a wrong value fails at start
+// with ERR_CONFIG and the path of the bad field.
+
+import type { ResourceLimits } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Clock } from './clock.js';
+import { aosError } from './errors/aos-error.js';
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024;
+
+const schema = z.object({
+  nats: z.string().min(1).optional(),
+  namespace: z.string().min(1).optional(),
+  nodeId: z.string().min(1).optional(),
+  threads: z.number().int().min(1).max(256).optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  maxMessageBytes: z.number().int().min(1024).optional(),
+  askTimeoutMs: z.number().int().positive().optional(),
+  turnTimeoutMs: z.number().int().min(0).optional(),
+  maxTurnsPerActor: z.number().int().min(1).max(10_000).optional(),
+  mailbox: z
+    .object({
+      capacity: z.number().int().min(1).optional(),
+      overflow: z.enum(['reject', 'drop-oldest']).optional(),
+    })
+    .optional(),
+});
+
+export type ActorSystemConfig = z.infer<typeof schema>;
+
+export interface ActorSystemOptions extends ActorSystemConfig {
+  /** A pino logger of your own (default: one built from logLevel). */
+  logger?: Logger;
+  /** The clock for timeouts (default: the system clock). Tests pass a ManualClock. */
+  clock?: Clock;
+  /** Limits for each worker thread (heap sizes, stack). */
+  workerResourceLimits?: ResourceLimits;
+}
+
+export function validateOptions(opts: ActorSystemOptions): void {
+  const { logger: _l, clock: _c, workerResourceLimits: _w, ...rest } = opts;
+  const r = schema.safeParse(rest);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw aosError('ERR_CONFIG', `invalid option ${issue.path.join('.') || '(root)'}: ${issue.message}`, {
+      issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+    });
+  }
+}

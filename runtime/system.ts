@@ -1,0 +1,465 @@
+// ActorSystem: one node of the runtime. It owns the NATS connection, the worker pool, the
+// local actors' cells and the dispatcher; it turns inbound messages into mailbox entries,
+// turn results into committed effects, and every failure into a typed reply, a dead letter
+// and a log record. Actor code never runs here: only in the pool.
+
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Msg, Subscription } from 'nats';
+import type { Logger } from 'pino';
+import { ActorCell, type Delivery, type MailboxOptions } from './actor-cell.js';
+import type { ActorRef } from './actor-ref.js';
+import { agentId, parseAgentId, type AgentId } from './address.js';
+import { systemClock, type Clock } from './clock.js';
+import { ControlPlane } from './control.js';
+import { DeadLetters } from './dead-letters.js';
+import type { SpawnOptions } from './define-actor.js';
+import { Dispatcher, type DispatchedActor } from './dispatcher.js';
+import { decodeValue, encodeValue, type Envelope, type EnvelopeKind } from './envelope.js';
+import { aosError, fromWire, toAosError, type AosError } from './errors/aos-error.js';
+import { newToken } from './ids.js';
+import { InboundError, parseInbound } from './inbound.js';
+import { createLogger } from './logger.js';
+import { DEFAULT_MAILBOX_CAPACITY } from './mailbox.js';
+import { Outbox, type Origin } from './outbox.js';
+import { WorkerPool, type AskAnswer, type AskFromWorker } from './pool.js';
+import { Subjects, assertSubject } from './subjects.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, validateOptions, type ActorSystemOptions } from './system-options.js';
+import { EmbeddedNats } from './transport/embedded-nats.js';
+import { NatsTransport } from './transport/nats-transport.js';
+import type { BatchResult, Intent, TurnOutcome } from './wire.js';
+
+export interface SpawnActorOptions extends SpawnOptions {
+  mailbox?: MailboxOptions;
+}
+
+export interface ActorInfo {
+  id: string;
+  module: string;
+  tasks: readonly string[];
+  status: string;
+  mailbox: number;
+  turns: number;
+  failures: number;
+}
+
+type SystemState = 'running' | 'draining' | 'stopped';
+const INPUT_CODES = new Set(['ERR_DECODE', 'ERR_INPUT_SCHEMA', 'ERR_PAYLOAD_TOO_LARGE']);
+
+function resolveModule(module: string | URL): string {
+  if (module instanceof URL) return module.href;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(module) && !/^[a-z]:[\\/]/i.test(module)) return new URL(module).href;
+  return pathToFileURL(isAbsolute(module) ? module : resolvePath(module)).href;
+}
+
+export class ActorSystem {
+  readonly nodeId: string;
+  readonly subjects: Subjects;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** The identity a node uses when it sends on its own behalf (refs used from outside any actor). */
+  readonly systemId: AgentId;
+  private readonly cells = new Map<string, ActorCell>();
+  private readonly deadLetters: DeadLetters;
+  private readonly outbox: Outbox;
+  private readonly dispatcher: Dispatcher;
+  private readonly control: ControlPlane;
+  private readonly maxMessageBytes: number;
+  private readonly askTimeoutMs: number;
+  private readonly mailboxDefaults: Required<MailboxOptions>;
+  private state: SystemState = 'running';
+  private pendingOps = 0;
+  private activity = 0;
+  private idleWaiters: (() => void)[] = [];
+  private shutdownPromise: Promise<void> | undefined;
+
+  private constructor(
+    private readonly options: ActorSystemOptions,
+    private readonly transport: NatsTransport,
+    private readonly pool: WorkerPool,
+    private readonly embedded: EmbeddedNats | undefined,
+    nodeId: string,
+    log: Logger,
+  ) {
+    this.nodeId = nodeId;
+    this.log = log;
+    this.clock = options.clock ?? systemClock;
+    this.subjects = new Subjects(options.namespace ?? 'aos');
+    this.systemId = agentId('system', nodeId);
+    this.maxMessageBytes = Math.min(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, transport.maxPayload);
+    this.askTimeoutMs = options.askTimeoutMs ?? 30_000;
+    this.mailboxDefaults = { capacity: options.mailbox?.capacity ?? DEFAULT_MAILBOX_CAPACITY, overflow: options.mailbox?.overflow ?? 'reject' };
+    this.deadLetters = new DeadLetters(transport, this.subjects, nodeId, log, () => this.clock.now());
+    this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log);
+    this.dispatcher = new Dispatcher({
+      run: (task) => pool.run(task),
+      maxInflight: pool.threads * 2,
+      maxTurnsPerActor: options.maxTurnsPerActor ?? 256,
+      turnTimeoutMs: options.turnTimeoutMs ?? 0,
+      onResult: (actors, result) => this.applyResult(actors, result),
+      onFailure: (actors, err) => this.batchFailed(actors, err),
+      onSettled: () => this.wakeIdleWaiters(),
+    });
+    this.control = new ControlPlane(transport, this.subjects, nodeId, log, {
+      list: () => this.list(),
+      stop: (id) => this.stop(id),
+    });
+  }
+
+  /** Starts a node. With no `nats` URL it starts an embedded nats-server and stops it on shutdown. */
+  static async start(options: ActorSystemOptions = {}): Promise<ActorSystem> {
+    validateOptions(options);
+    const nodeId = options.nodeId ?? `n${newToken(4)}`;
+    agentId('system', nodeId); // validates the node id as a token
+    const log = options.logger ?? createLogger({ nodeId, ...(options.logLevel === undefined ? {} : { level: options.logLevel }) });
+    const embedded = options.nats === undefined ? await EmbeddedNats.start() : undefined;
+    const servers = options.nats ?? embedded!.url;
+    let transport: NatsTransport | undefined;
+    try {
+      transport = await NatsTransport.connect({ servers, name: `aos-node-${nodeId}`, clock: options.clock ?? systemClock, log });
+      const maxMessageBytes = Math.min(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, transport.maxPayload);
+      let system: ActorSystem | undefined;
+      const pool = new WorkerPool({
+        ...(options.threads === undefined ? {} : { threads: options.threads }),
+        ...(options.workerResourceLimits === undefined ? {} : { resourceLimits: options.workerResourceLimits }),
+        config: { logLevel: log.level, nodeId, maxMessageBytes },
+        log,
+        onAsk: (ask) => system!.askFromWorker(ask),
+      });
+      system = new ActorSystem(options, transport, pool, embedded, nodeId, log);
+      await transport.flush();
+      log.info({ nats: transport.connectedUrl, threads: pool.threads, namespace: system.subjects.prefix }, 'node started');
+      return system;
+    } catch (err) {
+      await transport?.close();
+      await embedded?.stop();
+      throw err;
+    }
+  }
+
+  /** The NATS server this node is connected to. */
+  get natsUrl(): string {
+    return this.embedded?.url ?? this.options.nats!;
+  }
+
+  /** Dead letters this node has published since start. */
+  get deadLetterCount(): number {
+    return this.deadLetters.count;
+  }
+
+  /** Spawns an actor from a module whose default export is `defineActor({...})`. Resolves once `init` has run. */
+  async spawn(module: string | URL, options: SpawnActorOptions): Promise<ActorRef> {
+    this.assertAccepting();
+    const id = agentId(options.type, options.key);
+    if (this.cells.has(id)) throw aosError('ERR_ACTOR_EXISTS', `actor ${id} already runs on node ${this.nodeId}`, { actorId: id });
+    const tasks = (options.tasks ?? []).map((t) => this.subjects.task(t));
+    const cell = new ActorCell(parseAgentId(id), resolveModule(module), tasks, { ...this.mailboxDefaults, ...options.mailbox });
+    this.cells.set(id, cell);
+    this.pendingOps++;
+    try {
+      const result = await this.pool.run({
+        kind: 'batch',
+        batchId: -1,
+        turnTimeoutMs: this.options.turnTimeoutMs ?? 0,
+        actors: [{ slot: 0, self: id, module: cell.module, state: null, init: true, messages: [] }],
+      });
+      const init = result.actors[0]!.init!;
+      if (!init.ok) throw fromWire(init.error);
+      cell.state = result.actors[0]!.state;
+      this.commitIntents(cell, { from: id }, init.intents);
+      const direct = this.subjects.actor(cell.addr);
+      cell.subscriptions.push(this.transport.subscribe(direct, (m) => this.onMessage(cell, m, 'tell', id), this.subjects.queueGroup('actor')));
+      for (const task of tasks) {
+        cell.subscriptions.push(this.transport.subscribe(task, (m) => this.onMessage(cell, m, 'task', m.subject), this.subjects.queueGroup(cell.addr.type)));
+      }
+      await this.transport.flush(); // the subscriptions are live on the server when spawn resolves
+      cell.status = 'running';
+      this.log.info({ actor: id, module: cell.module, tasks }, 'actor spawned');
+    } catch (err) {
+      this.cells.delete(id);
+      for (const s of cell.subscriptions) s.unsubscribe();
+      throw toAosError(err, 'ERR_ACTOR_MODULE', { actorId: id });
+    } finally {
+      this.pendingOps--;
+      this.wakeIdleWaiters();
+    }
+    return this.ref(id);
+  }
+
+  /** A ref to any actor, on this node or another. */
+  ref(id: string): ActorRef {
+    parseAgentId(id);
+    return {
+      id: id as AgentId,
+      tell: (value: unknown) => {
+        this.assertAccepting();
+        this.activity++;
+        this.outbox.tell({ from: this.systemId }, id, this.encode(value));
+      },
+      ask: async <R>(value: unknown, options: { timeoutMs?: number } = {}): Promise<R> => {
+        this.assertAccepting();
+        this.activity++;
+        const reply = await this.outbox.ask({ from: this.systemId }, id, this.encode(value), options.timeoutMs ?? this.askTimeoutMs);
+        return decodeValue(reply.payload, reply.format) as R;
+      },
+    };
+  }
+
+  /** Stops a local actor: no new messages, its in-flight turn aborted through ctx.signal, queued messages answered ERR_ACTOR_STOPPED and dead-lettered. */
+  async stop(id: string): Promise<boolean> {
+    const cell = this.cells.get(id);
+    if (cell === undefined || cell.status === 'stopping' || cell.status === 'stopped') return false;
+    cell.status = 'stopping';
+    this.pendingOps++;
+    try {
+      await Promise.all(cell.subscriptions.map((s) => s.drain().catch(() => undefined)));
+      const reason = aosError('ERR_ACTOR_STOPPED', `actor ${id} was stopped`, { actorId: id });
+      if (cell.busy) this.pool.abort(id, reason);
+      await this.until(() => !cell.busy);
+      for (const d of cell.mailbox.drain()) this.reject(cell, d, reason);
+      cell.status = 'stopped';
+      this.cells.delete(id);
+      this.log.info({ actor: id }, 'actor stopped');
+      return true;
+    } finally {
+      this.pendingOps--;
+      this.wakeIdleWaiters();
+    }
+  }
+
+  list(): ActorInfo[] {
+    return [...this.cells.values()].map((c) => ({
+      id: c.id,
+      module: c.module,
+      tasks: c.tasks,
+      status: c.status,
+      mailbox: c.mailbox.size,
+      turns: c.turns,
+      failures: c.failures,
+    }));
+  }
+
+  /** Resolves when this node has nothing left to do: every message it had received or sent to itself is handled. */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      const before = this.activity;
+      await this.transport.flush();
+      await this.until(() => this.isIdle());
+      if (this.activity === before) return;
+    }
+  }
+
+  /**
+   * Drains, then stops: task subscriptions first (peers take new tasks), then direct ones,
+   * handling everything already accepted; then the pool, the connection and any embedded server.
+   * Messages still queued after `timeoutMs` are answered ERR_SHUTTING_DOWN and dead-lettered.
+   */
+  shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.shutdownPromise ??= this.doShutdown(options.timeoutMs ?? 30_000);
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(timeoutMs: number): Promise<void> {
+    this.state = 'draining';
+    this.log.info({ actors: this.cells.size }, 'node draining');
+    const deadline = this.clock.now() + timeoutMs;
+    let timedOut = false;
+    const timer = this.clock.setTimeout(() => {
+      timedOut = true;
+      this.wakeIdleWaiters();
+    }, timeoutMs);
+    try {
+      await this.control.close();
+      const tasksFirst = [...this.cells.values()].flatMap((c) => c.subscriptions.slice(1));
+      await Promise.all(tasksFirst.map((s) => s.drain().catch(() => undefined)));
+      await Promise.race([this.whenIdle(), this.until(() => timedOut)]);
+      const direct = [...this.cells.values()].map((c) => c.subscriptions[0]).filter((s): s is Subscription => s !== undefined);
+      await Promise.all(direct.map((s) => s.drain().catch(() => undefined)));
+      await Promise.race([this.whenIdle(), this.until(() => timedOut)]);
+      if (timedOut) {
+        const reason = aosError('ERR_SHUTTING_DOWN', `node ${this.nodeId} shut down before the message was handled`, { nodeId: this.nodeId });
+        for (const cell of this.cells.values()) for (const d of cell.mailbox.drain()) this.reject(cell, d, reason);
+        this.log.warn({ deadline }, 'shutdown timed out: queued messages dead-lettered');
+      }
+    } finally {
+      this.clock.clearTimeout(timer);
+      this.state = 'stopped';
+      this.transport.failPending(aosError('ERR_SHUTTING_DOWN', `node ${this.nodeId} shut down`, { nodeId: this.nodeId }));
+      await this.transport.close();
+      await this.pool.destroy();
+      await this.embedded?.stop();
+      this.log.info('node stopped');
+    }
+  }
+
+  // ---- inbound ---------------------------------------------------------------------
+
+  private onMessage(cell: ActorCell, msg: Msg, kind: EnvelopeKind, to: string): void {
+    this.activity++;
+    let delivery: Delivery;
+    try {
+      const parsed = parseInbound(msg, { to, kind, now: this.clock.now(), maxMessageBytes: this.maxMessageBytes });
+      delivery = parsed.delivery;
+      if (parsed.claimed.length > 0) {
+        this.log.warn({ actor: cell.id, claimed: parsed.claimed, messageId: delivery.env.id }, 'identity headers from outside the runtime ignored');
+      }
+    } catch (err) {
+      if (!(err instanceof InboundError)) throw err;
+      const env = err.env;
+      const d: Delivery = { env: env ?? this.stubEnvelope(to, msg), subject: msg.subject, replyMode: 'raw' };
+      if (msg.reply) d.replyTo = msg.reply;
+      this.reject(cell, d, err.error, env === undefined ? msg.data : undefined);
+      return;
+    }
+    if (cell.status !== 'running') {
+      this.reject(cell, delivery, aosError('ERR_ACTOR_STOPPED', `actor ${cell.id} is stopping`, { actorId: cell.id }));
+      return;
+    }
+    const offer = cell.mailbox.offer(delivery);
+    const full = (d: Delivery) =>
+      this.reject(cell, d, aosError('ERR_MAILBOX_FULL', `mailbox of ${cell.id} is full (${cell.mailbox.capacity})`, { actorId: cell.id, capacity: cell.mailbox.capacity }));
+    if (!offer.accepted) full(offer.rejected);
+    else if (offer.evicted !== undefined) full(offer.evicted);
+    this.dispatcher.wake(cell);
+  }
+
+  private stubEnvelope(to: string, msg: Msg): Envelope {
+    return { kind: 'tell', id: '0000000000000000', from: 'unknown', to, correlationId: '0'.repeat(32), causationId: null, sentAt: this.clock.now(), attempt: 0, format: 'json', payload: msg.data.slice(0, 0) };
+  }
+
+  /** A message that will not be handled: typed error reply (if the sender waits), dead letter, log. */
+  private reject(cell: ActorCell, d: Delivery, err: AosError, raw?: Uint8Array): void {
+    this.outbox.replyError(d, cell.id, err);
+    this.deadLetters.publish(cell.addr.type, d.subject, err, raw === undefined ? d.env : undefined, raw);
+  }
+
+  // ---- turn results ----------------------------------------------------------------
+
+  private applyResult(actors: DispatchedActor[], result: BatchResult): void {
+    for (let slot = 0; slot < actors.length; slot++) {
+      const { cell, deliveries } = actors[slot]!;
+      const r = result.actors[slot]!;
+      cell.state = r.state;
+      r.outcomes.forEach((outcome, i) => this.settleTurn(cell, deliveries[i]!, outcome));
+      const notReached = deliveries.slice(r.outcomes.length);
+      if (notReached.length > 0) cell.mailbox.unshiftAll(notReached);
+    }
+  }
+
+  private settleTurn(cell: ActorCell, d: Delivery, outcome: TurnOutcome): void {
+    this.activity++;
+    if (outcome.ok) {
+      cell.turns++;
+      this.commitIntents(cell, { from: cell.id, correlationId: d.env.correlationId, causationId: d.env.id }, outcome.intents);
+      if (outcome.reply !== undefined) this.outbox.reply(d, cell.id, outcome.reply);
+      else if (d.replyTo !== undefined) {
+        this.outbox.replyError(d, cell.id, aosError('ERR_NO_REPLY', `${cell.id} handled the ask without replying`, { actorId: cell.id, messageId: d.env.id }));
+      }
+      return;
+    }
+    const err = fromWire(outcome.error);
+    if (INPUT_CODES.has(err.code)) {
+      this.reject(cell, d, err);
+      return;
+    }
+    cell.turns++;
+    cell.failures++;
+    this.log.error(
+      { actor: cell.id, reason: { code: err.code, message: err.message, stack: err.stack }, messageId: d.env.id, correlationId: d.env.correlationId },
+      'turn failed: state and effects discarded',
+    );
+    this.reject(cell, d, err);
+  }
+
+  private batchFailed(actors: DispatchedActor[], cause: unknown): void {
+    for (const { cell, deliveries } of actors) {
+      const err = aosError('ERR_WORKER_DIED', `the worker running ${cell.id} died`, { actorId: cell.id }, cause);
+      const [first, ...rest] = deliveries;
+      if (rest.length > 0) cell.mailbox.unshiftAll(rest);
+      cell.failures++;
+      this.log.error({ actor: cell.id, err: cause }, 'worker died during a turn');
+      if (first !== undefined) this.reject(cell, first, err);
+    }
+  }
+
+  private commitIntents(cell: ActorCell, origin: Origin, intents: Intent[]): void {
+    for (const intent of intents) {
+      try {
+        this.commitIntent(cell, origin, intent);
+      } catch (err) {
+        this.log.error({ actor: cell.id, intent: intent.t, err: toAosError(err).toWire() }, 'an intent could not be committed');
+      }
+    }
+  }
+
+  private commitIntent(cell: ActorCell, origin: Origin, intent: Intent): void {
+    switch (intent.t) {
+      case 'tell':
+        this.outbox.tell(origin, intent.to, { format: 'msgpack', payload: intent.payload });
+        return;
+      case 'publish':
+        this.outbox.publish(origin, assertSubject(intent.subject), { format: 'msgpack', payload: intent.payload });
+        return;
+      case 'spawn':
+        this.spawn(intent.module, { type: intent.type, key: intent.key, tasks: intent.tasks }).catch((err: unknown) =>
+          this.log.error({ actor: cell.id, spawn: `${intent.type}/${intent.key}`, err: toAosError(err).toWire(true) }, 'spawn requested by an actor failed'),
+        );
+        return;
+      case 'stop':
+        if (this.cells.has(intent.id)) void this.stop(intent.id);
+        else this.control.broadcastStop(intent.id);
+        return;
+    }
+  }
+
+  private async askFromWorker(ask: AskFromWorker): Promise<AskAnswer> {
+    try {
+      const origin: Origin = { from: ask.self, correlationId: ask.correlationId, causationId: ask.causationId };
+      const reply = await this.outbox.ask(origin, ask.to, { format: 'msgpack', payload: ask.payload }, ask.timeoutMs);
+      return { ok: true, format: reply.format, payload: reply.payload };
+    } catch (err) {
+      return { ok: false, error: toAosError(err).toWire() };
+    }
+  }
+
+  // ---- helpers ---------------------------------------------------------------------
+
+  private encode(value: unknown): { format: 'msgpack'; payload: Uint8Array } {
+    let payload: Uint8Array;
+    try {
+      payload = encodeValue(value, 'msgpack');
+    } catch (err) {
+      throw aosError('ERR_ENCODE', 'value cannot be encoded as msgpack', {}, err);
+    }
+    if (payload.length > this.maxMessageBytes) {
+      throw aosError('ERR_PAYLOAD_TOO_LARGE', `message of ${payload.length} bytes exceeds ${this.maxMessageBytes}`, { size: payload.length, limit: this.maxMessageBytes });
+    }
+    return { format: 'msgpack', payload };
+  }
+
+  private assertAccepting(): void {
+    if (this.state !== 'running') throw aosError('ERR_SHUTTING_DOWN', `node ${this.nodeId} is shutting down`, { nodeId: this.nodeId });
+  }
+
+  private isIdle(): boolean {
+    return this.dispatcher.idle && this.pendingOps === 0;
+  }
+
+  private until(predicate: () => boolean): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const check = () => {
+        if (predicate()) resolve();
+        else this.idleWaiters.push(check);
+      };
+      this.idleWaiters.push(check);
+    });
+  }
+
+  /** Lets every waiter re-check its condition (after a batch settles or an operation ends). */
+  private wakeIdleWaiters(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,96 @@
+// The wire contract between the kernel thread and the worker threads: the one place where
+// types shared by both sides live (the exception to "types live beside their code").
+// Everything here is structured-cloned across the thread boundary; payloads are bytes the
+// worker decodes, so actor values never need to be parsed on the kernel thread.
+
+import type { EnvelopeKind, PayloadFormat } from './envelope.js';
+import type { WireError } from './errors/aos-error.js';
+
+/** One message, as a turn sees it. */
+export interface TurnMessage {
+  id: string;
+  kind: EnvelopeKind;
+  from: string;
+  /** The subject it arrived on (tasks and events); the actor's own subject for direct messages. */
+  subject: string;
+  correlationId: string;
+  causationId: string | null;
+  format: PayloadFormat;
+  payload: Uint8Array;
+  /** True when the sender waits for a reply (the kernel owns the reply subject). */
+  expectsReply: boolean;
+  attempt: number;
+  deadline?: number;
+}
+
+/** The turns for one actor inside a batch: run `init` first when asked, then each message in order. */
+export interface ActorTurns {
+  /** The kernel's handle on the actor for this batch. */
+  slot: number;
+  self: string;
+  module: string;
+  /** msgpack-encoded state; null before init. */
+  state: Uint8Array | null;
+  init: boolean;
+  messages: TurnMessage[];
+}
+
+export interface BatchTask {
+  kind: 'batch';
+  batchId: number;
+  /** Per-turn time limit in ms (0 = none). */
+  turnTimeoutMs: number;
+  actors: ActorTurns[];
+}
+
+export interface LoadTask {
+  kind: 'load';
+  module: string;
+}
+
+export type WorkerTask = BatchTask | LoadTask;
+
+export type Intent =
+  | { t: 'tell'; to: string; payload: Uint8Array }
+  | { t: 'publish'; subject: string; payload: Uint8Array }
+  | { t: 'spawn'; module: string; type: string; key: string; tasks: string[] }
+  | { t: 'stop'; id: string };
+
+export type TurnOutcome =
+  | { ok: true; reply?: { format: PayloadFormat; payload: Uint8Array }; intents: Intent[] }
+  | { ok: false; error: WireError };
+
+export interface ActorResult {
+  slot: number;
+  /** State after the last successful turn (unchanged if none succeeded). */
+  state: Uint8Array | null;
+  /** Outcome of init, when it ran. */
+  init?: TurnOutcome;
+  /** One outcome per message handled, in order. A failure ends the list: later messages were not run. */
+  outcomes: TurnOutcome[];
+}
+
+export interface BatchResult {
+  batchId: number;
+  actors: ActorResult[];
+}
+
+export type LoadResult = { ok: true } | { ok: false; error: WireError };
+
+/** Messages a worker sends to the kernel while a turn runs (over its own MessagePort). */
+export type WorkerToKernel =
+  | { t: 'hello'; threadId: number }
+  | { t: 'ask'; reqId: number; self: string; to: string; payload: Uint8Array; timeoutMs: number; correlationId: string; causationId: string | null };
+
+/** Messages the kernel sends to a worker. */
+export type KernelToWorker =
+  | { t: 'askResult'; reqId: number; ok: true; format: PayloadFormat; payload: Uint8Array }
+  | { t: 'askResult'; reqId: number; ok: false; error: WireError }
+  | { t: 'abort'; self: string; reason: WireError };
+
+/** Passed to every worker as piscina's workerData. */
+export interface WorkerConfig {
+  logLevel: string;
+  nodeId: string;
+  maxMessageBytes: number;
+}

@@ -1,0 +1,49 @@
+// The piscina worker entry: untrusted actor code runs here and only here. It receives
+// batches of turns, runs each actor's turns one at a time (different actors concurrently),
+// and returns new states, replies and intents. It never holds a NATS connection.
+// Main-thread code must never import this file (it is loaded by path by the pool).
+
+import { workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { toAosError } from '../errors/aos-error.js';
+import type { ActorResult, BatchResult, BatchTask, LoadResult, WorkerConfig, WorkerTask } from '../wire.js';
+import { KernelChannel } from './kernel-channel.js';
+import { loadActorModule } from './load-module.js';
+import { runActor, type RunEnv } from './run-actor.js';
+
+const config = workerData as WorkerConfig;
+const env: RunEnv = {
+  channel: new KernelChannel(),
+  log: pino({ level: config.logLevel, base: { node: config.nodeId } }),
+  maxMessageBytes: config.maxMessageBytes,
+};
+
+async function runBatch(task: BatchTask): Promise<BatchResult> {
+  const actors = await Promise.all(
+    task.actors.map(async (a): Promise<ActorResult> => {
+      try {
+        const def = await loadActorModule(a.module);
+        return await runActor(def, a, env);
+      } catch (err) {
+        // A module that fails to load fails the whole share, as a handler failure would.
+        const error = toAosError(err, 'ERR_ACTOR_MODULE', { actorId: a.self }).toWire(true);
+        const outcome = { ok: false as const, error };
+        return a.init ? { slot: a.slot, state: a.state, init: outcome, outcomes: [] } : { slot: a.slot, state: a.state, outcomes: [outcome] };
+      }
+    }),
+  );
+  return { batchId: task.batchId, actors };
+}
+
+export default async function handle(task: WorkerTask): Promise<BatchResult | LoadResult> {
+  if (task.kind === 'load') {
+    try {
+      await loadActorModule(task.module);
+      return { ok: true };
+    } catch (err) {
+      // Errors are returned, not thrown: a thrown error loses its code crossing the thread.
+      return { ok: false, error: toAosError(err, 'ERR_ACTOR_MODULE', { module: task.module }).toWire() };
+    }
+  }
+  return runBatch(task);
+}

@@ -1,0 +1,65 @@
+// The worker's long-lived channel to the kernel: created once when the worker starts and
+// handed to the kernel with the worker's threadId. Asks from handlers and aborts from the
+// kernel travel here while a turn runs (piscina's own port carries only tasks).
+
+import { MessageChannel, parentPort, threadId } from 'node:worker_threads';
+import { fromWire, type AosError } from '../errors/aos-error.js';
+import type { KernelToWorker, WorkerToKernel } from '../wire.js';
+import type { PayloadFormat } from '../envelope.js';
+
+export interface AskReply {
+  format: PayloadFormat;
+  payload: Uint8Array;
+}
+
+type Pending = { resolve: (r: AskReply) => void; reject: (e: AosError) => void };
+
+export class KernelChannel {
+  private readonly port;
+  private readonly pending = new Map<number, Pending>();
+  private nextReq = 1;
+  private readonly abortListeners = new Map<string, Set<(reason: AosError) => void>>();
+
+  constructor() {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    port1.on('message', (m: KernelToWorker) => this.onMessage(m));
+    // Keep the worker alive only while something waits on the kernel.
+    port1.unref();
+    const hello: WorkerToKernel = { t: 'hello', threadId };
+    parentPort?.postMessage({ aosChannel: port2, ...hello }, [port2]);
+  }
+
+  ask(msg: Omit<Extract<WorkerToKernel, { t: 'ask' }>, 't' | 'reqId'>): Promise<AskReply> {
+    const reqId = this.nextReq++;
+    return new Promise<AskReply>((resolve, reject) => {
+      this.pending.set(reqId, { resolve, reject });
+      if (this.pending.size === 1) this.port.ref();
+      const out: WorkerToKernel = { t: 'ask', reqId, ...msg };
+      this.port.postMessage(out);
+    });
+  }
+
+  onAbort(self: string, listener: (reason: AosError) => void): () => void {
+    let set = this.abortListeners.get(self);
+    if (set === undefined) this.abortListeners.set(self, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set!.delete(listener);
+      if (set!.size === 0) this.abortListeners.delete(self);
+    };
+  }
+
+  private onMessage(m: KernelToWorker): void {
+    if (m.t === 'abort') {
+      for (const l of this.abortListeners.get(m.self) ?? []) l(fromWire(m.reason));
+      return;
+    }
+    const p = this.pending.get(m.reqId);
+    if (p === undefined) return;
+    this.pending.delete(m.reqId);
+    if (this.pending.size === 0) this.port.unref();
+    if (m.ok) p.resolve({ format: m.format, payload: m.payload });
+    else p.reject(fromWire(m.error));
+  }
+}

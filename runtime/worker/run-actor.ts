@@ -1,0 +1,121 @@
+// Runs one actor's share of a batch: init when asked, then each message in order, one at a
+// time. A turn is transactional: only a turn that returns contributes its state, reply and
+// intents. Bad input fails that message alone; a handler failure ends the actor's share
+// (the kernel puts the messages it did not reach back in the mailbox and decides what next).
+
+import type { Logger } from 'pino';
+import { decodeValue, encodeValue } from '../envelope.js';
+import { aosError, toAosError } from '../errors/aos-error.js';
+import type { ActorDefinition } from '../define-actor.js';
+import type { ActorResult, ActorTurns, TurnMessage, TurnOutcome } from '../wire.js';
+import type { KernelChannel } from './kernel-channel.js';
+import { TurnContext } from './turn-context.js';
+import { newCorrelationId } from '../ids.js';
+
+export interface RunEnv {
+  channel: KernelChannel;
+  log: Logger;
+  maxMessageBytes: number;
+}
+
+function failure(err: unknown, fallback: 'ERR_HANDLER_FAILED' | 'ERR_INTERNAL', actorId: string): TurnOutcome {
+  const e = toAosError(err, fallback, { actorId });
+  return { ok: false, error: e.toWire(true) };
+}
+
+function checkState(def: ActorDefinition, state: unknown, self: string): Uint8Array {
+  if (def.state !== undefined) {
+    const r = def.state.safeParse(state);
+    if (!r.success) {
+      throw aosError('ERR_OUTPUT_SCHEMA', `${self} returned a state that breaks its state schema`, {
+        actorId: self,
+        issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+      });
+    }
+  }
+  try {
+    return encodeValue(state, 'msgpack').slice();
+  } catch (err) {
+    throw aosError('ERR_ENCODE', `${self} returned a state that cannot be encoded`, { actorId: self }, err);
+  }
+}
+
+async function turn(
+  def: ActorDefinition,
+  actor: ActorTurns,
+  env: RunEnv,
+  message: TurnMessage | null,
+  body: (ctx: TurnContext) => Promise<unknown>,
+): Promise<{ outcome: TurnOutcome; state?: Uint8Array }> {
+  const correlationId = message?.correlationId ?? newCorrelationId();
+  const ctx = new TurnContext({
+    self: actor.self,
+    module: actor.module,
+    def,
+    message,
+    correlationId,
+    channel: env.channel,
+    log: env.log.child({ actor: actor.self, correlationId, messageId: message?.id ?? null }),
+    maxMessageBytes: env.maxMessageBytes,
+  });
+  try {
+    const next = await body(ctx);
+    const state = checkState(def, next, actor.self);
+    const outcome: TurnOutcome = { ok: true, intents: ctx.intents };
+    if (ctx.replyValue !== undefined) outcome.reply = ctx.replyValue;
+    return { outcome, state };
+  } catch (err) {
+    return { outcome: failure(err, 'ERR_HANDLER_FAILED', actor.self) };
+  } finally {
+    ctx.close();
+  }
+}
+
+/** Decodes and validates a message; returns the parsed input or an input-error outcome. */
+function parseInput(def: ActorDefinition, msg: TurnMessage, self: string): { ok: true; value: unknown } | { ok: false; outcome: TurnOutcome } {
+  let value: unknown;
+  try {
+    value = decodeValue(msg.payload, msg.format);
+  } catch (err) {
+    return { ok: false, outcome: failure(err, 'ERR_INTERNAL', self) };
+  }
+  const r = def.input.safeParse(value);
+  if (!r.success) {
+    const e = aosError('ERR_INPUT_SCHEMA', `message ${msg.id} to ${self} fails its input schema`, {
+      actorId: self,
+      messageId: msg.id,
+      issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+    });
+    return { ok: false, outcome: { ok: false, error: e.toWire() } };
+  }
+  return { ok: true, value: r.data };
+}
+
+export async function runActor(def: ActorDefinition, actor: ActorTurns, env: RunEnv): Promise<ActorResult> {
+  const result: ActorResult = { slot: actor.slot, state: actor.state, outcomes: [] };
+  let state: unknown;
+  if (actor.init) {
+    const r = await turn(def, actor, env, null, async (ctx) => def.init(ctx));
+    result.init = r.outcome;
+    if (!r.outcome.ok) return result;
+    result.state = r.state!;
+    state = decodeValue(r.state!, 'msgpack');
+  } else {
+    state = actor.state === null ? undefined : decodeValue(actor.state, 'msgpack');
+  }
+  for (const msg of actor.messages) {
+    const input = parseInput(def, msg, actor.self);
+    if (!input.ok) {
+      result.outcomes.push(input.outcome);
+      continue;
+    }
+    const current = state;
+    const r = await turn(def, actor, env, msg, async (ctx) => def.handle(current, input.value, ctx));
+    result.outcomes.push(r.outcome);
+    if (!r.outcome.ok) break;
+    result.state = r.state!;
+    // Each turn gets its own copy, so a handler that mutates state in place cannot leak into a discarded turn.
+    state = decodeValue(r.state!, 'msgpack');
+  }
+  return result;
+}

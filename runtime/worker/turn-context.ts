@@ -1,0 +1,152 @@
+// The `ctx` a handler sees for one turn. It records intents instead of performing them
+// (they are committed by the kernel when the turn returns) except `ask`, which goes to
+// the kernel at once through the KernelChannel. Arguments are checked here so the handler
+// gets a typed error at the call site; the kernel checks them again (it trusts no worker).
+
+import type { Logger } from 'pino';
+import { parseAgentId, type AgentAddress } from '../address.js';
+import type { ActorContext, ActorDefinition, AskOptions, SpawnOptions } from '../define-actor.js';
+import { decodeValue, encodeValue, type PayloadFormat } from '../envelope.js';
+import { aosError, type AosError } from '../errors/aos-error.js';
+import { assertSubject } from '../subjects.js';
+import type { Intent, TurnMessage } from '../wire.js';
+import type { KernelChannel } from './kernel-channel.js';
+
+export const DEFAULT_ASK_TIMEOUT_MS = 30_000;
+
+export interface TurnScope {
+  self: string;
+  module: string;
+  def: ActorDefinition;
+  message: TurnMessage | null;
+  correlationId: string;
+  channel: KernelChannel;
+  log: Logger;
+  maxMessageBytes: number;
+}
+
+export class TurnContext implements ActorContext {
+  readonly intents: Intent[] = [];
+  replyValue: { format: PayloadFormat; payload: Uint8Array } | undefined;
+  private readonly controller = new AbortController();
+  private readonly unlisten: () => void;
+  private readonly scope: TurnScope;
+  readonly log: Logger;
+
+  constructor(scope: TurnScope) {
+    this.scope = scope;
+    this.log = scope.log;
+    this.unlisten = scope.channel.onAbort(scope.self, (reason) => this.abort(reason));
+  }
+
+  get self(): string {
+    return this.scope.self;
+  }
+  get from(): string {
+    return this.scope.message?.from ?? this.scope.self;
+  }
+  get messageId(): string | null {
+    return this.scope.message?.id ?? null;
+  }
+  get correlationId(): string {
+    return this.scope.correlationId;
+  }
+  get causationId(): string | null {
+    return this.scope.message?.causationId ?? null;
+  }
+  get subject(): string | null {
+    return this.scope.message?.subject ?? null;
+  }
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  abort(reason: AosError): void {
+    this.controller.abort(reason);
+  }
+
+  /** Ends the turn's life: no more aborts are delivered to it. */
+  close(): void {
+    this.unlisten();
+  }
+
+  reply(value: unknown): void {
+    const msg = this.scope.message;
+    if (msg === null || !msg.expectsReply) {
+      this.log.debug({ messageId: msg?.id ?? null }, 'reply ignored: the sender did not ask');
+      return;
+    }
+    if (this.replyValue !== undefined) {
+      throw aosError('ERR_ALREADY_REPLIED', `${this.self} already replied to message ${msg.id}`, { actorId: this.self, messageId: msg.id });
+    }
+    const output = this.scope.def.output;
+    if (output !== undefined) {
+      const r = output.safeParse(value);
+      if (!r.success) {
+        throw aosError('ERR_OUTPUT_SCHEMA', `${this.self} replied with a value that breaks its output schema`, {
+          actorId: this.self,
+          issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+        });
+      }
+    }
+    // A JSON client gets JSON back; actors get msgpack.
+    this.replyValue = { format: msg.format, payload: this.encode(value, msg.format) };
+  }
+
+  tell(to: string, value: unknown): void {
+    parseAgentId(to);
+    this.intents.push({ t: 'tell', to, payload: this.encode(value, 'msgpack') });
+  }
+
+  publish(subject: string, value: unknown): void {
+    assertSubject(subject);
+    this.intents.push({ t: 'publish', subject, payload: this.encode(value, 'msgpack') });
+  }
+
+  async ask<R = unknown>(to: string, value: unknown, options: AskOptions = {}): Promise<R> {
+    parseAgentId(to);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
+    if (!(timeoutMs > 0)) throw aosError('ERR_CONFIG', `ask timeoutMs must be positive, got ${timeoutMs}`, { timeoutMs });
+    if (this.signal.aborted) throw this.signal.reason;
+    const reply = await this.scope.channel.ask({
+      self: this.self,
+      to,
+      payload: this.encode(value, 'msgpack'),
+      timeoutMs,
+      correlationId: this.correlationId,
+      causationId: this.messageId,
+    });
+    return decodeValue(reply.payload, reply.format) as R;
+  }
+
+  spawn(module: string, options: SpawnOptions): string {
+    const addr: AgentAddress = parseAgentId(`${options.type}/${options.key}`);
+    const tasks = (options.tasks ?? []).map((s) => assertSubject(s, { wildcards: true }));
+    const url = new URL(module, this.scope.module).href;
+    this.intents.push({ t: 'spawn', module: url, type: addr.type, key: addr.key, tasks });
+    return `${addr.type}/${addr.key}`;
+  }
+
+  stop(id: string = this.self): void {
+    parseAgentId(id);
+    this.intents.push({ t: 'stop', id });
+  }
+
+  private encode(value: unknown, format: PayloadFormat): Uint8Array {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeValue(value, format);
+    } catch (err) {
+      throw aosError('ERR_ENCODE', `value cannot be encoded as ${format}`, { actorId: this.self }, err);
+    }
+    if (bytes.length > this.scope.maxMessageBytes) {
+      throw aosError('ERR_PAYLOAD_TOO_LARGE', `message of ${bytes.length} bytes exceeds ${this.scope.maxMessageBytes}`, {
+        actorId: this.self,
+        size: bytes.length,
+        limit: this.scope.maxMessageBytes,
+      });
+    }
+    // A compact copy: msgpackr returns views into a shared buffer, which would be cloned whole.
+    return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+  }
+}
