@@ -47,6 +47,20 @@ export interface EmbeddedNatsOptions {
   port?: number;
 }
 
+// Children still running when this process exits (even by an uncaught error) are killed,
+// so an embedded server never outlives its node.
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of running) c.kill('SIGKILL');
+  });
+}
+
 export class EmbeddedNats {
   private constructor(
     readonly url: string,
@@ -64,6 +78,7 @@ export class EmbeddedNats {
     const storeDir = mkdtempSync(join(tmpdir(), 'aos-nats-'));
     const args = ['-a', '127.0.0.1', '-p', String(opts.port ?? -1), ...(opts.jetstream === false ? [] : ['-js', '-sd', storeDir]), ...(opts.args ?? [])];
     const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    track(child);
     const timeoutMs = opts.startTimeoutMs ?? 10_000;
     try {
       const port = await new Promise<number>((resolve, reject) => {
