@@ -4,11 +4,18 @@
 
 import type { Subscription } from 'nats';
 import type { AgentAddress } from './address.js';
-import type { Envelope } from './envelope.js';
+import type { Envelope, PayloadFormat } from './envelope.js';
+import type { AosError } from './errors/aos-error.js';
 import { Mailbox, type OverflowPolicy } from './mailbox.js';
 
 /** How the kernel answers a message: raw JSON/msgpack to an outside client, or an envelope to a node. */
 export type ReplyMode = 'raw' | 'envelope';
+
+/** The answer path of an ask between two actors of the same node (no NATS round trip). */
+export interface LocalReply {
+  resolve(body: { format: PayloadFormat; payload: Uint8Array }): void;
+  reject(err: AosError): void;
+}
 
 /** A message accepted into a mailbox. */
 export interface Delivery {
@@ -18,6 +25,13 @@ export interface Delivery {
   /** The NATS reply subject, owned by the kernel; set when the sender waits for an answer. */
   replyTo?: string;
   replyMode: ReplyMode;
+  /** Set instead of `replyTo` when the asker runs on this node. */
+  local?: LocalReply;
+}
+
+/** True when the sender waits for an answer. */
+export function awaitsReply(d: Delivery): boolean {
+  return d.replyTo !== undefined || d.local !== undefined;
 }
 
 export type CellStatus = 'starting' | 'running' | 'stopping' | 'stopped';

@@ -3,7 +3,7 @@
 // worker is shared. An actor is in at most one batch at a time, which is what keeps its
 // turns one at a time; different actors in a batch run concurrently in the worker.
 
-import type { ActorCell, Delivery } from './actor-cell.js';
+import { awaitsReply, type ActorCell, type Delivery } from './actor-cell.js';
 import type { BatchResult, BatchTask, TurnMessage } from './wire.js';
 
 export interface DispatchedActor {
@@ -35,7 +35,7 @@ export function toTurnMessage(d: Delivery): TurnMessage {
     causationId: e.causationId,
     format: e.format,
     payload: e.payload,
-    expectsReply: d.replyTo !== undefined,
+    expectsReply: awaitsReply(d),
     attempt: e.attempt,
   };
   if (e.deadline !== undefined) m.deadline = e.deadline;

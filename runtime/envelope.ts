@@ -109,6 +109,12 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
+/** The bytes in a buffer of their own: msgpackr returns views into a shared buffer, which a
+ *  structured clone (to a worker) would copy whole. */
+export function compact(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}
+
 /** Encodes a value; `undefined` encodes as JSON `null` / msgpack nil. */
 export function encodeValue(value: unknown, format: PayloadFormat): Uint8Array {
   if (format === 'json') return textEncoder.encode(JSON.stringify(value ?? null));

@@ -5,6 +5,7 @@
 
 import type { Logger } from 'pino';
 import type { Delivery } from './actor-cell.js';
+import { Deadlines } from './deadlines.js';
 import { parseAgentId } from './address.js';
 import type { Clock } from './clock.js';
 import type { DeadLetters } from './dead-letters.js';
@@ -29,8 +30,12 @@ export interface Encoded {
   payload: Uint8Array;
 }
 
+/** Hands a message to an actor of this node; false when no such actor is running here. */
+export type LocalRoute = (to: string, d: Delivery) => boolean;
+
 export class Outbox {
   private readonly recent = new Map<string, { type: string; subject: string; env: Envelope }>();
+  private readonly deadlines: Deadlines;
 
   constructor(
     private readonly transport: NatsTransport,
@@ -38,7 +43,9 @@ export class Outbox {
     private readonly clock: Clock,
     private readonly deadLetters: DeadLetters,
     private readonly log: Logger,
+    private readonly local: LocalRoute,
   ) {
+    this.deadlines = new Deadlines(clock);
     transport.setNoResponderHandler((token) => this.onNoResponder(token));
   }
 
@@ -61,6 +68,8 @@ export class Outbox {
     const addr = parseAgentId(to);
     const env = this.envelope('tell', origin, to, body);
     const subject = this.subjects.actor(addr);
+    // An actor of this node gets the message straight into its mailbox, as Akka's local refs do.
+    if (this.local(to, { env, subject, replyMode: 'envelope' })) return env;
     this.recent.set(env.id, { type: addr.type, subject, env });
     if (this.recent.size > RECENT_TELLS) this.recent.delete(this.recent.keys().next().value!);
     this.transport.publish(subject, encodeEnvelope(env), { reply: this.transport.tellReplySubject(env.id), headers: this.transport.envelopeHeaders });
@@ -77,6 +86,8 @@ export class Outbox {
   async ask(origin: Origin, to: string, body: Encoded, timeoutMs: number): Promise<Encoded> {
     const addr = parseAgentId(to);
     const env = this.envelope('ask', origin, to, body);
+    const local = this.askLocal(env, this.subjects.actor(addr), timeoutMs);
+    if (local !== undefined) return local;
     const msg = await this.transport.request(this.subjects.actor(addr), encodeEnvelope(env), this.transport.envelopeHeaders, timeoutMs).catch(
       (err: unknown) => {
         throw toAosError(err, 'ERR_TRANSPORT', { actorId: to });
@@ -90,7 +101,38 @@ export class Outbox {
     return { format: reply.format, payload: reply.payload.slice() };
   }
 
+  /** Asks an actor of this node without NATS; undefined when it does not run here. */
+  private askLocal(env: Envelope, subject: string, timeoutMs: number): Promise<Encoded> | undefined {
+    let settle!: { resolve: (b: Encoded) => void; reject: (e: AosError) => void };
+    const promise = new Promise<Encoded>((resolve, reject) => (settle = { resolve, reject }));
+    const deadline = this.deadlines.after(timeoutMs, () =>
+      settle.reject(aosError('ERR_TIMEOUT', `no reply from ${env.to} within ${timeoutMs} ms`, { actorId: env.to, timeoutMs })),
+    );
+    const delivered = this.local(env.to, {
+      env,
+      subject,
+      replyMode: 'envelope',
+      local: {
+        resolve: (b) => {
+          deadline.cancel();
+          settle.resolve(b);
+        },
+        reject: (e) => {
+          deadline.cancel();
+          settle.reject(e);
+        },
+      },
+    });
+    if (delivered) return promise;
+    deadline.cancel();
+    return undefined;
+  }
+
   reply(d: Delivery, from: string, body: Encoded): void {
+    if (d.local !== undefined) {
+      d.local.resolve(body);
+      return;
+    }
     if (d.replyTo === undefined) return;
     if (d.replyMode === 'raw') {
       this.transport.publish(d.replyTo, body.payload, { headers: this.transport.jsonHeaders });
@@ -102,6 +144,10 @@ export class Outbox {
 
   /** Answers a waiting sender with a typed error: `{"error":{code,message,details}}` for JSON clients. */
   replyError(d: Delivery, from: string, err: AosError): void {
+    if (d.local !== undefined) {
+      d.local.reject(err);
+      return;
+    }
     if (d.replyTo === undefined) return;
     try {
       if (d.replyMode === 'raw') {

@@ -7,7 +7,7 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Msg, Subscription } from 'nats';
 import type { Logger } from 'pino';
-import { ActorCell, type Delivery, type MailboxOptions } from './actor-cell.js';
+import { ActorCell, awaitsReply, type Delivery, type MailboxOptions } from './actor-cell.js';
 import type { ActorRef } from './actor-ref.js';
 import { agentId, parseAgentId, type AgentId } from './address.js';
 import { systemClock, type Clock } from './clock.js';
@@ -15,7 +15,7 @@ import { ControlPlane } from './control.js';
 import { DeadLetters } from './dead-letters.js';
 import type { SpawnOptions } from './define-actor.js';
 import { Dispatcher, type DispatchedActor } from './dispatcher.js';
-import { decodeValue, encodeValue, type Envelope, type EnvelopeKind } from './envelope.js';
+import { compact, decodeValue, encodeValue, type Envelope, type EnvelopeKind } from './envelope.js';
 import { aosError, fromWire, toAosError, type AosError } from './errors/aos-error.js';
 import { newToken } from './ids.js';
 import { InboundError, parseInbound } from './inbound.js';
@@ -90,7 +90,7 @@ export class ActorSystem {
     this.askTimeoutMs = options.askTimeoutMs ?? 30_000;
     this.mailboxDefaults = { capacity: options.mailbox?.capacity ?? DEFAULT_MAILBOX_CAPACITY, overflow: options.mailbox?.overflow ?? 'reject' };
     this.deadLetters = new DeadLetters(transport, this.subjects, nodeId, log, () => this.clock.now());
-    this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log);
+    this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.deliverLocal(to, d));
     this.dispatcher = new Dispatcher({
       run: (task) => pool.run(task),
       maxInflight: pool.threads * 2,
@@ -311,6 +311,19 @@ export class ActorSystem {
       this.reject(cell, d, err.error, env === undefined ? msg.data : undefined);
       return;
     }
+    this.accept(cell, delivery);
+  }
+
+  /** The local route of the Outbox: a message for an actor running here skips NATS. */
+  private deliverLocal(to: string, d: Delivery): boolean {
+    const cell = this.cells.get(to);
+    if (cell === undefined || cell.status !== 'running') return false;
+    this.activity++;
+    this.accept(cell, d);
+    return true;
+  }
+
+  private accept(cell: ActorCell, delivery: Delivery): void {
     if (cell.status !== 'running') {
       this.reject(cell, delivery, aosError('ERR_ACTOR_STOPPED', `actor ${cell.id} is stopping`, { actorId: cell.id }));
       return;
@@ -352,7 +365,7 @@ export class ActorSystem {
       cell.turns++;
       this.commitIntents(cell, { from: cell.id, correlationId: d.env.correlationId, causationId: d.env.id }, outcome.intents);
       if (outcome.reply !== undefined) this.outbox.reply(d, cell.id, outcome.reply);
-      else if (d.replyTo !== undefined) {
+      else if (awaitsReply(d)) {
         this.outbox.replyError(d, cell.id, aosError('ERR_NO_REPLY', `${cell.id} handled the ask without replying`, { actorId: cell.id, messageId: d.env.id }));
       }
       return;
@@ -434,7 +447,7 @@ export class ActorSystem {
     if (payload.length > this.maxMessageBytes) {
       throw aosError('ERR_PAYLOAD_TOO_LARGE', `message of ${payload.length} bytes exceeds ${this.maxMessageBytes}`, { size: payload.length, limit: this.maxMessageBytes });
     }
-    return { format: 'msgpack', payload };
+    return { format: 'msgpack', payload: compact(payload) };
   }
 
   private assertAccepting(): void {

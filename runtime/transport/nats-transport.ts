@@ -5,7 +5,8 @@
 
 import { connect, createInbox, headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock } from '../clock.js';
+import { Deadlines, type DeadlineHandle } from '../deadlines.js';
 import { CONTENT_TYPE_HEADER, CT_ENVELOPE, CT_JSON } from '../envelope.js';
 import { aosError, type AosError } from '../errors/aos-error.js';
 import type { ErrorCode } from '../errors/codes.js';
@@ -22,7 +23,7 @@ export interface TransportOptions {
 interface PendingAsk {
   resolve: (msg: Msg) => void;
   reject: (err: AosError) => void;
-  timer: TimerHandle;
+  deadline: DeadlineHandle;
   subject: string;
 }
 
@@ -37,12 +38,14 @@ export class NatsTransport {
   readonly envelopeHeaders: MsgHdrs;
   readonly jsonHeaders: MsgHdrs;
   private readonly errorHeaders = new Map<ErrorCode, MsgHdrs>();
+  private readonly deadlines: Deadlines;
 
   private constructor(
     readonly nc: NatsConnection,
-    private readonly clock: Clock,
+    clock: Clock,
     private readonly log: Logger,
   ) {
+    this.deadlines = new Deadlines(clock);
     this.inbox = createInbox();
     this.envelopeHeaders = headers();
     this.envelopeHeaders.set(CONTENT_TYPE_HEADER, CT_ENVELOPE);
@@ -113,15 +116,15 @@ export class NatsTransport {
   request(subject: string, data: Uint8Array, hdrs: MsgHdrs, timeoutMs: number): Promise<Msg> {
     const token = (this.seq++).toString(36);
     return new Promise<Msg>((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => {
+      const deadline = this.deadlines.after(timeoutMs, () => {
         this.pending.delete(token);
         reject(aosError('ERR_TIMEOUT', `no reply from ${subject} within ${timeoutMs} ms`, { subject, timeoutMs }));
-      }, timeoutMs);
-      this.pending.set(token, { resolve, reject, timer, subject });
+      });
+      this.pending.set(token, { resolve, reject, deadline, subject });
       try {
         this.nc.publish(subject, data, { reply: `${this.inbox}.r.${token}`, headers: hdrs });
       } catch (err) {
-        this.clock.clearTimeout(timer);
+        deadline.cancel();
         this.pending.delete(token);
         reject(aosError('ERR_TRANSPORT', `cannot publish to ${subject}`, { subject }, err));
       }
@@ -130,8 +133,8 @@ export class NatsTransport {
 
   /** Rejects every pending request (shutdown). */
   failPending(err: AosError): void {
+    this.deadlines.clear();
     for (const [token, p] of this.pending) {
-      this.clock.clearTimeout(p.timer);
       this.pending.delete(token);
       p.reject(err);
     }
@@ -163,7 +166,7 @@ export class NatsTransport {
     const p = this.pending.get(token);
     if (p === undefined) return; // a late reply after a timeout: the asker has its error already
     this.pending.delete(token);
-    this.clock.clearTimeout(p.timer);
+    p.deadline.cancel();
     if (noResponders) {
       p.reject(aosError('ERR_UNKNOWN_ACTOR', `nothing serves ${p.subject}`, { subject: p.subject }));
     } else {

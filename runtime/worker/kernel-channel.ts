@@ -18,7 +18,8 @@ export class KernelChannel {
   private readonly port;
   private readonly pending = new Map<number, Pending>();
   private nextReq = 1;
-  private readonly abortListeners = new Map<string, Set<(reason: AosError) => void>>();
+  /** The turn each actor is running in this worker (one at a time per actor). */
+  private readonly running = new Map<string, { abort(reason: AosError): void }>();
 
   constructor() {
     const { port1, port2 } = new MessageChannel();
@@ -40,19 +41,18 @@ export class KernelChannel {
     });
   }
 
-  onAbort(self: string, listener: (reason: AosError) => void): () => void {
-    let set = this.abortListeners.get(self);
-    if (set === undefined) this.abortListeners.set(self, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set!.delete(listener);
-      if (set!.size === 0) this.abortListeners.delete(self);
-    };
+  /** Registers the turn an actor runs now, so an abort from the kernel reaches it. */
+  enter(self: string, turn: { abort(reason: AosError): void }): void {
+    this.running.set(self, turn);
+  }
+
+  leave(self: string): void {
+    this.running.delete(self);
   }
 
   private onMessage(m: KernelToWorker): void {
     if (m.t === 'abort') {
-      for (const l of this.abortListeners.get(m.self) ?? []) l(fromWire(m.reason));
+      this.running.get(m.self)?.abort(fromWire(m.reason));
       return;
     }
     const p = this.pending.get(m.reqId);

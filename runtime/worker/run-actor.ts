@@ -46,7 +46,7 @@ async function turn(
   env: RunEnv,
   message: TurnMessage | null,
   body: (ctx: TurnContext) => Promise<unknown>,
-): Promise<{ outcome: TurnOutcome; state?: Uint8Array }> {
+): Promise<{ outcome: TurnOutcome; state?: { value: unknown; bytes: Uint8Array } }> {
   const correlationId = message?.correlationId ?? newCorrelationId();
   const ctx = new TurnContext({
     self: actor.self,
@@ -55,15 +55,15 @@ async function turn(
     message,
     correlationId,
     channel: env.channel,
-    log: env.log.child({ actor: actor.self, correlationId, messageId: message?.id ?? null }),
+    log: env.log,
     maxMessageBytes: env.maxMessageBytes,
   });
   try {
     const next = await body(ctx);
-    const state = checkState(def, next, actor.self);
+    const bytes = checkState(def, next, actor.self);
     const outcome: TurnOutcome = { ok: true, intents: ctx.intents };
     if (ctx.replyValue !== undefined) outcome.reply = ctx.replyValue;
-    return { outcome, state };
+    return { outcome, state: { value: next, bytes } };
   } catch (err) {
     return { outcome: failure(err, 'ERR_HANDLER_FAILED', actor.self) };
   } finally {
@@ -98,8 +98,8 @@ export async function runActor(def: ActorDefinition, actor: ActorTurns, env: Run
     const r = await turn(def, actor, env, null, async (ctx) => def.init(ctx));
     result.init = r.outcome;
     if (!r.outcome.ok) return result;
-    result.state = r.state!;
-    state = decodeValue(r.state!, 'msgpack');
+    result.state = r.state!.bytes;
+    state = r.state!.value;
   } else {
     state = actor.state === null ? undefined : decodeValue(actor.state, 'msgpack');
   }
@@ -113,9 +113,11 @@ export async function runActor(def: ActorDefinition, actor: ActorTurns, env: Run
     const r = await turn(def, actor, env, msg, async (ctx) => def.handle(current, input.value, ctx));
     result.outcomes.push(r.outcome);
     if (!r.outcome.ok) break;
-    result.state = r.state!;
-    // Each turn gets its own copy, so a handler that mutates state in place cannot leak into a discarded turn.
-    state = decodeValue(r.state!, 'msgpack');
+    // The encoded state is the turn's snapshot; the object itself goes on to the next turn.
+    // (A turn that fails ends the share, so a state it mutated in place is never used: the
+    // kernel keeps the last snapshot.)
+    result.state = r.state!.bytes;
+    state = r.state!.value;
   }
   return result;
 }

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { parseAgentId, type AgentAddress } from '../address.js';
 import type { ActorContext, ActorDefinition, AskOptions, SpawnOptions } from '../define-actor.js';
-import { decodeValue, encodeValue, type PayloadFormat } from '../envelope.js';
+import { compact, decodeValue, encodeValue, type PayloadFormat } from '../envelope.js';
 import { aosError, type AosError } from '../errors/aos-error.js';
 import { assertSubject } from '../subjects.js';
 import type { Intent, TurnMessage } from '../wire.js';
@@ -28,15 +28,20 @@ export interface TurnScope {
 export class TurnContext implements ActorContext {
   readonly intents: Intent[] = [];
   replyValue: { format: PayloadFormat; payload: Uint8Array } | undefined;
-  private readonly controller = new AbortController();
-  private readonly unlisten: () => void;
+  // Made on first use: most turns never look at their signal or logger.
+  private controller: AbortController | undefined;
+  private abortReason: AosError | undefined;
+  private logger: Logger | undefined;
   private readonly scope: TurnScope;
-  readonly log: Logger;
 
   constructor(scope: TurnScope) {
     this.scope = scope;
-    this.log = scope.log;
-    this.unlisten = scope.channel.onAbort(scope.self, (reason) => this.abort(reason));
+    scope.channel.enter(scope.self, this);
+  }
+
+  get log(): Logger {
+    this.logger ??= this.scope.log.child({ actor: this.self, correlationId: this.correlationId, messageId: this.messageId });
+    return this.logger;
   }
 
   get self(): string {
@@ -58,16 +63,21 @@ export class TurnContext implements ActorContext {
     return this.scope.message?.subject ?? null;
   }
   get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
     return this.controller.signal;
   }
 
   abort(reason: AosError): void {
-    this.controller.abort(reason);
+    this.abortReason ??= reason;
+    this.controller?.abort(reason);
   }
 
   /** Ends the turn's life: no more aborts are delivered to it. */
   close(): void {
-    this.unlisten();
+    this.scope.channel.leave(this.scope.self);
   }
 
   reply(value: unknown): void {
@@ -107,7 +117,7 @@ export class TurnContext implements ActorContext {
     parseAgentId(to);
     const timeoutMs = options.timeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
     if (!(timeoutMs > 0)) throw aosError('ERR_CONFIG', `ask timeoutMs must be positive, got ${timeoutMs}`, { timeoutMs });
-    if (this.signal.aborted) throw this.signal.reason;
+    if (this.abortReason !== undefined) throw this.abortReason;
     const reply = await this.scope.channel.ask({
       self: this.self,
       to,
@@ -146,7 +156,6 @@ export class TurnContext implements ActorContext {
         limit: this.scope.maxMessageBytes,
       });
     }
-    // A compact copy: msgpackr returns views into a shared buffer, which would be cloned whole.
-    return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    return compact(bytes);
   }
 }
