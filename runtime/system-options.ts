@@ -17,7 +17,6 @@ const schema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   maxMessageBytes: z.number().int().min(1024).optional(),
   askTimeoutMs: z.number().int().positive().optional(),
-  turnTimeoutMs: z.number().int().min(0).optional(),
   maxTurnsPerActor: z.number().int().min(1).max(10_000).optional(),
   mailbox: z
     .object({

@@ -95,7 +95,7 @@ export class ActorSystem {
       run: (task) => pool.run(task),
       maxInflight: pool.threads * 2,
       maxTurnsPerActor: options.maxTurnsPerActor ?? 256,
-      turnTimeoutMs: options.turnTimeoutMs ?? 0,
+      turnTimeoutMs: 0, // TODO(#3): turn time limits
       onResult: (actors, result) => this.applyResult(actors, result),
       onFailure: (actors, err) => this.batchFailed(actors, err),
       onSettled: () => this.wakeIdleWaiters(),
@@ -160,7 +160,7 @@ export class ActorSystem {
       const result = await this.pool.run({
         kind: 'batch',
         batchId: -1,
-        turnTimeoutMs: this.options.turnTimeoutMs ?? 0,
+        turnTimeoutMs: 0,
         actors: [{ slot: 0, self: id, module: cell.module, state: null, init: true, messages: [] }],
       });
       const init = result.actors[0]!.init!;
