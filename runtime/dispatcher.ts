@@ -45,6 +45,9 @@ export function toTurnMessage(d: Delivery): TurnMessage {
 export class Dispatcher {
   private readonly ready: ActorCell[] = [];
   private inflight = 0;
+  /** Batches whose turn waits on an ask: they use no CPU, so they do not count against maxInflight
+   *  (otherwise a chain of asks deeper than the cap would wait for itself until it timed out). */
+  private waiting = 0;
   private flushQueued = false;
   private batchSeq = 0;
 
@@ -56,6 +59,19 @@ export class Dispatcher {
 
   get batchesInFlight(): number {
     return this.inflight;
+  }
+
+  /** A turn of an in-flight batch started (+1) or finished (-1) waiting on an ask. */
+  waitingOnAsk(delta: 1 | -1): void {
+    this.waiting += delta;
+    if (delta === 1 && this.ready.length > 0 && !this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private get capacity(): number {
+    return this.opts.maxInflight + this.waiting - this.inflight;
   }
 
   /** Marks a cell as having work; it is dispatched on the next flush unless already busy. */
@@ -72,8 +88,8 @@ export class Dispatcher {
 
   private flush(): void {
     this.flushQueued = false;
-    while (this.ready.length > 0 && this.inflight < this.opts.maxInflight) {
-      const free = this.opts.maxInflight - this.inflight;
+    while (this.ready.length > 0 && this.capacity > 0) {
+      const free = this.capacity;
       const perBatch = Math.ceil(this.ready.length / free);
       const cells = this.ready.splice(0, perBatch);
       const actors: DispatchedActor[] = [];

@@ -33,7 +33,9 @@ export class WorkerPool {
       minThreads: this.threads,
       maxThreads: this.threads,
       idleTimeout: Number.POSITIVE_INFINITY,
-      concurrentTasksPerWorker: opts.concurrentTasksPerWorker ?? 4,
+      // The dispatcher limits the batches that use CPU; piscina must never queue a batch behind
+      // one that waits on an ask, or a chain of asks could wait for itself.
+      concurrentTasksPerWorker: opts.concurrentTasksPerWorker ?? 64,
       workerData: opts.config,
       ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits }),
     });

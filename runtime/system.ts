@@ -426,12 +426,15 @@ export class ActorSystem {
   }
 
   private async askFromWorker(ask: AskFromWorker): Promise<AskAnswer> {
+    this.dispatcher.waitingOnAsk(1);
     try {
       const origin: Origin = { from: ask.self, correlationId: ask.correlationId, causationId: ask.causationId };
       const reply = await this.outbox.ask(origin, ask.to, { format: 'msgpack', payload: ask.payload }, ask.timeoutMs);
       return { ok: true, format: reply.format, payload: reply.payload };
     } catch (err) {
       return { ok: false, error: toAosError(err).toWire() };
+    } finally {
+      this.dispatcher.waitingOnAsk(-1);
     }
   }
 

@@ -78,6 +78,7 @@ const FAMILY: Partial<Record<ErrorCode, new (c: ErrorCode, m: string, d?: ErrorD
   ERR_MAILBOX_FULL: DeliveryError,
   ERR_TIMEOUT: DeliveryError,
   ERR_NO_REPLY: DeliveryError,
+  ERR_DEADLOCK: DeliveryError,
   ERR_ACTOR_STOPPED: DeliveryError,
   ERR_SHUTTING_DOWN: DeliveryError,
   ERR_TRANSPORT: DeliveryError,

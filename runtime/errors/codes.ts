@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   ERR_MAILBOX_FULL: "The actor's mailbox is full and its overflow policy rejects new messages.",
   ERR_HANDLER_FAILED: 'The handler threw; its state change and effects were discarded.',
   ERR_NO_REPLY: 'The actor finished the turn that handled an ask without replying.',
+  ERR_DEADLOCK: 'An actor asked itself: the ask would wait for the very turn that makes it.',
   ERR_TIMEOUT: 'An ask got no reply before its deadline.',
   ERR_ACTOR_MODULE: 'An actor module could not be loaded or does not default-export defineActor(...).',
   ERR_ACTOR_EXISTS: 'An actor with that id already runs on this node.',

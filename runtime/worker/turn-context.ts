@@ -115,6 +115,9 @@ export class TurnContext implements ActorContext {
 
   async ask<R = unknown>(to: string, value: unknown, options: AskOptions = {}): Promise<R> {
     parseAgentId(to);
+    if (to === this.self) {
+      throw aosError('ERR_DEADLOCK', `${this.self} asked itself; use ctx.tell, or keep the work in this turn`, { actorId: this.self });
+    }
     const timeoutMs = options.timeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
     if (!(timeoutMs > 0)) throw aosError('ERR_CONFIG', `ask timeoutMs must be positive, got ${timeoutMs}`, { timeoutMs });
     if (this.abortReason !== undefined) throw this.abortReason;
