@@ -19,3 +19,8 @@ export { newMessageId, newCorrelationId, formatTraceparent, parseTraceparent } f
 export { aosError, fromWire, toAosError } from './runtime/errors/aos-error.js';
 export { EmbeddedNats, findNatsServer } from './runtime/transport/embedded-nats.js';
 export { ERROR_HEADER } from './runtime/transport/nats-transport.js';
+export { shouldRestart, isAbnormal, DEFAULT_DIRECTIVES } from './supervisors/restart-decision.js';
+export type { RestartType, ExitReason, FailureKind, Directive } from './supervisors/restart-decision.js';
+export { addRestart, EMPTY_WINDOW, DEFAULT_INTENSITY } from './supervisors/intensity.js';
+export { nextBackoff, FRESH_BACKOFF, NO_BACKOFF } from './supervisors/backoff.js';
+export { Deadlines } from './runtime/deadlines.js';
