@@ -5,8 +5,8 @@ import { availableParallelism } from 'node:os';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
-import { aosError, type AosError, type WireError } from './errors/aos-error.js';
-import type { BatchResult, BatchTask, KernelToWorker, LoadResult, WorkerConfig, WorkerToKernel } from './wire.js';
+import type { AosError, WireError } from './errors/aos-error.js';
+import type { BatchResult, BatchTask, KernelToWorker, WorkerConfig, WorkerToKernel } from './wire.js';
 
 export type AskFromWorker = Extract<WorkerToKernel, { t: 'ask' }>;
 export type AskAnswer = { ok: true; format: 'json' | 'msgpack'; payload: Uint8Array } | { ok: false; error: WireError };
@@ -46,12 +46,6 @@ export class WorkerPool {
 
   run(task: BatchTask, signal?: AbortSignal): Promise<BatchResult> {
     return this.piscina.run(task, signal === undefined ? {} : { signal }) as Promise<BatchResult>;
-  }
-
-  /** Loads a module in a worker to check it is an actor definition before anything is spawned. */
-  async load(module: string): Promise<void> {
-    const r = (await this.piscina.run({ kind: 'load', module })) as LoadResult;
-    if (!r.ok) throw aosError(r.error.code, r.error.message, r.error.details ?? {});
   }
 
   /** Aborts the in-flight turns of one actor, wherever they run. */

@@ -166,7 +166,6 @@ export class ActorSystem {
       const init = result.actors[0]!.init!;
       if (!init.ok) throw fromWire(init.error);
       cell.state = result.actors[0]!.state;
-      this.commitIntents(cell, { from: id }, init.intents);
       const direct = this.subjects.actor(cell.addr);
       cell.subscriptions.push(this.transport.subscribe(direct, (m) => this.onMessage(cell, m, 'tell', id), this.subjects.queueGroup('actor')));
       for (const task of tasks) {
@@ -174,6 +173,7 @@ export class ActorSystem {
       }
       await this.transport.flush(); // the subscriptions are live on the server when spawn resolves
       cell.status = 'running';
+      this.commitIntents(cell, { from: id }, init.intents);
       this.log.info({ actor: id, module: cell.module, tasks }, 'actor spawned');
     } catch (err) {
       this.cells.delete(id);

@@ -43,12 +43,7 @@ export interface BatchTask {
   actors: ActorTurns[];
 }
 
-export interface LoadTask {
-  kind: 'load';
-  module: string;
-}
-
-export type WorkerTask = BatchTask | LoadTask;
+export type WorkerTask = BatchTask;
 
 export type Intent =
   | { t: 'tell'; to: string; payload: Uint8Array }
@@ -75,7 +70,6 @@ export interface BatchResult {
   actors: ActorResult[];
 }
 
-export type LoadResult = { ok: true } | { ok: false; error: WireError };
 
 /** Messages a worker sends to the kernel while a turn runs (over its own MessagePort). */
 export type WorkerToKernel =

@@ -6,7 +6,7 @@
 import { workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { toAosError } from '../errors/aos-error.js';
-import type { ActorResult, BatchResult, BatchTask, LoadResult, WorkerConfig, WorkerTask } from '../wire.js';
+import type { ActorResult, BatchResult, BatchTask, WorkerConfig, WorkerTask } from '../wire.js';
 import { KernelChannel } from './kernel-channel.js';
 import { loadActorModule } from './load-module.js';
 import { runActor, type RunEnv } from './run-actor.js';
@@ -35,15 +35,7 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
   return { batchId: task.batchId, actors };
 }
 
-export default async function handle(task: WorkerTask): Promise<BatchResult | LoadResult> {
-  if (task.kind === 'load') {
-    try {
-      await loadActorModule(task.module);
-      return { ok: true };
-    } catch (err) {
-      // Errors are returned, not thrown: a thrown error loses its code crossing the thread.
-      return { ok: false, error: toAosError(err, 'ERR_ACTOR_MODULE', { module: task.module }).toWire() };
-    }
-  }
+// Errors are returned in the result, never thrown: a thrown error loses its code crossing the thread.
+export default function handle(task: WorkerTask): Promise<BatchResult> {
   return runBatch(task);
 }
