@@ -5,6 +5,11 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-export function createLogger(options: { level?: string; nodeId: string }): Logger {
-  return pino({ level: options.level ?? process.env['AOS_LOG_LEVEL'] ?? 'info', base: { node: options.nodeId } });
+export type LogTarget = 'stdout' | 'stderr';
+
+export function createLogger(options: { level?: string; nodeId: string; to?: LogTarget }): Logger {
+  return pino(
+    { level: options.level ?? process.env['AOS_LOG_LEVEL'] ?? 'info', base: { node: options.nodeId } },
+    pino.destination({ fd: options.to === 'stderr' ? 2 : 1, sync: true }),
+  );
 }

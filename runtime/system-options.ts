@@ -5,16 +5,24 @@ import type { ResourceLimits } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from './clock.js';
+import { tokenProblem } from './address.js';
 import { aosError } from './errors/aos-error.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024;
 
+const token = z.string().superRefine((v, ctx) => {
+  const problem = tokenProblem(v);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} ${problem}` });
+});
+
 const schema = z.object({
   nats: z.string().min(1).optional(),
-  namespace: z.string().min(1).optional(),
-  nodeId: z.string().min(1).optional(),
+  namespace: token.optional(),
+  nodeId: token.optional(),
   threads: z.number().int().min(1).max(256).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  /** Where the node's and its workers' logs go (default stdout). */
+  logTo: z.enum(['stdout', 'stderr']).optional(),
   maxMessageBytes: z.number().int().min(1024).optional(),
   askTimeoutMs: z.number().int().positive().optional(),
   maxTurnsPerActor: z.number().int().min(1).max(10_000).optional(),

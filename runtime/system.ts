@@ -111,7 +111,7 @@ export class ActorSystem {
     validateOptions(options);
     const nodeId = options.nodeId ?? `n${newToken(4)}`;
     agentId('system', nodeId); // validates the node id as a token
-    const log = options.logger ?? createLogger({ nodeId, ...(options.logLevel === undefined ? {} : { level: options.logLevel }) });
+    const log = options.logger ?? createLogger({ nodeId, ...(options.logLevel === undefined ? {} : { level: options.logLevel }), ...(options.logTo === undefined ? {} : { to: options.logTo }) });
     const embedded = options.nats === undefined ? await EmbeddedNats.start() : undefined;
     const servers = options.nats ?? embedded!.url;
     let transport: NatsTransport | undefined;
@@ -122,7 +122,7 @@ export class ActorSystem {
       const pool = new WorkerPool({
         ...(options.threads === undefined ? {} : { threads: options.threads }),
         ...(options.workerResourceLimits === undefined ? {} : { resourceLimits: options.workerResourceLimits }),
-        config: { logLevel: log.level, nodeId, maxMessageBytes },
+        config: { logLevel: log.level, logTo: options.logTo ?? 'stdout', nodeId, maxMessageBytes },
         log,
         onAsk: (ask) => system!.askFromWorker(ask),
       });

@@ -85,6 +85,7 @@ export type KernelToWorker =
 /** Passed to every worker as piscina's workerData. */
 export interface WorkerConfig {
   logLevel: string;
+  logTo: 'stdout' | 'stderr';
   nodeId: string;
   maxMessageBytes: number;
 }

@@ -4,7 +4,7 @@
 // Main-thread code must never import this file (it is loaded by path by the pool).
 
 import { workerData } from 'node:worker_threads';
-import pino from 'pino';
+import { createLogger } from '../logger.js';
 import { toAosError } from '../errors/aos-error.js';
 import type { ActorResult, BatchResult, BatchTask, WorkerConfig, WorkerTask } from '../wire.js';
 import { KernelChannel } from './kernel-channel.js';
@@ -14,7 +14,7 @@ import { runActor, type RunEnv } from './run-actor.js';
 const config = workerData as WorkerConfig;
 const env: RunEnv = {
   channel: new KernelChannel(),
-  log: pino({ level: config.logLevel, base: { node: config.nodeId } }),
+  log: createLogger({ level: config.logLevel, nodeId: config.nodeId, to: config.logTo }),
   maxMessageBytes: config.maxMessageBytes,
 };
 

@@ -1,0 +1,102 @@
+// `aos demo`: a support desk in one process. An embedded NATS, a triage agent and three
+// specialists (two of one type), a scripted workload from a plain NATS client, and a few
+// lines saying what happened. Exits 0 when every ticket ended as the script expects.
+
+import { ActorSystem } from '../index.js';
+import { OutsideClient, workload, type Outcome } from './demo-workload.js';
+import { compactLogger, progress } from './output.js';
+
+const NS = 'aos';
+
+// Next to this file: dist/cli/demo/*.js when built, cli/demo/*.ts when run through tsx.
+const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+const moduleUrl = (name: string) => new URL(`./demo/${name}.${ext}`, import.meta.url);
+
+const TEAM = [
+  { module: 'triage', type: 'triage', key: 'main', tasks: ['tickets'] },
+  { module: 'specialist', type: 'billing', key: 'b1', tasks: ['billing'] },
+  { module: 'specialist', type: 'billing', key: 'b2', tasks: ['billing'] },
+  { module: 'specialist', type: 'tech', key: 't1', tasks: ['tech'] },
+];
+
+export async function runDemo(): Promise<number> {
+  const started = performance.now();
+  progress('starting embedded nats-server…', 'aos demo');
+  const system = await ActorSystem.start({ namespace: NS, nodeId: 'demo', threads: 2, logLevel: 'warn', logTo: 'stderr', logger: compactLogger('warn', 'aos demo') });
+  let client: OutsideClient | undefined;
+  try {
+    progress(`spawning ${TEAM.length} actors…`, 'aos demo');
+    await Promise.all(TEAM.map((a) => system.spawn(moduleUrl(a.module), { type: a.type, key: a.key, tasks: a.tasks })));
+    console.log(`node ${system.nodeId} on ${system.natsUrl}: ${team()}`);
+
+    client = await OutsideClient.connect(system.natsUrl, NS);
+    const sends = workload(NS);
+    progress(`sending ${sends.length} tickets from a plain NATS client…`, 'aos demo');
+    const outcomes = await client.sendAll(sends);
+    const rejected = outcomes.filter((o) => o.error !== undefined).length;
+    await client.waitForDeadLetters(rejected, 2_000);
+    await system.whenIdle();
+
+    for (const o of outcomes) console.log(describe(o, client));
+    const ok = outcomes.every((o) => (o.error?.code ?? 'resolved') === o.send.expect) && client.deadLetters.length === rejected;
+    console.log(summary(outcomes, client.deadLetters.length, system.deadLetterCount, performance.now() - started));
+    if (!ok) console.log('demo: some tickets did not end as expected (see above)');
+    return ok ? 0 : 1;
+  } finally {
+    await client?.close();
+    await system.shutdown({ timeoutMs: 2_000 });
+  }
+}
+
+/** "triage/main on aos.task.tickets, billing/b1 + billing/b2 on aos.task.billing, ..." */
+function team(): string {
+  const byQueue = new Map<string, string[]>();
+  for (const a of TEAM) byQueue.set(a.tasks[0]!, [...(byQueue.get(a.tasks[0]!) ?? []), `${a.type}/${a.key}`]);
+  return [...byQueue].map(([topic, ids]) => `${ids.join(' + ')} on ${NS}.task.${topic}`).join(', ');
+}
+
+function label(o: Outcome): string {
+  try {
+    const t = JSON.parse(o.send.body) as { subject?: unknown };
+    return typeof t.subject === 'string' ? JSON.stringify(t.subject) : '<no subject>';
+  } catch {
+    return '<malformed JSON>';
+  }
+}
+
+/** The first schema issue when there is one ("subject: expected string"), else the message. */
+function problem(error: NonNullable<Outcome['error']>): string {
+  const issue = error.details?.issues?.[0];
+  return issue === undefined ? error.message : `${issue.path.join('.') || '(root)'}: ${issue.message}`;
+}
+
+function describe(o: Outcome, client: OutsideClient): string {
+  const head = `ticket ${o.send.id.padEnd(4)} ${label(o).padEnd(26)} -> `;
+  const ms = `(${Math.round(o.ms)} ms)`;
+  if (o.error !== undefined) {
+    const dead = client.deadLetters.find((d) => d.body === o.send.body);
+    const where = dead === undefined ? 'no dead letter seen' : `dead letter on ${dead.on}`;
+    return `${head}${o.send.subject}: ${o.error.code} (${truncate(problem(o.error), 60)}), ${where} ${ms}`;
+  }
+  const route = o.reply?.route ?? [o.send.subject, o.reply?.by ?? '?'];
+  return `${head}${route.join(' -> ')}: ${o.reply?.resolution ?? '?'} ${ms}`;
+}
+
+function summary(outcomes: Outcome[], deadSeen: number, deadSent: number, ms: number): string {
+  const byActor = new Map<string, number>();
+  for (const o of outcomes) {
+    const by = o.reply?.route?.at(-1) ?? o.reply?.by;
+    if (by !== undefined) byActor.set(by, (byActor.get(by) ?? 0) + 1);
+  }
+  const resolved = [...byActor.values()].reduce((a, b) => a + b, 0);
+  const load = [...byActor].sort(([a], [b]) => a.localeCompare(b)).map(([id, n]) => `${id} ${n}`).join(', ');
+  const codes = outcomes.flatMap((o) => (o.error === undefined ? [] : [o.error.code])).join(', ');
+  return (
+    `summary: ${outcomes.length} tickets, ${resolved} resolved (${load}), ${outcomes.length - resolved} rejected (${codes}), ` +
+    `${deadSent} dead letters (${deadSeen} seen on ${NS}.dead.>), ${(ms / 1000).toFixed(1)} s`
+  );
+}
+
+function truncate(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+}
