@@ -59,6 +59,8 @@ export class ActorCell {
     readonly module: string,
     readonly tasks: readonly string[],
     mailbox: Required<MailboxOptions>,
+    /** A turn running longer is aborted, then its worker terminated if it does not yield (0: no limit). */
+    readonly turnTimeoutMs: number,
   ) {
     this.id = `${addr.type}/${addr.key}`;
     this.mailbox = new Mailbox<Delivery>(mailbox.capacity, mailbox.overflow);

@@ -4,22 +4,34 @@
 // turns one at a time; different actors in a batch run concurrently in the worker.
 
 import { awaitsReply, type ActorCell, type Delivery } from './actor-cell.js';
-import type { BatchResult, BatchTask, TurnMessage } from './wire.js';
+import type { Clock } from './clock.js';
+import { runningTurns, type BatchResult, type BatchTask, type TurnMessage } from './wire.js';
 
 export interface DispatchedActor {
   cell: ActorCell;
   deliveries: Delivery[];
 }
 
+/** What the kernel learns when a batch fails as a whole (its worker died or was terminated). */
+export interface BatchFailure {
+  cause: unknown;
+  /** Per slot, the index of the turn that was running (0 = init, if asked) or -1. */
+  running: number[];
+  /** Slots whose running turn overran its time limit: the worker was terminated for them. */
+  overdue: Set<number>;
+}
+
 export interface DispatcherOptions {
-  run: (task: BatchTask) => Promise<BatchResult>;
+  run: (task: BatchTask, signal: AbortSignal) => Promise<BatchResult>;
+  clock: Clock;
   /** Batches in flight at once (a few per worker keeps every worker fed). */
   maxInflight: number;
   /** Messages of one actor per batch. */
   maxTurnsPerActor: number;
-  turnTimeoutMs: number;
   onResult: (actors: DispatchedActor[], result: BatchResult) => void;
-  onFailure: (actors: DispatchedActor[], err: unknown) => void;
+  onFailure: (actors: DispatchedActor[], failure: BatchFailure) => void;
+  /** A turn overran its limit: the kernel aborts it (ctx.signal); if it does not yield, the worker is terminated. */
+  onOverdue: (cell: ActorCell) => void;
   /** Called after every batch has been applied (waiters re-check their conditions). */
   onSettled: () => void;
 }
@@ -104,10 +116,11 @@ export class Dispatcher {
   }
 
   private dispatch(actors: DispatchedActor[]): void {
+    const progress = new SharedArrayBuffer(8 * actors.length);
     const task: BatchTask = {
       kind: 'batch',
       batchId: this.batchSeq++,
-      turnTimeoutMs: this.opts.turnTimeoutMs,
+      progress,
       actors: actors.map(({ cell, deliveries }, slot) => ({
         slot,
         self: cell.id,
@@ -117,14 +130,24 @@ export class Dispatcher {
         messages: deliveries.map(toTurnMessage),
       })),
     };
+    const terminate = new AbortController();
+    const watchdog = new Watchdog(this.opts, actors, progress, terminate);
     this.inflight++;
-    this.opts.run(task).then(
-      (result) => this.settle(actors, () => this.opts.onResult(actors, result)),
-      (err: unknown) => this.settle(actors, () => this.opts.onFailure(actors, err)),
+    this.opts.run(task, terminate.signal).then(
+      (result) => this.settle(actors, watchdog, () => this.opts.onResult(actors, result)),
+      (cause: unknown) =>
+        this.settle(actors, watchdog, () =>
+          this.opts.onFailure(actors, {
+            cause,
+            running: runningTurns(progress, actors.length).map((p) => (p.running ? p.started - 1 : -1)),
+            overdue: watchdog.overdue,
+          }),
+        ),
     );
   }
 
-  private settle(actors: DispatchedActor[], apply: () => void): void {
+  private settle(actors: DispatchedActor[], watchdog: Watchdog, apply: () => void): void {
+    watchdog.stop();
     this.inflight--;
     try {
       apply();
@@ -136,5 +159,65 @@ export class Dispatcher {
       if (this.ready.length > 0 && !this.flushQueued) this.flush();
       this.opts.onSettled();
     }
+  }
+}
+
+/**
+ * Watches one batch's turns against their actors' time limits, on the injected clock. A turn
+ * seen running the same turn for a whole limit is aborted (ctx.signal, and the worker ends
+ * the turn); still running one check later, it must be stuck in synchronous code, and the
+ * batch's worker is terminated. So a turn is aborted within [limit, 1.5 limit) and its worker
+ * terminated half a limit after that.
+ */
+class Watchdog {
+  readonly overdue = new Set<number>();
+  private readonly seen: { started: number; since: number; abortedAt: number | null }[];
+  private readonly periodMs: number;
+  private timer: ReturnType<Clock['setTimeout']> | undefined;
+
+  constructor(
+    private readonly opts: DispatcherOptions,
+    private readonly actors: DispatchedActor[],
+    private readonly progress: SharedArrayBuffer,
+    private readonly terminate: AbortController,
+  ) {
+    const limits = actors.map((a) => a.cell.turnTimeoutMs).filter((ms) => ms > 0);
+    this.periodMs = limits.length === 0 ? 0 : Math.max(1, Math.floor(Math.min(...limits) / 2));
+    const now = opts.clock.now();
+    this.seen = actors.map(() => ({ started: 0, since: now, abortedAt: null }));
+    this.arm();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) this.opts.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(): void {
+    if (this.periodMs > 0) this.timer = this.opts.clock.setTimeout(() => this.check(), this.periodMs);
+  }
+
+  private check(): void {
+    const now = this.opts.clock.now();
+    const turns = runningTurns(this.progress, this.actors.length);
+    for (let slot = 0; slot < turns.length; slot++) {
+      const limit = this.actors[slot]!.cell.turnTimeoutMs;
+      const turn = turns[slot]!;
+      const seen = this.seen[slot]!;
+      if (!turn.running || turn.started !== seen.started) {
+        this.seen[slot] = { started: turn.started, since: now, abortedAt: null };
+        continue;
+      }
+      if (limit === 0 || now - seen.since < limit) continue;
+      if (seen.abortedAt === null) {
+        seen.abortedAt = now;
+        this.overdue.add(slot);
+        this.opts.onOverdue(this.actors[slot]!.cell);
+      } else if (now - seen.abortedAt >= this.periodMs) {
+        this.terminate.abort();
+        return;
+      }
+    }
+    this.arm();
   }
 }

@@ -9,6 +9,8 @@ import { tokenProblem } from './address.js';
 import { aosError } from './errors/aos-error.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024;
+/** Long enough for a slow model call; short enough that a stuck turn is noticed. */
+export const DEFAULT_TURN_TIMEOUT_MS = 120_000;
 
 const token = z.string().superRefine((v, ctx) => {
   const problem = tokenProblem(v);
@@ -25,6 +27,8 @@ const schema = z.object({
   logTo: z.enum(['stdout', 'stderr']).optional(),
   maxMessageBytes: z.number().int().min(1024).optional(),
   askTimeoutMs: z.number().int().positive().optional(),
+  /** Default turn time limit in ms (0: none); an actor may set its own at spawn. */
+  turnTimeoutMs: z.number().int().min(0).optional(),
   maxTurnsPerActor: z.number().int().min(1).max(10_000).optional(),
   mailbox: z
     .object({

@@ -14,7 +14,7 @@ import { systemClock, type Clock } from './clock.js';
 import { ControlPlane } from './control.js';
 import { DeadLetters } from './dead-letters.js';
 import type { SpawnOptions } from './define-actor.js';
-import { Dispatcher, type DispatchedActor } from './dispatcher.js';
+import { Dispatcher, type BatchFailure, type DispatchedActor } from './dispatcher.js';
 import { compact, decodeValue, encodeValue, type Envelope, type EnvelopeKind } from './envelope.js';
 import { aosError, fromWire, toAosError, type AosError } from './errors/aos-error.js';
 import { newToken } from './ids.js';
@@ -24,13 +24,15 @@ import { DEFAULT_MAILBOX_CAPACITY } from './mailbox.js';
 import { Outbox, type Origin } from './outbox.js';
 import { WorkerPool, type AskAnswer, type AskFromWorker } from './pool.js';
 import { Subjects, assertSubject } from './subjects.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, validateOptions, type ActorSystemOptions } from './system-options.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TURN_TIMEOUT_MS, validateOptions, type ActorSystemOptions } from './system-options.js';
 import { EmbeddedNats } from './transport/embedded-nats.js';
 import { NatsTransport } from './transport/nats-transport.js';
 import type { BatchResult, Intent, TurnOutcome } from './wire.js';
 
 export interface SpawnActorOptions extends SpawnOptions {
   mailbox?: MailboxOptions;
+  /** This actor's turn time limit in ms (default: the node's `turnTimeoutMs`; 0: none). */
+  turnTimeoutMs?: number;
 }
 
 export interface ActorInfo {
@@ -92,12 +94,14 @@ export class ActorSystem {
     this.deadLetters = new DeadLetters(transport, this.subjects, nodeId, log, () => this.clock.now());
     this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.deliverLocal(to, d));
     this.dispatcher = new Dispatcher({
-      run: (task) => pool.run(task),
+      run: (task, signal) => pool.run(task, signal),
+      clock: this.clock,
       maxInflight: pool.threads * 2,
       maxTurnsPerActor: options.maxTurnsPerActor ?? 256,
-      turnTimeoutMs: 0, // TODO(#3): turn time limits
       onResult: (actors, result) => this.applyResult(actors, result),
-      onFailure: (actors, err) => this.batchFailed(actors, err),
+      onFailure: (actors, failure) => this.batchFailed(actors, failure),
+      onOverdue: (cell) =>
+        this.pool.abort(cell.id, aosError('ERR_TURN_TIMEOUT', `a turn of ${cell.id} ran past ${cell.turnTimeoutMs} ms`, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs })),
       onSettled: () => this.wakeIdleWaiters(),
     });
     this.control = new ControlPlane(transport, this.subjects, nodeId, log, {
@@ -153,14 +157,20 @@ export class ActorSystem {
     const id = agentId(options.type, options.key);
     if (this.cells.has(id)) throw aosError('ERR_ACTOR_EXISTS', `actor ${id} already runs on node ${this.nodeId}`, { actorId: id });
     const tasks = (options.tasks ?? []).map((t) => this.subjects.task(t));
-    const cell = new ActorCell(parseAgentId(id), resolveModule(module), tasks, { ...this.mailboxDefaults, ...options.mailbox });
+    const cell = new ActorCell(
+      parseAgentId(id),
+      resolveModule(module),
+      tasks,
+      { ...this.mailboxDefaults, ...options.mailbox },
+      options.turnTimeoutMs ?? this.options.turnTimeoutMs ?? DEFAULT_TURN_TIMEOUT_MS,
+    );
     this.cells.set(id, cell);
     this.pendingOps++;
     try {
       const result = await this.pool.run({
         kind: 'batch',
         batchId: -1,
-        turnTimeoutMs: 0,
+        progress: new SharedArrayBuffer(8),
         actors: [{ slot: 0, self: id, module: cell.module, state: null, init: true, messages: [] }],
       });
       const init = result.actors[0]!.init!;
@@ -384,15 +394,29 @@ export class ActorSystem {
     this.reject(cell, d, err);
   }
 
-  private batchFailed(actors: DispatchedActor[], cause: unknown): void {
-    for (const { cell, deliveries } of actors) {
-      const err = aosError('ERR_WORKER_DIED', `the worker running ${cell.id} died`, { actorId: cell.id }, cause);
-      const [first, ...rest] = deliveries;
-      if (rest.length > 0) cell.mailbox.unshiftAll(rest);
+  /**
+   * A batch failed as a whole: its worker died, or was terminated because a turn would not
+   * yield. The turn that was running is the failure; every other message of the batch is put
+   * back and runs again (none of their effects had been committed, so nothing happens twice).
+   */
+  private batchFailed(actors: DispatchedActor[], failure: BatchFailure): void {
+    // No turn running: the worker died outside any handler (e.g. while loading a module);
+    // then each actor's first message takes the blame, so a module that kills its worker cannot loop.
+    const blameFirst = failure.running.every((i) => i < 0);
+    actors.forEach(({ cell, deliveries }, slot) => {
+      const index = blameFirst ? 0 : failure.running[slot]!;
+      const culprit = index >= 0 ? deliveries[index] : undefined;
+      cell.mailbox.unshiftAll(deliveries.filter((d) => d !== culprit));
+      if (culprit === undefined) return;
+      const timedOut = failure.overdue.has(slot);
+      const err = timedOut
+        ? aosError('ERR_TURN_TIMEOUT', `a turn of ${cell.id} ran past ${cell.turnTimeoutMs} ms and its worker was terminated`, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs }, failure.cause)
+        : aosError('ERR_WORKER_DIED', `the worker running ${cell.id} died`, { actorId: cell.id }, failure.cause);
+      cell.turns++;
       cell.failures++;
-      this.log.error({ actor: cell.id, err: cause }, 'worker died during a turn');
-      if (first !== undefined) this.reject(cell, first, err);
-    }
+      this.log.error({ actor: cell.id, reason: { code: err.code, message: err.message, cause: String(failure.cause) }, messageId: culprit.env.id }, 'turn failed: its worker is gone');
+      this.reject(cell, culprit, err);
+    });
   }
 
   private commitIntents(cell: ActorCell, origin: Origin, intents: Intent[]): void {

@@ -38,9 +38,22 @@ export interface ActorTurns {
 export interface BatchTask {
   kind: 'batch';
   batchId: number;
-  /** Per-turn time limit in ms (0 = none). */
-  turnTimeoutMs: number;
   actors: ActorTurns[];
+  /** Turn progress the kernel can read while the batch runs (and after its worker died): an
+   *  Int32Array with, for each slot, [turns started, turns finished] (init counts as a turn). */
+  progress: SharedArrayBuffer;
+}
+
+/** Reads a batch's progress: for each slot, the index of the turn running now (0 = init when
+ *  asked, else the first message), or -1 when none runs. Written with Atomics by the worker. */
+export function runningTurns(progress: SharedArrayBuffer, slots: number): { started: number; running: boolean }[] {
+  const view = new Int32Array(progress);
+  const out: { started: number; running: boolean }[] = [];
+  for (let i = 0; i < slots; i++) {
+    const started = Atomics.load(view, 2 * i);
+    out.push({ started, running: started > Atomics.load(view, 2 * i + 1) });
+  }
+  return out;
 }
 
 export type WorkerTask = BatchTask;

@@ -85,6 +85,7 @@ const FAMILY: Partial<Record<ErrorCode, new (c: ErrorCode, m: string, d?: ErrorD
   ERR_HANDLER_FAILED: TurnError,
   ERR_OUTPUT_SCHEMA: TurnError,
   ERR_WORKER_DIED: TurnError,
+  ERR_TURN_TIMEOUT: TurnError,
   ERR_ALREADY_REPLIED: TurnError,
   ERR_ACTOR_MODULE: ConfigError,
   ERR_ACTOR_EXISTS: ConfigError,

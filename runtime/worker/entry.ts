@@ -19,11 +19,12 @@ const env: RunEnv = {
 };
 
 async function runBatch(task: BatchTask): Promise<BatchResult> {
+  const view = new Int32Array(task.progress);
   const actors = await Promise.all(
     task.actors.map(async (a): Promise<ActorResult> => {
       try {
         const def = await loadActorModule(a.module);
-        return await runActor(def, a, env);
+        return await runActor(def, a, env, { view, slot: a.slot });
       } catch (err) {
         // A module that fails to load fails the whole share, as a handler failure would.
         const error = toAosError(err, 'ERR_ACTOR_MODULE', { actorId: a.self }).toWire(true);

@@ -18,6 +18,12 @@ export interface RunEnv {
   maxMessageBytes: number;
 }
 
+/** Where this actor's turn counters live in the batch's shared progress array. */
+export interface Progress {
+  view: Int32Array;
+  slot: number;
+}
+
 function failure(err: unknown, fallback: 'ERR_HANDLER_FAILED' | 'ERR_INTERNAL', actorId: string): TurnOutcome {
   const e = toAosError(err, fallback, { actorId });
   return { ok: false, error: e.toWire(true) };
@@ -45,6 +51,7 @@ async function turn(
   actor: ActorTurns,
   env: RunEnv,
   message: TurnMessage | null,
+  progress: Progress,
   body: (ctx: TurnContext) => Promise<unknown>,
 ): Promise<{ outcome: TurnOutcome; state?: { value: unknown; bytes: Uint8Array } }> {
   const correlationId = message?.correlationId ?? newCorrelationId();
@@ -58,8 +65,11 @@ async function turn(
     log: env.log,
     maxMessageBytes: env.maxMessageBytes,
   });
+  Atomics.add(progress.view, 2 * progress.slot, 1);
   try {
-    const next = await body(ctx);
+    // An abort from the kernel (stop, turn time limit) ends the turn even if the handler
+    // ignores its signal; whatever the handler still does later is discarded.
+    const next = await Promise.race([body(ctx), ctx.aborted]);
     const bytes = checkState(def, next, actor.self);
     const outcome: TurnOutcome = { ok: true, intents: ctx.intents };
     if (ctx.replyValue !== undefined) outcome.reply = ctx.replyValue;
@@ -68,6 +78,7 @@ async function turn(
     return { outcome: failure(err, 'ERR_HANDLER_FAILED', actor.self) };
   } finally {
     ctx.close();
+    Atomics.add(progress.view, 2 * progress.slot + 1, 1);
   }
 }
 
@@ -91,11 +102,11 @@ function parseInput(def: ActorDefinition, msg: TurnMessage, self: string): { ok:
   return { ok: true, value: r.data };
 }
 
-export async function runActor(def: ActorDefinition, actor: ActorTurns, env: RunEnv): Promise<ActorResult> {
+export async function runActor(def: ActorDefinition, actor: ActorTurns, env: RunEnv, progress: Progress): Promise<ActorResult> {
   const result: ActorResult = { slot: actor.slot, state: actor.state, outcomes: [] };
   let state: unknown;
   if (actor.init) {
-    const r = await turn(def, actor, env, null, async (ctx) => def.init(ctx));
+    const r = await turn(def, actor, env, null, progress, async (ctx) => def.init(ctx));
     result.init = r.outcome;
     if (!r.outcome.ok) return result;
     result.state = r.state!.bytes;
@@ -110,7 +121,7 @@ export async function runActor(def: ActorDefinition, actor: ActorTurns, env: Run
       continue;
     }
     const current = state;
-    const r = await turn(def, actor, env, msg, async (ctx) => def.handle(current, input.value, ctx));
+    const r = await turn(def, actor, env, msg, progress, async (ctx) => def.handle(current, input.value, ctx));
     result.outcomes.push(r.outcome);
     if (!r.outcome.ok) break;
     // The encoded state is the turn's snapshot; the object itself goes on to the next turn.

@@ -34,8 +34,15 @@ export class TurnContext implements ActorContext {
   private logger: Logger | undefined;
   private readonly scope: TurnScope;
 
+  private closed = false;
+  private rejectAborted!: (reason: AosError) => void;
+  /** Rejects when the kernel aborts the turn; the turn races its handler against it. */
+  readonly aborted: Promise<never>;
+
   constructor(scope: TurnScope) {
     this.scope = scope;
+    this.aborted = new Promise<never>((_, reject) => (this.rejectAborted = reject));
+    this.aborted.catch(() => undefined); // observed by the race; never an unhandled rejection
     scope.channel.enter(scope.self, this);
   }
 
@@ -71,16 +78,25 @@ export class TurnContext implements ActorContext {
   }
 
   abort(reason: AosError): void {
-    this.abortReason ??= reason;
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
     this.controller?.abort(reason);
+    this.rejectAborted(reason);
   }
 
-  /** Ends the turn's life: no more aborts are delivered to it. */
+  /** Ends the turn's life: later calls from a handler still running in the background throw. */
   close(): void {
+    this.closed = true;
     this.scope.channel.leave(this.scope.self);
   }
 
+  private assertOpen(): void {
+    if (this.abortReason !== undefined) throw this.abortReason;
+    if (this.closed) throw aosError('ERR_ACTOR_STOPPED', `the turn of ${this.self} has ended; its effects are discarded`, { actorId: this.self });
+  }
+
   reply(value: unknown): void {
+    this.assertOpen();
     const msg = this.scope.message;
     if (msg === null || !msg.expectsReply) {
       this.log.debug({ messageId: msg?.id ?? null }, 'reply ignored: the sender did not ask');
@@ -104,11 +120,13 @@ export class TurnContext implements ActorContext {
   }
 
   tell(to: string, value: unknown): void {
+    this.assertOpen();
     parseAgentId(to);
     this.intents.push({ t: 'tell', to, payload: this.encode(value, 'msgpack') });
   }
 
   publish(subject: string, value: unknown): void {
+    this.assertOpen();
     assertSubject(subject);
     this.intents.push({ t: 'publish', subject, payload: this.encode(value, 'msgpack') });
   }
@@ -120,7 +138,7 @@ export class TurnContext implements ActorContext {
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
     if (!(timeoutMs > 0)) throw aosError('ERR_CONFIG', `ask timeoutMs must be positive, got ${timeoutMs}`, { timeoutMs });
-    if (this.abortReason !== undefined) throw this.abortReason;
+    this.assertOpen();
     const reply = await this.scope.channel.ask({
       self: this.self,
       to,
@@ -133,6 +151,7 @@ export class TurnContext implements ActorContext {
   }
 
   spawn(module: string, options: SpawnOptions): string {
+    this.assertOpen();
     const addr: AgentAddress = parseAgentId(`${options.type}/${options.key}`);
     const tasks = (options.tasks ?? []).map((s) => assertSubject(s, { wildcards: true }));
     const url = new URL(module, this.scope.module).href;
@@ -141,6 +160,7 @@ export class TurnContext implements ActorContext {
   }
 
   stop(id: string = this.self): void {
+    this.assertOpen();
     parseAgentId(id);
     this.intents.push({ t: 'stop', id });
   }
