@@ -16,3 +16,8 @@ export type { OverflowPolicy } from './runtime/mailbox.js';
 export { ManualClock, systemClock } from './runtime/clock.js';
 export type { Clock } from './runtime/clock.js';
 export type { DeadLetter } from './runtime/dead-letters.js';
+export { defineSupervisor } from './supervisors/define-supervisor.js';
+export type { SupervisorSpec, SupervisorSpecInput, ActorChildSpec, Strategy } from './supervisors/spec.js';
+export type { SupervisorNode, ActorNode } from './supervisors/tree.js';
+export type { SupervisorHandle, EscalationEvent, FailureKind } from './runtime/supervision-port.js';
+export type { RestartType, Directive } from './supervisors/restart-decision.js';

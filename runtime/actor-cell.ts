@@ -6,6 +6,7 @@ import type { Subscription } from 'nats';
 import type { AgentAddress } from './address.js';
 import type { Envelope, PayloadFormat } from './envelope.js';
 import type { AosError } from './errors/aos-error.js';
+import type { ChildWatcher } from './supervision-port.js';
 import { Mailbox, type OverflowPolicy } from './mailbox.js';
 
 /** How the kernel answers a message: raw JSON/msgpack to an outside client, or an envelope to a node. */
@@ -34,7 +35,8 @@ export function awaitsReply(d: Delivery): boolean {
   return d.replyTo !== undefined || d.local !== undefined;
 }
 
-export type CellStatus = 'starting' | 'running' | 'stopping' | 'stopped';
+/** `failed`: a turn failed and the supervisor has not decided yet; `restarting`: being re-initialised. */
+export type CellStatus = 'starting' | 'running' | 'failed' | 'restarting' | 'stopping' | 'stopped';
 
 export interface MailboxOptions {
   capacity?: number;
@@ -53,6 +55,12 @@ export class ActorCell {
   subscriptions: Subscription[] = [];
   turns = 0;
   failures = 0;
+  /** Its supervisor, if it has one; an unsupervised actor keeps its state and drops a failed message. */
+  watcher: ChildWatcher | undefined;
+  /** The message whose turn failed, held while the supervisor decides. */
+  failed: { delivery: Delivery; error: AosError } | undefined;
+  /** Terminates the worker of the batch this actor is in (set while it is in one). */
+  terminateBatch: (() => void) | undefined;
 
   constructor(
     readonly addr: AgentAddress,
@@ -61,6 +69,8 @@ export class ActorCell {
     mailbox: Required<MailboxOptions>,
     /** A turn running longer is aborted, then its worker terminated if it does not yield (0: no limit). */
     readonly turnTimeoutMs: number,
+    /** Tries of a message whose turn fails before it is dead-lettered (for supervised actors). */
+    readonly maxAttempts: number,
   ) {
     this.id = `${addr.type}/${addr.key}`;
     this.mailbox = new Mailbox<Delivery>(mailbox.capacity, mailbox.overflow);

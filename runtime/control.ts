@@ -13,6 +13,7 @@ export const ALL_NODES = 'all';
 
 export interface ControlHandlers {
   list: () => unknown;
+  tree: () => unknown;
   stop: (id: string) => Promise<boolean>;
 }
 
@@ -56,6 +57,9 @@ export class ControlPlane {
           break;
         case 'list':
           body = { node: this.nodeId, actors: this.handlers.list() };
+          break;
+        case 'tree':
+          body = this.handlers.tree();
           break;
         case 'stop': {
           if (typeof args['id'] !== 'string') throw aosError('ERR_BAD_REQUEST', 'stop needs {"id":"type/key"}');

@@ -5,7 +5,7 @@
 
 import { awaitsReply, type ActorCell, type Delivery } from './actor-cell.js';
 import type { Clock } from './clock.js';
-import { runningTurns, type BatchResult, type BatchTask, type TurnMessage } from './wire.js';
+import { progressBuffer, progressThread, runningTurns, type BatchResult, type BatchTask, type TurnMessage } from './wire.js';
 
 export interface DispatchedActor {
   cell: ActorCell;
@@ -22,7 +22,9 @@ export interface BatchFailure {
 }
 
 export interface DispatcherOptions {
-  run: (task: BatchTask, signal: AbortSignal) => Promise<BatchResult>;
+  run: (task: BatchTask) => Promise<BatchResult>;
+  /** Terminates the worker thread with this id (a turn in it will not yield). */
+  terminate: (threadId: number) => void;
   clock: Clock;
   /** Batches in flight at once (a few per worker keeps every worker fed). */
   maxInflight: number;
@@ -116,7 +118,7 @@ export class Dispatcher {
   }
 
   private dispatch(actors: DispatchedActor[]): void {
-    const progress = new SharedArrayBuffer(8 * actors.length);
+    const progress = progressBuffer(actors.length);
     const task: BatchTask = {
       kind: 'batch',
       batchId: this.batchSeq++,
@@ -130,10 +132,14 @@ export class Dispatcher {
         messages: deliveries.map(toTurnMessage),
       })),
     };
-    const terminate = new AbortController();
+    const terminate = () => {
+      const thread = progressThread(progress);
+      if (thread > 0) this.opts.terminate(thread);
+    };
+    for (const { cell } of actors) cell.terminateBatch = terminate;
     const watchdog = new Watchdog(this.opts, actors, progress, terminate);
     this.inflight++;
-    this.opts.run(task, terminate.signal).then(
+    this.opts.run(task).then(
       (result) => this.settle(actors, watchdog, () => this.opts.onResult(actors, result)),
       (cause: unknown) =>
         this.settle(actors, watchdog, () =>
@@ -154,6 +160,7 @@ export class Dispatcher {
     } finally {
       for (const { cell } of actors) {
         cell.busy = false;
+        cell.terminateBatch = undefined;
         this.wake(cell);
       }
       if (this.ready.length > 0 && !this.flushQueued) this.flush();
@@ -169,17 +176,17 @@ export class Dispatcher {
  * batch's worker is terminated. So a turn is aborted within [limit, 1.5 limit) and its worker
  * terminated half a limit after that.
  */
-class Watchdog {
+export class Watchdog {
   readonly overdue = new Set<number>();
   private readonly seen: { started: number; since: number; abortedAt: number | null }[];
   private readonly periodMs: number;
   private timer: ReturnType<Clock['setTimeout']> | undefined;
 
   constructor(
-    private readonly opts: DispatcherOptions,
+    private readonly opts: Pick<DispatcherOptions, 'clock' | 'onOverdue'>,
     private readonly actors: DispatchedActor[],
     private readonly progress: SharedArrayBuffer,
-    private readonly terminate: AbortController,
+    private readonly terminate: () => void,
   ) {
     const limits = actors.map((a) => a.cell.turnTimeoutMs).filter((ms) => ms > 0);
     this.periodMs = limits.length === 0 ? 0 : Math.max(1, Math.floor(Math.min(...limits) / 2));
@@ -214,7 +221,7 @@ class Watchdog {
         this.overdue.add(slot);
         this.opts.onOverdue(this.actors[slot]!.cell);
       } else if (now - seen.abortedAt >= this.periodMs) {
-        this.terminate.abort();
+        this.terminate();
         return;
       }
     }

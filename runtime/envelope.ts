@@ -2,7 +2,7 @@
 // the pure codecs for it and for payloads. Decoding never throws anything but an
 // InputError with code ERR_DECODE, so a malformed body is always a typed, traceable event.
 
-import { Packr } from 'msgpackr';
+import { C1, Packr } from 'msgpackr';
 import type { WireError } from './errors/aos-error.js';
 import { aosError } from './errors/aos-error.js';
 import { formatTraceparent } from './ids.js';
@@ -78,6 +78,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
   } catch (err) {
     bad('not valid msgpack (or truncated)', err);
   }
+  if (raw === C1) bad('reserved msgpack byte 0xc1');
   if (!Array.isArray(raw) || raw.length !== 13) bad('not a 13-field array');
   const [v, kind, id, from, to, corr, cause, sentAt, deadline, attempt, fmt, payload, error] = raw as unknown[];
   if (v !== WIRE_VERSION) bad(`unsupported version ${String(v)}`);
@@ -124,7 +125,10 @@ export function encodeValue(value: unknown, format: PayloadFormat): Uint8Array {
 export function decodeValue(bytes: Uint8Array, format: PayloadFormat): unknown {
   try {
     if (format === 'json') return JSON.parse(textDecoder.decode(bytes));
-    return packr.unpack(bytes);
+    const value: unknown = packr.unpack(bytes);
+    // msgpackr answers the reserved byte 0xc1 with a marker object instead of failing.
+    if (value === C1) throw new Error('reserved msgpack byte 0xc1');
+    return value;
   } catch (err) {
     throw aosError('ERR_DECODE', `body is not valid ${format === 'json' ? 'JSON' : 'msgpack'}`, { format }, err);
   }

@@ -13,11 +13,19 @@ import { CT_ENVELOPE, CONTENT_TYPE_HEADER, decodeEnvelope, encodeEnvelope, type 
 import { aosError, fromWire, toAosError, type AosError } from './errors/aos-error.js';
 import { newCorrelationId, newMessageId } from './ids.js';
 import type { Subjects } from './subjects.js';
-import type { NatsTransport } from './transport/nats-transport.js';
+import { ERROR_HEADER, type NatsTransport } from './transport/nats-transport.js';
 
 /** Recent tells kept for dead-lettering on "no responders" (the answer comes within a round trip). */
 const RECENT_TELLS = 8192;
 const encoder = new TextEncoder();
+
+function jsonError(data: Uint8Array): unknown {
+  try {
+    return (JSON.parse(new TextDecoder().decode(data)) as { error?: unknown }).error;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface Origin {
   from: string;
@@ -94,6 +102,8 @@ export class Outbox {
       },
     );
     if (msg.headers?.get(CONTENT_TYPE_HEADER) !== CT_ENVELOPE) {
+      // A node that could not read our envelope answers as it answers any client: JSON with `aos-error`.
+      if (msg.headers?.has(ERROR_HEADER)) throw fromWire(jsonError(msg.data));
       throw aosError('ERR_DECODE', `reply from ${to} is not an envelope`, { actorId: to });
     }
     const reply = decodeEnvelope(msg.data);
@@ -135,7 +145,9 @@ export class Outbox {
     }
     if (d.replyTo === undefined) return;
     if (d.replyMode === 'raw') {
-      this.transport.publish(d.replyTo, body.payload, { headers: this.transport.jsonHeaders });
+      // The client's own format back: JSON for JSON, msgpack for a client that sent msgpack.
+      const headers = body.format === 'json' ? this.transport.jsonHeaders : this.transport.msgpackHeaders;
+      this.transport.publish(d.replyTo, body.payload, { headers });
       return;
     }
     const env = this.envelope('reply', { from, correlationId: d.env.correlationId, causationId: d.env.id }, d.env.from, body);

@@ -44,8 +44,16 @@ export class WorkerPool {
     this.piscina.on('error', (err: unknown) => opts.log.error({ err }, 'worker pool error'));
   }
 
-  run(task: BatchTask, signal?: AbortSignal): Promise<BatchResult> {
-    return this.piscina.run(task, signal === undefined ? {} : { signal }) as Promise<BatchResult>;
+  // No AbortSignal is passed to piscina: it runs an abortable task alone on its worker, which
+  // would stop a turn from asking an actor whose batch lands on the same worker.
+  run(task: BatchTask): Promise<BatchResult> {
+    return this.piscina.run(task) as Promise<BatchResult>;
+  }
+
+  /** Terminates one worker (a turn in it will not yield); piscina fails its tasks and starts a new one. */
+  terminate(threadId: number): void {
+    const worker = this.piscina.threads.find((w) => w.threadId === threadId);
+    void worker?.terminate();
   }
 
   /** Aborts the in-flight turns of one actor, wherever they run. */

@@ -14,7 +14,7 @@ import { systemClock, type Clock } from './clock.js';
 import { ControlPlane } from './control.js';
 import { DeadLetters } from './dead-letters.js';
 import type { SpawnOptions } from './define-actor.js';
-import { Dispatcher, type BatchFailure, type DispatchedActor } from './dispatcher.js';
+import { Dispatcher, Watchdog, type BatchFailure, type DispatchedActor } from './dispatcher.js';
 import { compact, decodeValue, encodeValue, type Envelope, type EnvelopeKind } from './envelope.js';
 import { aosError, fromWire, toAosError, type AosError } from './errors/aos-error.js';
 import { newToken } from './ids.js';
@@ -27,13 +27,18 @@ import { Subjects, assertSubject } from './subjects.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TURN_TIMEOUT_MS, validateOptions, type ActorSystemOptions } from './system-options.js';
 import { EmbeddedNats } from './transport/embedded-nats.js';
 import { NatsTransport } from './transport/nats-transport.js';
-import type { BatchResult, Intent, TurnOutcome } from './wire.js';
+import { progressBuffer, progressThread, type BatchResult, type Intent, type TurnOutcome } from './wire.js';
+import type { ActorChildStart, ChildWatcher, EscalationEvent, ExitKind, FailureKind, Supervisable, SupervisionHost, SupervisorHandle } from './supervision-port.js';
 
 export interface SpawnActorOptions extends SpawnOptions {
   mailbox?: MailboxOptions;
   /** This actor's turn time limit in ms (default: the node's `turnTimeoutMs`; 0: none). */
   turnTimeoutMs?: number;
+  /** Supervised actors: tries of a message whose turn fails before it is dead-lettered (default 3). */
+  maxAttempts?: number;
 }
+
+export const DEFAULT_MAX_ATTEMPTS = 3;
 
 export interface ActorInfo {
   id: string;
@@ -47,6 +52,17 @@ export interface ActorInfo {
 
 type SystemState = 'running' | 'draining' | 'stopped';
 const INPUT_CODES = new Set(['ERR_DECODE', 'ERR_INPUT_SCHEMA', 'ERR_PAYLOAD_TOO_LARGE']);
+const FAILURE_KINDS: Partial<Record<string, FailureKind>> = {
+  ERR_OUTPUT_SCHEMA: 'output-schema',
+  ERR_ENCODE: 'output-schema',
+  ERR_TURN_TIMEOUT: 'timeout',
+  ERR_WORKER_DIED: 'worker-died',
+};
+
+/** A failed or restarting actor still takes messages: they wait in its mailbox for the restart. */
+function acceptsMessages(cell: ActorCell): boolean {
+  return cell.status === 'running' || cell.status === 'failed' || cell.status === 'restarting';
+}
 
 function resolveModule(module: string | URL): string {
   if (module instanceof URL) return module.href;
@@ -74,6 +90,9 @@ export class ActorSystem {
   private activity = 0;
   private idleWaiters: (() => void)[] = [];
   private shutdownPromise: Promise<void> | undefined;
+  private readonly supervisors: SupervisorHandle[] = [];
+  /** What supervisors may ask of this node (supervisors/ implements the policy). */
+  private readonly host: SupervisionHost;
 
   private constructor(
     private readonly options: ActorSystemOptions,
@@ -94,20 +113,32 @@ export class ActorSystem {
     this.deadLetters = new DeadLetters(transport, this.subjects, nodeId, log, () => this.clock.now());
     this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.deliverLocal(to, d));
     this.dispatcher = new Dispatcher({
-      run: (task, signal) => pool.run(task, signal),
+      run: (task) => pool.run(task),
+      terminate: (threadId) => pool.terminate(threadId),
       clock: this.clock,
       maxInflight: pool.threads * 2,
       maxTurnsPerActor: options.maxTurnsPerActor ?? 256,
       onResult: (actors, result) => this.applyResult(actors, result),
       onFailure: (actors, failure) => this.batchFailed(actors, failure),
-      onOverdue: (cell) =>
-        this.pool.abort(cell.id, aosError('ERR_TURN_TIMEOUT', `a turn of ${cell.id} ran past ${cell.turnTimeoutMs} ms`, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs })),
+      onOverdue: (cell) => this.overdue(cell),
       onSettled: () => this.wakeIdleWaiters(),
     });
     this.control = new ControlPlane(transport, this.subjects, nodeId, log, {
       list: () => this.list(),
+      tree: () => this.tree(),
       stop: (id) => this.stop(id),
     });
+    this.host = {
+      clock: this.clock,
+      log,
+      startChild: (spec, watcher) => this.startChild(spec, watcher),
+      restartChild: (id, o) => this.restartChild(id, o),
+      resumeChild: (id) => this.resumeChild(id),
+      stopChild: async (id, o) => {
+        await this.stopCell(id, { shutdownMs: o.shutdownMs, exit: undefined });
+      },
+      escalate: (event) => this.escalate(event),
+    };
   }
 
   /** Starts a node. With no `nats` URL it starts an embedded nats-server and stops it on shutdown. */
@@ -153,6 +184,10 @@ export class ActorSystem {
 
   /** Spawns an actor from a module whose default export is `defineActor({...})`. Resolves once `init` has run. */
   async spawn(module: string | URL, options: SpawnActorOptions): Promise<ActorRef> {
+    return this.spawnCell(module, options, undefined);
+  }
+
+  private async spawnCell(module: string | URL, options: SpawnActorOptions, watcher: ChildWatcher | undefined): Promise<ActorRef> {
     this.assertAccepting();
     const id = agentId(options.type, options.key);
     if (this.cells.has(id)) throw aosError('ERR_ACTOR_EXISTS', `actor ${id} already runs on node ${this.nodeId}`, { actorId: id });
@@ -163,19 +198,13 @@ export class ActorSystem {
       tasks,
       { ...this.mailboxDefaults, ...options.mailbox },
       options.turnTimeoutMs ?? this.options.turnTimeoutMs ?? DEFAULT_TURN_TIMEOUT_MS,
+      options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     );
+    cell.watcher = watcher;
     this.cells.set(id, cell);
     this.pendingOps++;
     try {
-      const result = await this.pool.run({
-        kind: 'batch',
-        batchId: -1,
-        progress: new SharedArrayBuffer(8),
-        actors: [{ slot: 0, self: id, module: cell.module, state: null, init: true, messages: [] }],
-      });
-      const init = result.actors[0]!.init!;
-      if (!init.ok) throw fromWire(init.error);
-      cell.state = result.actors[0]!.state;
+      const init = await this.runInit(cell);
       const direct = this.subjects.actor(cell.addr);
       cell.subscriptions.push(this.transport.subscribe(direct, (m) => this.onMessage(cell, m, 'tell', id), this.subjects.queueGroup('actor')));
       for (const task of tasks) {
@@ -183,7 +212,7 @@ export class ActorSystem {
       }
       await this.transport.flush(); // the subscriptions are live on the server when spawn resolves
       cell.status = 'running';
-      this.commitIntents(cell, { from: id }, init.intents);
+      this.commitIntents(cell, { from: id }, init);
       this.log.info({ actor: id, module: cell.module, tasks }, 'actor spawned');
     } catch (err) {
       this.cells.delete(id);
@@ -194,6 +223,34 @@ export class ActorSystem {
       this.wakeIdleWaiters();
     }
     return this.ref(id);
+  }
+
+  /** Runs `init` in a worker and keeps the first state; resolves to the intents init made. */
+  private async runInit(cell: ActorCell): Promise<Intent[]> {
+    const progress = progressBuffer(1);
+    // init has the same time limit as a turn: a spawn never hangs on an init that never ends.
+    const watchdog = new Watchdog({ clock: this.clock, onOverdue: (c) => this.overdue(c) }, [{ cell, deliveries: [] }], progress, () =>
+      this.pool.terminate(progressThread(progress)),
+    );
+    let result: BatchResult;
+    try {
+      result = await this.pool.run({
+        kind: 'batch',
+        batchId: -1,
+        progress,
+        actors: [{ slot: 0, self: cell.id, module: cell.module, state: null, init: true, messages: [] }],
+      });
+    } catch (cause) {
+      throw watchdog.overdue.size > 0
+        ? aosError('ERR_TURN_TIMEOUT', `init of ${cell.id} ran past ${cell.turnTimeoutMs} ms and its worker was terminated`, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs }, cause)
+        : aosError('ERR_WORKER_DIED', `the worker running init of ${cell.id} died`, { actorId: cell.id }, cause);
+    } finally {
+      watchdog.stop();
+    }
+    const init = result.actors[0]!.init!;
+    if (!init.ok) throw fromWire(init.error);
+    cell.state = result.actors[0]!.state;
+    return init.intents;
   }
 
   /** A ref to any actor, on this node or another. */
@@ -215,8 +272,16 @@ export class ActorSystem {
     };
   }
 
-  /** Stops a local actor: no new messages, its in-flight turn aborted through ctx.signal, queued messages answered ERR_ACTOR_STOPPED and dead-lettered. */
+  /** Stops a local actor: no new messages, its in-flight turn aborted through ctx.signal, queued messages answered ERR_ACTOR_STOPPED and dead-lettered. Its supervisor, if any, is told. */
   async stop(id: string): Promise<boolean> {
+    return this.stopCell(id, { shutdownMs: 5_000, exit: 'shutdown' });
+  }
+
+  /**
+   * Stops a cell; after `shutdownMs` a turn that did not yield has its worker terminated.
+   * `exit` is what the cell's supervisor is told (undefined when the supervisor itself stops it).
+   */
+  private async stopCell(id: string, options: { shutdownMs: number; exit: ExitKind | undefined }): Promise<boolean> {
     const cell = this.cells.get(id);
     if (cell === undefined || cell.status === 'stopping' || cell.status === 'stopped') return false;
     cell.status = 'stopping';
@@ -224,17 +289,45 @@ export class ActorSystem {
     try {
       await Promise.all(cell.subscriptions.map((s) => s.drain().catch(() => undefined)));
       const reason = aosError('ERR_ACTOR_STOPPED', `actor ${id} was stopped`, { actorId: id });
-      if (cell.busy) this.pool.abort(id, reason);
-      await this.until(() => !cell.busy);
+      await this.quiesce(cell, reason, options.shutdownMs);
+      if (cell.failed !== undefined) this.reject(cell, cell.failed.delivery, cell.failed.error);
+      cell.failed = undefined;
       for (const d of cell.mailbox.drain()) this.reject(cell, d, reason);
       cell.status = 'stopped';
       this.cells.delete(id);
       this.log.info({ actor: id }, 'actor stopped');
+      if (options.exit !== undefined) cell.watcher?.childExited(id, options.exit);
       return true;
     } finally {
       this.pendingOps--;
       this.wakeIdleWaiters();
     }
+  }
+
+  /** Ends the cell's in-flight turn: aborted through ctx.signal, its worker terminated after `shutdownMs`. */
+  private async quiesce(cell: ActorCell, reason: AosError, shutdownMs: number): Promise<void> {
+    if (!cell.busy) return;
+    this.pool.abort(cell.id, reason);
+    const timer = this.clock.setTimeout(() => cell.terminateBatch?.(), shutdownMs);
+    await this.until(() => !cell.busy);
+    this.clock.clearTimeout(timer);
+  }
+
+  /** Starts a supervision tree (from `defineSupervisor`); its children start in order. */
+  async supervise(spec: Supervisable): Promise<SupervisorHandle> {
+    this.assertAccepting();
+    const handle = await spec.start(this.host);
+    this.supervisors.push(handle);
+    return handle;
+  }
+
+  /** The live tree: supervisors with their children, restart counts and last failures, and unsupervised actors. */
+  tree(): { node: string; supervisors: unknown[]; actors: ActorInfo[] } {
+    return {
+      node: this.nodeId,
+      supervisors: this.supervisors.map((s) => s.describe()),
+      actors: this.list().filter((a) => this.cells.get(a.id)?.watcher === undefined),
+    };
   }
 
   list(): ActorInfo[] {
@@ -327,14 +420,14 @@ export class ActorSystem {
   /** The local route of the Outbox: a message for an actor running here skips NATS. */
   private deliverLocal(to: string, d: Delivery): boolean {
     const cell = this.cells.get(to);
-    if (cell === undefined || cell.status !== 'running') return false;
+    if (cell === undefined || !acceptsMessages(cell)) return false;
     this.activity++;
     this.accept(cell, d);
     return true;
   }
 
   private accept(cell: ActorCell, delivery: Delivery): void {
-    if (cell.status !== 'running') {
+    if (!acceptsMessages(cell)) {
       this.reject(cell, delivery, aosError('ERR_ACTOR_STOPPED', `actor ${cell.id} is stopping`, { actorId: cell.id }));
       return;
     }
@@ -385,13 +478,29 @@ export class ActorSystem {
       this.reject(cell, d, err);
       return;
     }
+    this.turnFailed(cell, d, err, FAILURE_KINDS[err.code] ?? 'threw');
+  }
+
+  /**
+   * The one failure path: a turn that threw, broke its schema, overran its limit or lost its
+   * worker. Unsupervised, the actor keeps its state and the message is dropped (answered and
+   * dead-lettered); supervised, the actor pauses until its supervisor restarts, resumes or stops it.
+   */
+  private turnFailed(cell: ActorCell, d: Delivery, err: AosError, kind: FailureKind): void {
     cell.turns++;
     cell.failures++;
     this.log.error(
-      { actor: cell.id, reason: { code: err.code, message: err.message, stack: err.stack }, messageId: d.env.id, correlationId: d.env.correlationId },
+      { actor: cell.id, reason: { code: err.code, message: err.message, stack: err.stack }, failure: kind, messageId: d.env.id, correlationId: d.env.correlationId, attempt: d.env.attempt },
       'turn failed: state and effects discarded',
     );
-    this.reject(cell, d, err);
+    // A turn aborted because its actor is stopping is not a failure to supervise.
+    if (cell.watcher === undefined || this.state !== 'running' || cell.status !== 'running' || err.code === 'ERR_ACTOR_STOPPED') {
+      this.reject(cell, d, err);
+      return;
+    }
+    cell.status = 'failed';
+    cell.failed = { delivery: d, error: err };
+    cell.watcher.childFailed(cell.id, { kind, error: err, messageId: d.env.id, attempt: d.env.attempt });
   }
 
   /**
@@ -412,10 +521,7 @@ export class ActorSystem {
       const err = timedOut
         ? aosError('ERR_TURN_TIMEOUT', `a turn of ${cell.id} ran past ${cell.turnTimeoutMs} ms and its worker was terminated`, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs }, failure.cause)
         : aosError('ERR_WORKER_DIED', `the worker running ${cell.id} died`, { actorId: cell.id }, failure.cause);
-      cell.turns++;
-      cell.failures++;
-      this.log.error({ actor: cell.id, reason: { code: err.code, message: err.message, cause: String(failure.cause) }, messageId: culprit.env.id }, 'turn failed: its worker is gone');
-      this.reject(cell, culprit, err);
+      this.turnFailed(cell, culprit, err, timedOut ? 'timeout' : 'worker-died');
     });
   }
 
@@ -443,7 +549,7 @@ export class ActorSystem {
         );
         return;
       case 'stop':
-        if (this.cells.has(intent.id)) void this.stop(intent.id);
+        if (this.cells.has(intent.id)) void this.stopCell(intent.id, { shutdownMs: 5_000, exit: intent.id === cell.id ? 'normal' : 'shutdown' });
         else this.control.broadcastStop(intent.id);
         return;
     }
@@ -459,6 +565,101 @@ export class ActorSystem {
       return { ok: false, error: toAosError(err).toWire() };
     } finally {
       this.dispatcher.waitingOnAsk(-1);
+    }
+  }
+
+  /** A turn overran its limit: abort it (the worker ends it; if it is stuck, the watchdog terminates the worker). */
+  private overdue(cell: ActorCell): void {
+    this.pool.abort(cell.id, aosError('ERR_TURN_TIMEOUT', `a turn of ${cell.id} ran past ${cell.turnTimeoutMs} ms`, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs }));
+  }
+
+  // ---- supervision host --------------------------------------------------------------
+
+  private async startChild(spec: ActorChildStart, watcher: ChildWatcher): Promise<string> {
+    const { module, ...options } = spec;
+    const ref = await this.spawnCell(module, options, watcher);
+    return ref.id;
+  }
+
+  private async restartChild(id: string, options: { delayMs: number; shutdownMs: number }): Promise<void> {
+    const cell = this.cells.get(id);
+    if (cell === undefined || cell.status === 'stopping' || cell.status === 'stopped') return;
+    cell.status = 'restarting';
+    this.pendingOps++;
+    try {
+      const reason = aosError('ERR_ACTOR_STOPPED', `actor ${id} is restarting`, { actorId: id });
+      await this.quiesce(cell, reason, options.shutdownMs);
+      // While it waits out a backoff, its peers on the task subjects take the work.
+      const paused = options.delayMs > 0 ? await this.pauseTasks(cell) : false;
+      if (options.delayMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, options.delayMs));
+      const intents = await this.runInit(cell);
+      this.retryOrBury(cell);
+      if (paused) this.resumeTasks(cell);
+      cell.status = 'running';
+      this.log.info({ actor: id, delayMs: options.delayMs }, 'actor restarted');
+      this.commitIntents(cell, { from: id }, intents);
+      this.dispatcher.wake(cell);
+    } catch (err) {
+      // init failed: that is the child failing again, for its supervisor to count.
+      const e = toAosError(err, 'ERR_HANDLER_FAILED', { actorId: id });
+      cell.status = 'failed';
+      cell.watcher?.childFailed(id, { kind: 'threw', error: e, messageId: cell.failed?.delivery.env.id ?? '', attempt: cell.failed?.delivery.env.attempt ?? 0 });
+    } finally {
+      this.pendingOps--;
+      this.wakeIdleWaiters();
+    }
+  }
+
+  /** The failed message goes back to the front of the mailbox for another try, or, out of tries, is dead-lettered (a poison message). */
+  private retryOrBury(cell: ActorCell): void {
+    const failed = cell.failed;
+    cell.failed = undefined;
+    if (failed === undefined) return;
+    const d = failed.delivery;
+    if (d.env.attempt + 1 < cell.maxAttempts) {
+      d.env.attempt++;
+      cell.mailbox.unshiftAll([d]);
+      return;
+    }
+    const err = aosError(failed.error.code, `${failed.error.message} (tried ${d.env.attempt + 1} times; dead-lettered as a poison message)`, {
+      ...failed.error.details,
+      attempts: d.env.attempt + 1,
+    });
+    err.stack = failed.error.stack ?? err.stack;
+    this.reject(cell, d, err);
+  }
+
+  private resumeChild(id: string): void {
+    const cell = this.cells.get(id);
+    if (cell === undefined || cell.status !== 'failed') return;
+    if (cell.failed !== undefined) this.reject(cell, cell.failed.delivery, cell.failed.error);
+    cell.failed = undefined;
+    cell.status = 'running';
+    this.dispatcher.wake(cell);
+    this.wakeIdleWaiters();
+  }
+
+  private async pauseTasks(cell: ActorCell): Promise<boolean> {
+    const tasks = cell.subscriptions.slice(1);
+    if (tasks.length === 0) return false;
+    cell.subscriptions = cell.subscriptions.slice(0, 1);
+    await Promise.all(tasks.map((s) => s.drain().catch(() => undefined)));
+    return true;
+  }
+
+  private resumeTasks(cell: ActorCell): void {
+    for (const task of cell.tasks) {
+      cell.subscriptions.push(this.transport.subscribe(task, (m) => this.onMessage(cell, m, 'task', m.subject), this.subjects.queueGroup(cell.addr.type)));
+    }
+  }
+
+  private escalate(event: EscalationEvent): void {
+    const body = { node: this.nodeId, at: this.clock.now(), ...event };
+    this.log.error({ escalation: body }, `escalation: supervisor ${event.supervisor} gave up (${event.reason.code})`);
+    try {
+      this.transport.publish(this.subjects.event('escalation'), new TextEncoder().encode(JSON.stringify(body)), { headers: this.transport.jsonHeaders });
+    } catch (err) {
+      this.log.error({ err }, 'could not publish an escalation (it is in this log record)');
     }
   }
 

@@ -40,18 +40,30 @@ export interface BatchTask {
   batchId: number;
   actors: ActorTurns[];
   /** Turn progress the kernel can read while the batch runs (and after its worker died): an
-   *  Int32Array with, for each slot, [turns started, turns finished] (init counts as a turn). */
+   *  Int32Array holding the worker's threadId, then for each slot [turns started, turns
+   *  finished] (init counts as a turn). See `progressBuffer` and `runningTurns`. */
   progress: SharedArrayBuffer;
 }
 
-/** Reads a batch's progress: for each slot, the index of the turn running now (0 = init when
- *  asked, else the first message), or -1 when none runs. Written with Atomics by the worker. */
+export function progressBuffer(slots: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(4 * (1 + 2 * slots));
+}
+
+/** The worker running a batch (0 until it starts). */
+export function progressThread(progress: SharedArrayBuffer): number {
+  return Atomics.load(new Int32Array(progress), 0);
+}
+
+export const startedIndex = (slot: number): number => 1 + 2 * slot;
+export const finishedIndex = (slot: number): number => 2 + 2 * slot;
+
+/** For each slot: how many turns have started, and whether one is running now. */
 export function runningTurns(progress: SharedArrayBuffer, slots: number): { started: number; running: boolean }[] {
   const view = new Int32Array(progress);
   const out: { started: number; running: boolean }[] = [];
   for (let i = 0; i < slots; i++) {
-    const started = Atomics.load(view, 2 * i);
-    out.push({ started, running: started > Atomics.load(view, 2 * i + 1) });
+    const started = Atomics.load(view, startedIndex(i));
+    out.push({ started, running: started > Atomics.load(view, finishedIndex(i)) });
   }
   return out;
 }

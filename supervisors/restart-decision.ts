@@ -1,15 +1,16 @@
 // Whether a child is restarted when it exits: OTP's do_restart/3 as a pure function.
-// permanent: always; transient: only after an abnormal exit; temporary: never.
+// permanent: always; transient: only after an abnormal exit (not normal, not shutdown);
+// temporary: never. (A supervisor stopping its own children is not an exit it reacts to.)
 
+import type { FailureKind } from '../runtime/supervision-port.js';
+
+export type { FailureKind };
 export type RestartType = 'permanent' | 'transient' | 'temporary';
-
-/** The ways a turn can fail, each of which a supervisor may answer differently. */
-export type FailureKind = 'threw' | 'timeout' | 'worker-died' | 'output-schema';
 
 export type ExitReason =
   /** The actor stopped itself (ctx.stop()). */
   | { kind: 'normal' }
-  /** Its supervisor or the node stopped it. */
+  /** Something other than its supervisor stopped it (the control plane, another actor). */
   | { kind: 'shutdown' }
   | { kind: 'failure'; failure: FailureKind; code: string };
 
@@ -20,7 +21,7 @@ export function isAbnormal(reason: ExitReason): boolean {
 export function shouldRestart(restart: RestartType, reason: ExitReason): boolean {
   switch (restart) {
     case 'permanent':
-      return reason.kind !== 'shutdown';
+      return true;
     case 'transient':
       return isAbnormal(reason);
     case 'temporary':

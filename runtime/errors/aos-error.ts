@@ -86,6 +86,8 @@ const FAMILY: Partial<Record<ErrorCode, new (c: ErrorCode, m: string, d?: ErrorD
   ERR_OUTPUT_SCHEMA: TurnError,
   ERR_WORKER_DIED: TurnError,
   ERR_TURN_TIMEOUT: TurnError,
+  ERR_INTENSITY: TurnError,
+  ERR_UNAVAILABLE: DeliveryError,
   ERR_ALREADY_REPLIED: TurnError,
   ERR_ACTOR_MODULE: ConfigError,
   ERR_ACTOR_EXISTS: ConfigError,

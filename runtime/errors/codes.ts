@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   ERR_ALREADY_REPLIED: 'A handler replied twice to the same message.',
   ERR_WORKER_DIED: 'The worker thread running the turn died (exit, out of memory).',
   ERR_TURN_TIMEOUT: 'A turn ran past its time limit: it was aborted, and its worker terminated if it did not yield.',
+  ERR_INTENSITY: 'A supervisor restarted children more often than its intensity allows: it stopped them and gave up.',
+  ERR_UNAVAILABLE: 'No instance of the actor type that serves this subject is running.',
   ERR_BAD_REQUEST: 'A control request is malformed or names an unknown verb.',
   ERR_INTERNAL: 'An unexpected error inside the runtime (a bug): reported, never swallowed.',
 } as const;

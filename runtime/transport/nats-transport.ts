@@ -7,7 +7,7 @@ import { connect, createInbox, headers, type Msg, type MsgHdrs, type NatsConnect
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { Deadlines, type DeadlineHandle } from '../deadlines.js';
-import { CONTENT_TYPE_HEADER, CT_ENVELOPE, CT_JSON } from '../envelope.js';
+import { CONTENT_TYPE_HEADER, CT_ENVELOPE, CT_JSON, CT_MSGPACK } from '../envelope.js';
 import { aosError, type AosError } from '../errors/aos-error.js';
 import type { ErrorCode } from '../errors/codes.js';
 
@@ -37,6 +37,7 @@ export class NatsTransport {
   private onNoResponder: NoResponderHandler = () => {};
   readonly envelopeHeaders: MsgHdrs;
   readonly jsonHeaders: MsgHdrs;
+  readonly msgpackHeaders: MsgHdrs;
   private readonly errorHeaders = new Map<ErrorCode, MsgHdrs>();
   private readonly deadlines: Deadlines;
 
@@ -51,6 +52,8 @@ export class NatsTransport {
     this.envelopeHeaders.set(CONTENT_TYPE_HEADER, CT_ENVELOPE);
     this.jsonHeaders = headers();
     this.jsonHeaders.set(CONTENT_TYPE_HEADER, CT_JSON);
+    this.msgpackHeaders = headers();
+    this.msgpackHeaders.set(CONTENT_TYPE_HEADER, CT_MSGPACK);
     nc.subscribe(`${this.inbox}.>`, { callback: (_err, msg) => this.onInbox(msg) });
   }
 

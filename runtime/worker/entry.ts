@@ -3,7 +3,7 @@
 // and returns new states, replies and intents. It never holds a NATS connection.
 // Main-thread code must never import this file (it is loaded by path by the pool).
 
-import { workerData } from 'node:worker_threads';
+import { threadId, workerData } from 'node:worker_threads';
 import { createLogger } from '../logger.js';
 import { toAosError } from '../errors/aos-error.js';
 import type { ActorResult, BatchResult, BatchTask, WorkerConfig, WorkerTask } from '../wire.js';
@@ -20,6 +20,7 @@ const env: RunEnv = {
 
 async function runBatch(task: BatchTask): Promise<BatchResult> {
   const view = new Int32Array(task.progress);
+  Atomics.store(view, 0, threadId); // so the kernel can terminate this worker if a turn never yields
   const actors = await Promise.all(
     task.actors.map(async (a): Promise<ActorResult> => {
       try {

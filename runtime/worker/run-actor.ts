@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { decodeValue, encodeValue } from '../envelope.js';
 import { aosError, toAosError } from '../errors/aos-error.js';
 import type { ActorDefinition } from '../define-actor.js';
-import type { ActorResult, ActorTurns, TurnMessage, TurnOutcome } from '../wire.js';
+import { finishedIndex, startedIndex, type ActorResult, type ActorTurns, type TurnMessage, type TurnOutcome } from '../wire.js';
 import type { KernelChannel } from './kernel-channel.js';
 import { TurnContext } from './turn-context.js';
 import { newCorrelationId } from '../ids.js';
@@ -65,7 +65,7 @@ async function turn(
     log: env.log,
     maxMessageBytes: env.maxMessageBytes,
   });
-  Atomics.add(progress.view, 2 * progress.slot, 1);
+  Atomics.add(progress.view, startedIndex(progress.slot), 1);
   try {
     // An abort from the kernel (stop, turn time limit) ends the turn even if the handler
     // ignores its signal; whatever the handler still does later is discarded.
@@ -78,7 +78,7 @@ async function turn(
     return { outcome: failure(err, 'ERR_HANDLER_FAILED', actor.self) };
   } finally {
     ctx.close();
-    Atomics.add(progress.view, 2 * progress.slot + 1, 1);
+    Atomics.add(progress.view, finishedIndex(progress.slot), 1);
   }
 }
 

@@ -11,7 +11,7 @@ const crash: ExitReason = { kind: 'failure', failure: 'threw', code: 'ERR_HANDLE
 describe('restart decision', () => {
   const table: [RestartType, ExitReason, boolean][] = [
     ['permanent', normal, true],
-    ['permanent', shutdown, false],
+    ['permanent', shutdown, true],
     ['permanent', crash, true],
     ['transient', normal, false],
     ['transient', shutdown, false],

@@ -1,0 +1,31 @@
+// The live supervision tree as data: what `system.tree()` returns and `aos tree` prints.
+
+import type { Intensity } from './intensity.js';
+
+export interface FailureInfo {
+  code: string;
+  message: string;
+  kind: string;
+  at: number;
+}
+
+export interface ActorNode {
+  kind: 'actor';
+  id: string;
+  status: string;
+  restart: string;
+  restarts: number;
+  lastFailure?: FailureInfo;
+}
+
+export interface SupervisorNode {
+  kind: 'supervisor';
+  name: string;
+  strategy: string;
+  status: string;
+  /** Restarts inside the current intensity window. */
+  restarts: number;
+  intensity: Intensity;
+  children: (SupervisorNode | ActorNode)[];
+  lastFailure?: FailureInfo;
+}
