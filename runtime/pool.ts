@@ -24,6 +24,8 @@ export interface PoolOptions {
 export class WorkerPool {
   private readonly piscina: Piscina;
   private readonly channels = new Set<MessagePort>();
+  /** Every actor module spawned on this node: a new worker loads them before it takes work. */
+  private readonly modules = new Set<string>();
   readonly threads: number;
 
   constructor(private readonly opts: PoolOptions) {
@@ -36,6 +38,9 @@ export class WorkerPool {
       // The dispatcher limits the batches that use CPU; piscina must never queue a batch behind
       // one that waits on an ask, or a chain of asks could wait for itself.
       concurrentTasksPerWorker: opts.concurrentTasksPerWorker ?? 64,
+      // An idle worker waits with Atomics.waitAsync, so its event loop still runs: it hears
+      // aborts and loads newly spawned modules while idle (about 15 us more per task than 'sync').
+      atomics: 'async',
       workerData: opts.config,
       ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits }),
     });
@@ -54,6 +59,14 @@ export class WorkerPool {
   terminate(threadId: number): void {
     const worker = this.piscina.threads.find((w) => w.threadId === threadId);
     void worker?.terminate();
+  }
+
+  /** Remembers a module for the workers that start from now on. */
+  remember(module: string): void {
+    if (this.modules.has(module)) return;
+    this.modules.add(module);
+    const msg: KernelToWorker = { t: 'preload', modules: [module] };
+    for (const port of this.channels) port.postMessage(msg);
   }
 
   /** Aborts the in-flight turns of one actor, wherever they run. */
@@ -77,6 +90,8 @@ export class WorkerPool {
     if (hello?.t !== 'hello' || hello.aosChannel === undefined) return;
     const port = hello.aosChannel;
     this.channels.add(port);
+    const preload: KernelToWorker = { t: 'preload', modules: [...this.modules] };
+    port.postMessage(preload);
     port.on('message', (msg: WorkerToKernel) => {
       if (msg.t !== 'ask') return;
       void this.opts.onAsk(msg).then((answer) => {

@@ -205,6 +205,7 @@ export class ActorSystem {
     this.pendingOps++;
     try {
       const init = await this.runInit(cell);
+      this.pool.remember(cell.module);
       const direct = this.subjects.actor(cell.addr);
       cell.subscriptions.push(this.transport.subscribe(direct, (m) => this.onMessage(cell, m, 'tell', id), this.subjects.queueGroup('actor')));
       for (const task of tasks) {

@@ -103,6 +103,8 @@ export type WorkerToKernel =
 
 /** Messages the kernel sends to a worker. */
 export type KernelToWorker =
+  /** The modules a new worker loads before it takes work (so a replacement worker starts warm). */
+  | { t: 'preload'; modules: string[] }
   | { t: 'askResult'; reqId: number; ok: true; format: PayloadFormat; payload: Uint8Array }
   | { t: 'askResult'; reqId: number; ok: false; error: WireError }
   | { t: 'abort'; self: string; reason: WireError };

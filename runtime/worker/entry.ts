@@ -18,6 +18,15 @@ const env: RunEnv = {
   maxMessageBytes: config.maxMessageBytes,
 };
 
+// Top-level await: piscina marks this worker ready only after the actor modules of the node
+// are loaded, so a worker that replaces a dead one takes work warm.
+await Promise.all((await env.channel.preload).map((m) => loadActorModule(m).catch(() => undefined)));
+// Modules spawned later are announced to every worker, which loads them while idle: the first
+// turn of an actor on any worker (and its first turn after a worker died) does not pay for it.
+env.channel.onModules = (modules) => {
+  for (const m of modules) void loadActorModule(m).catch(() => undefined);
+};
+
 async function runBatch(task: BatchTask): Promise<BatchResult> {
   const view = new Int32Array(task.progress);
   Atomics.store(view, 0, threadId); // so the kernel can terminate this worker if a turn never yields

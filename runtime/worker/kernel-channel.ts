@@ -21,7 +21,18 @@ export class KernelChannel {
   /** The turn each actor is running in this worker (one at a time per actor). */
   private readonly running = new Map<string, { abort(reason: AosError): void }>();
 
+  /** Resolves with the modules to load before taking work (empty if the kernel does not answer soon). */
+  readonly preload: Promise<string[]>;
+  private gotPreload!: (modules: string[]) => void;
+  private preloaded = false;
+  /** Called with modules the kernel announces after start (spawned since), to load in the background. */
+  onModules: (modules: string[]) => void = () => undefined;
+
   constructor() {
+    this.preload = new Promise<string[]>((resolve) => {
+      this.gotPreload = resolve;
+      setTimeout(() => resolve([]), 2_000).unref();
+    });
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     port1.on('message', (m: KernelToWorker) => this.onMessage(m));
@@ -51,6 +62,12 @@ export class KernelChannel {
   }
 
   private onMessage(m: KernelToWorker): void {
+    if (m.t === 'preload') {
+      if (this.preloaded) this.onModules(m.modules);
+      this.preloaded = true;
+      this.gotPreload(m.modules);
+      return;
+    }
     if (m.t === 'abort') {
       this.running.get(m.self)?.abort(fromWire(m.reason));
       return;
