@@ -14,6 +14,10 @@ export const ALL_NODES = 'all';
 export interface ControlHandlers {
   list: () => unknown;
   tree: () => unknown;
+  /** Whether this node serves a task subject now (nodes that do not, stay silent). */
+  serves: (subject: string) => boolean;
+  /** Another node serves a subject again. */
+  up: (subject: string) => void;
   stop: (id: string) => Promise<boolean>;
 }
 
@@ -61,6 +65,13 @@ export class ControlPlane {
         case 'tree':
           body = this.handlers.tree();
           break;
+        case 'serves':
+          if (typeof args['subject'] !== 'string' || !this.handlers.serves(args['subject'])) return;
+          body = { node: this.nodeId, serves: args['subject'] };
+          break;
+        case 'up':
+          if (typeof args['subject'] === 'string') this.handlers.up(args['subject']);
+          return;
         case 'stop': {
           if (typeof args['id'] !== 'string') throw aosError('ERR_BAD_REQUEST', 'stop needs {"id":"type/key"}');
           body = { node: this.nodeId, stopped: await this.handlers.stop(args['id']) };

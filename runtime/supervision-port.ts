@@ -41,12 +41,15 @@ export interface ActorChildStart {
   maxAttempts?: number;
 }
 
-/** A supervisor's escalation when it gave up, and nothing above it can act: published on `<ns>.evt.escalation`. */
+/** Something machines could not resolve, for a person: published as JSON on `<ns>.evt.escalation`.
+ *  A root supervisor that gave up names itself; a task subject left with no instance names the subject. */
 export interface EscalationEvent {
-  supervisor: string;
   reason: { code: string; message: string };
-  /** The child whose failures made it give up. */
+  supervisor?: string;
+  /** The child whose failures made the supervisor give up. */
   offender?: string;
+  subject?: string;
+  type?: string;
 }
 
 /** What a supervisor may ask of the kernel. */

@@ -11,6 +11,7 @@ import { ActorCell, awaitsReply, type Delivery, type MailboxOptions } from './ac
 import type { ActorRef } from './actor-ref.js';
 import { agentId, parseAgentId, type AgentId } from './address.js';
 import { systemClock, type Clock } from './clock.js';
+import { Availability } from './availability.js';
 import { ControlPlane } from './control.js';
 import { DeadLetters } from './dead-letters.js';
 import type { SpawnOptions } from './define-actor.js';
@@ -82,6 +83,7 @@ export class ActorSystem {
   private readonly outbox: Outbox;
   private readonly dispatcher: Dispatcher;
   private readonly control: ControlPlane;
+  private readonly availability: Availability;
   private readonly maxMessageBytes: number;
   private readonly askTimeoutMs: number;
   private readonly mailboxDefaults: Required<MailboxOptions>;
@@ -123,10 +125,17 @@ export class ActorSystem {
       onOverdue: (cell) => this.overdue(cell),
       onSettled: () => this.wakeIdleWaiters(),
     });
+    this.availability = new Availability(transport, this.subjects, log, {
+      servesLocally: (subject) => this.servesLocally(subject),
+      unavailable: (type, msg) => this.unavailable(type, msg),
+      escalate: (event) => this.escalate(event),
+    });
     this.control = new ControlPlane(transport, this.subjects, nodeId, log, {
       list: () => this.list(),
       tree: () => this.tree(),
       stop: (id) => this.stop(id),
+      serves: (subject) => this.servesLocally(subject),
+      up: (subject) => this.availability.drop(subject),
     });
     this.host = {
       clock: this.clock,
@@ -213,6 +222,8 @@ export class ActorSystem {
       }
       await this.transport.flush(); // the subscriptions are live on the server when spawn resolves
       cell.status = 'running';
+      cell.serving = true;
+      for (const task of tasks) this.availability.regained(task);
       this.commitIntents(cell, { from: id }, init);
       this.log.info({ actor: id, module: cell.module, tasks }, 'actor spawned');
     } catch (err) {
@@ -286,9 +297,11 @@ export class ActorSystem {
     const cell = this.cells.get(id);
     if (cell === undefined || cell.status === 'stopping' || cell.status === 'stopped') return false;
     cell.status = 'stopping';
+    cell.serving = false;
     this.pendingOps++;
     try {
       await Promise.all(cell.subscriptions.map((s) => s.drain().catch(() => undefined)));
+      this.tasksLost(cell);
       const reason = aosError('ERR_ACTOR_STOPPED', `actor ${id} was stopped`, { actorId: id });
       await this.quiesce(cell, reason, options.shutdownMs);
       if (cell.failed !== undefined) this.reject(cell, cell.failed.delivery, cell.failed.error);
@@ -373,6 +386,7 @@ export class ActorSystem {
       this.wakeIdleWaiters();
     }, timeoutMs);
     try {
+      this.availability.close();
       await this.control.close();
       const tasksFirst = [...this.cells.values()].flatMap((c) => c.subscriptions.slice(1));
       await Promise.all(tasksFirst.map((s) => s.drain().catch(() => undefined)));
@@ -590,11 +604,12 @@ export class ActorSystem {
     try {
       const reason = aosError('ERR_ACTOR_STOPPED', `actor ${id} is restarting`, { actorId: id });
       await this.quiesce(cell, reason, options.shutdownMs);
+      // Decided before any backoff: a poison message's asker hears at once, not after the wait.
+      this.retryOrBury(cell);
       // While it waits out a backoff, its peers on the task subjects take the work.
       const paused = options.delayMs > 0 ? await this.pauseTasks(cell) : false;
       if (options.delayMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, options.delayMs));
       const intents = await this.runInit(cell);
-      this.retryOrBury(cell);
       if (paused) this.resumeTasks(cell);
       cell.status = 'running';
       this.log.info({ actor: id, delayMs: options.delayMs }, 'actor restarted');
@@ -644,19 +659,49 @@ export class ActorSystem {
     const tasks = cell.subscriptions.slice(1);
     if (tasks.length === 0) return false;
     cell.subscriptions = cell.subscriptions.slice(0, 1);
+    cell.serving = false;
     await Promise.all(tasks.map((s) => s.drain().catch(() => undefined)));
+    this.tasksLost(cell);
     return true;
   }
 
   private resumeTasks(cell: ActorCell): void {
     for (const task of cell.tasks) {
       cell.subscriptions.push(this.transport.subscribe(task, (m) => this.onMessage(cell, m, 'task', m.subject), this.subjects.queueGroup(cell.addr.type)));
+      this.availability.regained(task);
     }
+    cell.serving = true;
+  }
+
+  /** The cell stopped serving its task subjects: if it was the last instance anywhere, stand in (ERR_UNAVAILABLE). */
+  private tasksLost(cell: ActorCell): void {
+    if (this.state !== 'running') return; // a node that shuts down hands its tasks to its peers, or to no one
+    for (const task of cell.tasks) void this.availability.lost(task, cell.addr.type);
+  }
+
+  private servesLocally(subject: string): boolean {
+    for (const c of this.cells.values()) if (c.serving && c.tasks.includes(subject)) return true;
+    return false;
+  }
+
+  /** A message on a subject no instance serves: answered ERR_UNAVAILABLE (if the sender waits) and dead-lettered. */
+  private unavailable(type: string, msg: Msg): void {
+    this.activity++;
+    const err = aosError('ERR_UNAVAILABLE', `no instance of ${type} serves ${msg.subject}`, { type, subject: msg.subject });
+    let d: Delivery;
+    try {
+      d = parseInbound(msg, { to: msg.subject, kind: 'task', now: this.clock.now(), maxMessageBytes: this.maxMessageBytes }).delivery;
+    } catch (e) {
+      d = { env: (e instanceof InboundError ? e.env : undefined) ?? this.stubEnvelope(msg.subject, msg), subject: msg.subject, replyMode: 'raw' };
+      if (msg.reply) d.replyTo = msg.reply;
+    }
+    this.outbox.replyError(d, this.systemId, err);
+    this.deadLetters.publish(type, msg.subject, err, d.env);
   }
 
   private escalate(event: EscalationEvent): void {
     const body = { node: this.nodeId, at: this.clock.now(), ...event };
-    this.log.error({ escalation: body }, `escalation: supervisor ${event.supervisor} gave up (${event.reason.code})`);
+    this.log.error({ escalation: body }, `escalation: ${event.supervisor !== undefined ? `supervisor ${event.supervisor} gave up` : event.reason.message} (${event.reason.code})`);
     try {
       this.transport.publish(this.subjects.event('escalation'), new TextEncoder().encode(JSON.stringify(body)), { headers: this.transport.jsonHeaders });
     } catch (err) {
