@@ -34,8 +34,12 @@ export class Availability {
     private readonly hooks: AvailabilityHooks,
   ) {}
 
-  /** An instance of `type` stopped serving `subject` here; if none is left anywhere, stand in. */
-  async lost(subject: string, type: string): Promise<void> {
+  /**
+   * Called before an instance of `type` stops serving `subject` here (its subscription is still
+   * live, so nothing falls through meanwhile): if no other instance serves it, here or on any
+   * node, stand in.
+   */
+  async losing(subject: string, type: string): Promise<void> {
     if (this.hooks.servesLocally(subject) || this.fallbacks.has(subject)) return;
     const elsewhere = await this.servedElsewhere(subject);
     if (elsewhere || this.hooks.servesLocally(subject) || this.fallbacks.has(subject)) return;

@@ -297,11 +297,10 @@ export class ActorSystem {
     const cell = this.cells.get(id);
     if (cell === undefined || cell.status === 'stopping' || cell.status === 'stopped') return false;
     cell.status = 'stopping';
-    cell.serving = false;
     this.pendingOps++;
     try {
+      await this.tasksLosing(cell);
       await Promise.all(cell.subscriptions.map((s) => s.drain().catch(() => undefined)));
-      this.tasksLost(cell);
       const reason = aosError('ERR_ACTOR_STOPPED', `actor ${id} was stopped`, { actorId: id });
       await this.quiesce(cell, reason, options.shutdownMs);
       if (cell.failed !== undefined) this.reject(cell, cell.failed.delivery, cell.failed.error);
@@ -658,10 +657,9 @@ export class ActorSystem {
   private async pauseTasks(cell: ActorCell): Promise<boolean> {
     const tasks = cell.subscriptions.slice(1);
     if (tasks.length === 0) return false;
+    await this.tasksLosing(cell);
     cell.subscriptions = cell.subscriptions.slice(0, 1);
-    cell.serving = false;
     await Promise.all(tasks.map((s) => s.drain().catch(() => undefined)));
-    this.tasksLost(cell);
     return true;
   }
 
@@ -673,10 +671,11 @@ export class ActorSystem {
     cell.serving = true;
   }
 
-  /** The cell stopped serving its task subjects: if it was the last instance anywhere, stand in (ERR_UNAVAILABLE). */
-  private tasksLost(cell: ActorCell): void {
+  /** The cell is about to stop serving its task subjects: if it is the last instance anywhere, stand in (ERR_UNAVAILABLE). */
+  private async tasksLosing(cell: ActorCell): Promise<void> {
+    cell.serving = false;
     if (this.state !== 'running') return; // a node that shuts down hands its tasks to its peers, or to no one
-    for (const task of cell.tasks) void this.availability.lost(task, cell.addr.type);
+    await Promise.all(cell.tasks.map((task) => this.availability.losing(task, cell.addr.type)));
   }
 
   private servesLocally(subject: string): boolean {
