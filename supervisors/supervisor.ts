@@ -184,9 +184,17 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
         : this.spec.strategy === 'one_for_all'
           ? this.children.filter((c) => c.status !== 'stopped')
           : this.children.slice(index).filter((c) => c.status !== 'stopped');
+    // OTP: a temporary sibling taken down with the failed child is not restarted (it stays in
+    // the tree as stopped, so an operator sees it; a pool forgets it).
+    for (const c of [...affected].reverse()) {
+      if (c !== child && c.spec.restart === 'temporary') {
+        await this.stopOne(c);
+        if (this.spec.pool) this.children = this.children.filter((x) => x !== c);
+      }
+    }
     // In order, as OTP starts them. Unlike OTP, siblings restarted with the failed child keep
     // the messages queued for them (they are re-initialised, not killed), so nothing is lost.
-    for (const c of affected) await this.restartOne(c, c === child ? backoff.delayMs : 0, reason.kind !== 'failure' && c === child);
+    for (const c of affected.filter((x) => x === child || x.spec.restart !== 'temporary')) await this.restartOne(c, c === child ? backoff.delayMs : 0, reason.kind !== 'failure' && c === child);
   }
 
   private async restartOne(child: Child, delayMs: number, gone: boolean): Promise<void> {

@@ -183,5 +183,4 @@ describe('actor to actor', () => {
     expect(await withDeadline(system.stop('gate/a'), 5_000, 'stop')).toBe(true);
     expect(await held).toBe('ERR_ACTOR_STOPPED');
   });
-
 });
