@@ -2,7 +2,7 @@
 // count is reset before any tell arrives), it publishes `{count}` on `subject` once it has
 // counted `expect` messages.
 
-import { defineActor } from 'autonomy-os';
+import { defineActor } from 'autonomy-os/actor';
 import { z } from 'zod';
 
 const arm = z.object({ expect: z.number().int().min(1), subject: z.string() });

@@ -1,6 +1,6 @@
 // Bench fixture: told `{to, n, pad}`, tells `to` n times in one turn (one batch of tells).
 
-import { defineActor } from 'autonomy-os';
+import { defineActor } from 'autonomy-os/actor';
 import { z } from 'zod';
 
 export default defineActor({

@@ -2,7 +2,7 @@
 // the billing rulebook, as `tech/<key>` the tech one. Instances of a type share a task
 // subject (aos.task.billing), so NATS spreads that queue's tickets over them.
 
-import { defineActor } from 'autonomy-os';
+import { defineActor } from 'autonomy-os/actor';
 import { RULEBOOKS, resolve, ticketSchema, type Category, type Resolution } from './ticket.js';
 
 function categoryOf(self: string): Category {

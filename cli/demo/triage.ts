@@ -2,7 +2,7 @@
 // classifies them, asks a specialist for the resolution and answers the client with it.
 // It spreads its asks over the team round-robin; its state is where it is in each rota.
 
-import { defineActor } from 'autonomy-os';
+import { defineActor } from 'autonomy-os/actor';
 import { classify, ticketSchema, type Category, type Resolution } from './ticket.js';
 
 /** The specialists triage hands work to (the demo spawns exactly these). */

@@ -1,0 +1,8 @@
+// `autonomy-os/actor`: what an actor module needs, and nothing of the kernel. Worker threads
+// import actor modules; importing this instead of the package's main entry keeps each worker
+// from loading the NATS client, piscina and the rest of the kernel it never uses.
+
+export { defineActor } from './runtime/define-actor.js';
+export type { ActorContext, ActorDefinition, ActorSpec, AskOptions, SpawnOptions } from './runtime/define-actor.js';
+export { AosError, InputError, DeliveryError, TurnError, ConfigError } from './runtime/errors/aos-error.js';
+export type { ErrorCode } from './runtime/errors/codes.js';
