@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `aos` command: dispatches a verb (start, demo, help) and turns every failure into one
+// The `aos` command: dispatches a verb (start, tree, demo, help) and turns every failure into one
 // line on stderr and an exit code: 0 done, 1 runtime error (`aos: <CODE>: <message>`),
 // 2 wrong usage or an invalid config file.
 
@@ -9,12 +9,16 @@ const USAGE = `usage: aos <command> [flags]
 
 commands:
   start   run a node: aos start [--nats URL] [--config FILE] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]
+  tree    show the supervision tree of every node: aos tree [--nats URL] [--namespace NS] [--timeout MS] [--json]
   demo    run a support-desk demo on an embedded NATS: agents hand tickets to each other, then exit
   help    show this text
 
 Without --nats, start runs an embedded nats-server (found on PATH, in /usr/sbin, or at NATS_SERVER_BIN).
 The config file is JSON: {"nats"?, "namespace"?, "nodeId"?, "threads"?, "actors": [{"module", "type", "key", "tasks"?}]};
 module paths are relative to the config file, and flags override the file.
+tree asks every node on the NATS (without --nats: nats://127.0.0.1:4222; a node started without
+--nats runs its own server, so pass the URL its ready line printed) in the namespace (default aos),
+and prints what answers within --timeout ms (default 500); --json prints the replies as a JSON array.
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -27,6 +31,8 @@ async function main(argv: readonly string[]): Promise<number> {
       // Loaded on demand: `aos help` and usage errors stay fast, without the runtime's imports.
       case 'start':
         return await (await import('./start.js')).runStart(cmd.flags);
+      case 'tree':
+        return await (await import('./tree.js')).runTree(cmd.flags);
       case 'demo':
         return await (await import('./demo.js')).runDemo();
     }

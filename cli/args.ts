@@ -25,7 +25,15 @@ export interface StartFlags {
   logLevel?: LogLevel;
 }
 
-export type Command = { verb: 'help' } | { verb: 'start'; flags: StartFlags } | { verb: 'demo' };
+export interface TreeFlags {
+  nats?: string;
+  namespace?: string;
+  /** How long to collect replies, in ms. */
+  timeoutMs?: number;
+  json?: boolean;
+}
+
+export type Command = { verb: 'help' } | { verb: 'start'; flags: StartFlags } | { verb: 'tree'; flags: TreeFlags } | { verb: 'demo' };
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 
@@ -40,6 +48,8 @@ export function parseCommand(argv: readonly string[]): Command {
       return { verb: 'help' };
     case 'start':
       return parseStart(rest);
+    case 'tree':
+      return parseTree(rest);
     case 'demo': {
       const { values } = parse(() => parseArgs({ args: rest, options: HELP, strict: true }));
       return values.help === true ? { verb: 'help' } : { verb: 'demo' };
@@ -76,6 +86,30 @@ function parseStart(args: string[]): Command {
     flags.logLevel = level as LogLevel;
   }
   return { verb: 'start', flags };
+}
+
+function parseTree(args: string[]): Command {
+  const options = {
+    ...HELP,
+    nats: { type: 'string' },
+    namespace: { type: 'string' },
+    timeout: { type: 'string' },
+    json: { type: 'boolean' },
+  } as const;
+  const { values } = parse(() => parseArgs({ args, options, strict: true }));
+  if (values.help === true) return { verb: 'help' };
+  const flags: TreeFlags = {};
+  if (values.nats !== undefined) flags.nats = nonEmpty('--nats', values.nats);
+  if (values.namespace !== undefined) flags.namespace = nonEmpty('--namespace', values.namespace);
+  if (values.timeout !== undefined) {
+    // Up to a minute: longer is a typo, not a wait anyone means.
+    if (!/^[1-9]\d{0,4}$/.test(values.timeout) || Number(values.timeout) > 60_000) {
+      throw new UsageError(`--timeout must be a whole number of ms from 1 to 60000, got ${JSON.stringify(values.timeout)}`);
+    }
+    flags.timeoutMs = Number(values.timeout);
+  }
+  if (values.json === true) flags.json = true;
+  return { verb: 'tree', flags };
 }
 
 function parse<T>(run: () => T): T {

@@ -1,0 +1,139 @@
+// `aos tree`: asks every node on a NATS for its supervision tree (`<ns>.ctl.all.tree`, one
+// reply inbox, every reply that arrives within --timeout) and prints them as indented text,
+// or as the raw JSON array with --json. No node answering is an error (exit 1), not an empty tree.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect, createInbox, type NatsConnection } from 'nats';
+import type { ActorInfo, ActorNode, SupervisorNode } from '../index.js';
+import { aosError, Subjects } from '../internal.js';
+import { UsageError, type TreeFlags } from './args.js';
+import { progress } from './output.js';
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export const DEFAULT_TREE_TIMEOUT_MS = 500;
+
+/** One node's answer (runtime/system.ts `tree()`), or the error a node sent back instead. */
+export type TreeReply = { node: string; supervisors: SupervisorNode[]; actors: ActorInfo[] } | { error: { code: string; message: string } };
+
+export async function runTree(flags: TreeFlags): Promise<number> {
+  const url = flags.nats ?? DEFAULT_NATS_URL;
+  const namespace = flags.namespace ?? 'aos';
+  const timeoutMs = flags.timeoutMs ?? DEFAULT_TREE_TIMEOUT_MS;
+  let subjects: Subjects;
+  try {
+    subjects = new Subjects(namespace);
+  } catch (err) {
+    throw new UsageError(`--namespace: ${(err as Error).message}`);
+  }
+
+  progress(`asking every node on ${url}…`);
+  const { replies, nobodyListens } = await gather(url, subjects.control('all', 'tree'), timeoutMs);
+  if (replies.length === 0) {
+    progress(nobodyListens ? `no node listens on ${url} in namespace ${namespace}` : `no node answered on ${url} in namespace ${namespace} within ${timeoutMs} ms`);
+    return 1;
+  }
+  replies.sort((a, b) => nodeOf(a).localeCompare(nodeOf(b)));
+  process.stdout.write(flags.json === true ? `${JSON.stringify(replies, null, 2)}\n` : renderTrees(replies, Date.now()));
+  return 0;
+}
+
+/**
+ * Publishes one request with a reply inbox and keeps every JSON reply that arrives within
+ * `timeoutMs`. The server's no-responders status (503) means no node listens: stop at once.
+ */
+async function gather(url: string, subject: string, timeoutMs: number): Promise<{ replies: TreeReply[]; nobodyListens: boolean }> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: url, name: 'aos-tree', reconnect: false, timeout: 5_000 });
+  } catch (err) {
+    throw aosError('ERR_TRANSPORT', `cannot connect to NATS at ${url}`, { url }, err);
+  }
+  const replies: TreeReply[] = [];
+  const decoder = new TextDecoder();
+  const done = new AbortController();
+  try {
+    const inbox = createInbox();
+    nc.subscribe(inbox, {
+      callback: (err, msg) => {
+        if (err !== null) return;
+        if (msg.headers?.code === 503) return done.abort();
+        try {
+          replies.push(JSON.parse(decoder.decode(msg.data)) as TreeReply);
+        } catch {
+          progress(`ignored a reply that is not JSON (${msg.data.length} bytes)`);
+        }
+      },
+    });
+    nc.publish(subject, new Uint8Array(0), { reply: inbox });
+    await nc.flush(); // the request is on the server: the wait starts now
+    await sleep(timeoutMs, undefined, { signal: done.signal }).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
+  return { replies, nobodyListens: done.signal.aborted };
+}
+
+function nodeOf(r: TreeReply): string {
+  return 'node' in r && typeof r.node === 'string' ? r.node : '';
+}
+
+// ---- text --------------------------------------------------------------------------
+
+const INDENT = '  ';
+const MAX_MESSAGE = 80;
+
+/** Every node's tree as indented text, nodes separated by a blank line. */
+export function renderTrees(replies: readonly TreeReply[], now: number): string {
+  return replies.map((r) => renderNode(r, now).join('\n')).join('\n\n') + '\n';
+}
+
+function renderNode(reply: TreeReply, now: number): string[] {
+  if ('error' in reply) return [`node ?  error ${reply.error?.code ?? '?'}: ${reply.error?.message ?? ''}`];
+  const supervisors = reply.supervisors ?? [];
+  const actors = reply.actors ?? [];
+  const lines = [`node ${reply.node}`];
+  for (const s of supervisors) lines.push(...renderSupervisor(s, 1, true, now));
+  if (actors.length > 0) {
+    lines.push(`${INDENT}unsupervised`);
+    for (const a of actors) lines.push(`${INDENT.repeat(2)}${columns([a.id, a.status, `mailbox ${a.mailbox}`, `turns ${a.turns}`, `failures ${a.failures}`])}`);
+  }
+  if (supervisors.length === 0 && actors.length === 0) lines.push(`${INDENT}(no actors)`);
+  return lines;
+}
+
+function renderSupervisor(s: SupervisorNode, depth: number, root: boolean, now: number): string[] {
+  const within = duration(s.intensity?.withinMs ?? 0);
+  // A root reports the restarts inside its intensity window; a nested supervisor's `restarts`
+  // is how often its parent restarted it (supervisors/supervisor.ts describe()).
+  const restarts = root ? `restarts ${s.restarts}/${s.intensity?.maxRestarts} in ${within}` : `restarts ${s.restarts}  max ${s.intensity?.maxRestarts} in ${within}`;
+  const lines = [`${INDENT.repeat(depth)}${columns([`supervisor ${s.name}`, s.strategy, s.status, restarts, last(s, now)])}`];
+  for (const c of s.children ?? []) {
+    if (c.kind === 'supervisor') lines.push(...renderSupervisor(c, depth + 1, false, now));
+    else lines.push(`${INDENT.repeat(depth + 1)}${renderActor(c, now)}`);
+  }
+  if ((s.children ?? []).length === 0) lines.push(`${INDENT.repeat(depth + 1)}(no children)`);
+  return lines;
+}
+
+function renderActor(a: ActorNode, now: number): string {
+  return columns([a.id, a.status, a.restart, `restarts ${a.restarts}`, last(a, now)]);
+}
+
+function last(n: ActorNode | SupervisorNode, now: number): string {
+  const f = n.lastFailure;
+  if (f === undefined) return '';
+  const message = f.message.length > MAX_MESSAGE ? `${f.message.slice(0, MAX_MESSAGE - 1)}…` : f.message;
+  return `last: ${f.code} ${JSON.stringify(message)} ${duration(Math.max(0, now - f.at))} ago`;
+}
+
+function columns(cells: string[]): string {
+  return cells.filter((c) => c !== '').join('  ');
+}
+
+/** 750ms, 2s, 1.5s, 3m, 2h: short, for people. */
+export function duration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${Number((ms / 1_000).toFixed(ms < 10_000 ? 1 : 0))}s`;
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)}m`;
+  return `${Math.round(ms / 3_600_000)}h`;
+}
