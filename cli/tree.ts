@@ -103,9 +103,10 @@ function renderNode(reply: TreeReply, now: number): string[] {
 
 function renderSupervisor(s: SupervisorNode, depth: number, root: boolean, now: number): string[] {
   const within = duration(s.intensity?.withinMs ?? 0);
-  // A root reports the restarts inside its intensity window; a nested supervisor's `restarts`
-  // is how often its parent restarted it (supervisors/supervisor.ts describe()).
-  const restarts = root ? `restarts ${s.restarts}/${s.intensity?.maxRestarts} in ${within}` : `restarts ${s.restarts}  max ${s.intensity?.maxRestarts} in ${within}`;
+  // Restarts of its children inside its intensity window, against the limit; a nested
+  // supervisor also shows how often its parent restarted it.
+  const window = `restarts ${s.restarts}/${s.intensity?.maxRestarts} in ${within}`;
+  const restarts = root || s.timesRestarted === undefined ? window : `${window}  restarted ${s.timesRestarted}`;
   const lines = [`${INDENT.repeat(depth)}${columns([`supervisor ${s.name}`, s.strategy, s.status, restarts, last(s, now)])}`];
   for (const c of s.children ?? []) {
     if (c.kind === 'supervisor') lines.push(...renderSupervisor(c, depth + 1, false, now));

@@ -59,6 +59,8 @@ export class ActorCell {
   watcher: ChildWatcher | undefined;
   /** The message whose turn failed, held while the supervisor decides. */
   failed: { delivery: Delivery; error: AosError } | undefined;
+  /** Restarted: its next batch runs `init` first (in the same worker task as its next messages). */
+  needsInit = false;
   /** Its task subscriptions are live (false before spawn completes, while paused, once stopped). */
   serving = false;
   /** Terminates the worker of the batch this actor is in (set while it is in one). */

@@ -10,6 +10,8 @@ import { progressBuffer, progressThread, runningTurns, type BatchResult, type Ba
 export interface DispatchedActor {
   cell: ActorCell;
   deliveries: Delivery[];
+  /** The batch runs the actor's `init` before its messages (after a restart). */
+  init?: boolean;
 }
 
 /** What the kernel learns when a batch fails as a whole (its worker died or was terminated). */
@@ -90,7 +92,7 @@ export class Dispatcher {
 
   /** Marks a cell as having work; it is dispatched on the next flush unless already busy. */
   wake(cell: ActorCell): void {
-    if (cell.queued || cell.busy || cell.mailbox.size === 0 || cell.status !== 'running') return;
+    if (cell.queued || cell.busy || (cell.mailbox.size === 0 && !cell.needsInit) || cell.status !== 'running') return;
     cell.queued = true;
     this.ready.push(cell);
     if (!this.flushQueued) {
@@ -109,9 +111,10 @@ export class Dispatcher {
       const actors: DispatchedActor[] = [];
       for (const cell of cells) {
         cell.queued = false;
-        if (cell.status !== 'running' || cell.mailbox.size === 0) continue;
+        if (cell.status !== 'running' || (cell.mailbox.size === 0 && !cell.needsInit)) continue;
         cell.busy = true;
-        actors.push({ cell, deliveries: cell.mailbox.take(this.opts.maxTurnsPerActor) });
+        actors.push({ cell, deliveries: cell.mailbox.take(this.opts.maxTurnsPerActor), init: cell.needsInit });
+        cell.needsInit = false;
       }
       if (actors.length > 0) this.dispatch(actors);
     }
@@ -123,12 +126,12 @@ export class Dispatcher {
       kind: 'batch',
       batchId: this.batchSeq++,
       progress,
-      actors: actors.map(({ cell, deliveries }, slot) => ({
+      actors: actors.map(({ cell, deliveries, init }, slot) => ({
         slot,
         self: cell.id,
         module: cell.module,
-        state: cell.state,
-        init: false,
+        state: init === true ? null : cell.state,
+        init: init === true,
         messages: deliveries.map(toTurnMessage),
       })),
     };

@@ -469,11 +469,28 @@ export class ActorSystem {
     for (let slot = 0; slot < actors.length; slot++) {
       const { cell, deliveries } = actors[slot]!;
       const r = result.actors[slot]!;
+      if (r.init !== undefined && !this.initSettled(cell, deliveries, r.init)) continue;
       cell.state = r.state;
       r.outcomes.forEach((outcome, i) => this.settleTurn(cell, deliveries[i]!, outcome));
       const notReached = deliveries.slice(r.outcomes.length);
       if (notReached.length > 0) cell.mailbox.unshiftAll(notReached);
     }
+  }
+
+  /** The init a restarted actor ran at the head of its batch: commit its intents, or, failed, report the child failing again. */
+  private initSettled(cell: ActorCell, deliveries: Delivery[], init: TurnOutcome): boolean {
+    if (init.ok) {
+      this.commitIntents(cell, { from: cell.id }, init.intents);
+      return true;
+    }
+    cell.mailbox.unshiftAll(deliveries);
+    cell.needsInit = true;
+    const err = fromWire(init.error);
+    this.log.error({ actor: cell.id, reason: { code: err.code, message: err.message, stack: err.stack } }, 'init failed after a restart');
+    if (cell.watcher === undefined || cell.status !== 'running') return false;
+    cell.status = 'failed';
+    cell.watcher.childFailed(cell.id, { kind: FAILURE_KINDS[err.code] ?? 'threw', error: err, messageId: '', attempt: 0 });
+    return false;
   }
 
   private settleTurn(cell: ActorCell, d: Delivery, outcome: TurnOutcome): void {
@@ -526,8 +543,18 @@ export class ActorSystem {
     // No turn running: the worker died outside any handler (e.g. while loading a module);
     // then each actor's first message takes the blame, so a module that kills its worker cannot loop.
     const blameFirst = failure.running.every((i) => i < 0);
-    actors.forEach(({ cell, deliveries }, slot) => {
-      const index = blameFirst ? 0 : failure.running[slot]!;
+    actors.forEach(({ cell, deliveries, init }, slot) => {
+      if (init === true) {
+        cell.needsInit = true; // the restart's init died with the worker: it runs again
+        if (failure.running[slot] === 0) {
+          // It was init itself that was running: the child failed again, with no message to blame.
+          const kind = failure.overdue.has(slot) ? 'timeout' : 'worker-died';
+          const code = kind === 'timeout' ? 'ERR_TURN_TIMEOUT' : 'ERR_WORKER_DIED';
+          this.initSettled(cell, deliveries, { ok: false, error: { code, message: `init of ${cell.id} lost its worker (${kind})` } });
+          return;
+        }
+      }
+      const index = blameFirst ? 0 : failure.running[slot]! - (init === true ? 1 : 0);
       const culprit = index >= 0 ? deliveries[index] : undefined;
       cell.mailbox.unshiftAll(deliveries.filter((d) => d !== culprit));
       if (culprit === undefined) return;
@@ -608,17 +635,15 @@ export class ActorSystem {
       // While it waits out a backoff, its peers on the task subjects take the work.
       const paused = options.delayMs > 0 ? await this.pauseTasks(cell) : false;
       if (options.delayMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, options.delayMs));
-      const intents = await this.runInit(cell);
+      // A fresh state: init runs at once, at the head of the actor's next batch, with the
+      // messages waiting for it (one worker round trip, not two). If init fails, the child
+      // fails again and its supervisor counts it (initSettled).
+      cell.state = null;
+      cell.needsInit = true;
       if (paused) this.resumeTasks(cell);
       cell.status = 'running';
       this.log.info({ actor: id, delayMs: options.delayMs }, 'actor restarted');
-      this.commitIntents(cell, { from: id }, intents);
       this.dispatcher.wake(cell);
-    } catch (err) {
-      // init failed: that is the child failing again, for its supervisor to count.
-      const e = toAosError(err, 'ERR_HANDLER_FAILED', { actorId: id });
-      cell.status = 'failed';
-      cell.watcher?.childFailed(id, { kind: 'threw', error: e, messageId: cell.failed?.delivery.env.id ?? '', attempt: cell.failed?.delivery.env.attempt ?? 0 });
     } finally {
       this.pendingOps--;
       this.wakeIdleWaiters();

@@ -126,7 +126,7 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
       intensity: this.spec.intensity,
       children: this.children.map((c): SupervisorNode | ActorNode =>
         c.kind === 'supervisor'
-          ? { ...c.sup.describe(), restarts: c.restarts, ...(c.lastFailure ? { lastFailure: c.lastFailure } : {}) }
+          ? { ...c.sup.describe(), timesRestarted: c.restarts, ...(c.lastFailure ? { lastFailure: c.lastFailure } : {}) }
           : { kind: 'actor', id: c.id, status: c.status, restart: c.spec.restart, restarts: c.restarts, ...(c.lastFailure ? { lastFailure: c.lastFailure } : {}) },
       ),
     };

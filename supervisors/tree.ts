@@ -23,9 +23,11 @@ export interface SupervisorNode {
   name: string;
   strategy: string;
   status: string;
-  /** Restarts inside the current intensity window. */
+  /** Restarts of its children inside the current intensity window. */
   restarts: number;
   intensity: Intensity;
+  /** As a child of another supervisor: how many times its parent restarted it. */
+  timesRestarted?: number;
   children: (SupervisorNode | ActorNode)[];
   lastFailure?: FailureInfo;
 }
