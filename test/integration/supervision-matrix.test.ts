@@ -14,7 +14,7 @@ const KEYS = ['a', 'b', 'c'] as const;
 type Key = (typeof KEYS)[number];
 /** Each child is incremented this many times before the failure: a, b, c hold 1, 2, 3. */
 const COUNTS: Record<Key, number> = { a: 1, b: 2, c: 3 };
-/** A small turn limit for the timeout cases (real clock: aborted after 1.5x to 2x of it). */
+/** A small turn limit for the children in the timeout cases (real clock: aborted after 1x to 1.5x of it). */
 const LIMIT = 300;
 
 type How = 'throw' | 'bad-state' | 'hang' | 'loop' | 'exit' | 'oom';
@@ -44,7 +44,6 @@ beforeAll(async () => {
     namespace: uniqueNamespace(),
     logLevel: 'silent',
     threads: 2,
-    turnTimeoutMs: LIMIT,
     // so a turn that hogs memory kills its worker quickly (ERR_WORKER_DIED)
     workerResourceLimits: { maxOldGenerationSizeMb: 32 },
   });
@@ -136,15 +135,16 @@ async function expectRestarted(f: Fixture, restarted: readonly Key[], stopped: r
 describe('supervision matrix', () => {
   // ---- every way of failing, one_for_one x permanent --------------------------------
 
-  it.each<[How, string, string]>([
-    ['throw', 'ERR_HANDLER_FAILED', 'threw'],
-    ['bad-state', 'ERR_OUTPUT_SCHEMA', 'output-schema'],
-    ['hang', 'ERR_TURN_TIMEOUT', 'timeout'],
-    ['loop', 'ERR_TURN_TIMEOUT', 'timeout'],
-    ['exit', 'ERR_WORKER_DIED', 'worker-died'],
-    ['oom', 'ERR_WORKER_DIED', 'worker-died'],
-  ])('one_for_one x permanent - a turn that fails by %s answers %s and restarts only that child', async (how, code, kind) => {
-    const f = await setUp('one_for_one', 'permanent', { turnTimeoutMs: LIMIT });
+  it.each<[How, string, string, number]>([
+    ['throw', 'ERR_HANDLER_FAILED', 'threw', LIMIT],
+    ['bad-state', 'ERR_OUTPUT_SCHEMA', 'output-schema', LIMIT],
+    ['hang', 'ERR_TURN_TIMEOUT', 'timeout', LIMIT],
+    ['loop', 'ERR_TURN_TIMEOUT', 'timeout', LIMIT],
+    ['exit', 'ERR_WORKER_DIED', 'worker-died', LIMIT],
+    // no turn limit: on a busy machine the limit could end the allocation loop before the heap does
+    ['oom', 'ERR_WORKER_DIED', 'worker-died', 0],
+  ])('one_for_one x permanent - a turn that fails by %s answers %s and restarts only that child', async (how, code, kind, turnTimeoutMs) => {
+    const f = await setUp('one_for_one', 'permanent', { turnTimeoutMs });
     await pump(f);
     expect(await codeOf(f.ref('b').ask({ op: 'fail', how }, { timeoutMs: 10_000 }))).toBe(code);
     await expectRestarted(f, ['b']);
