@@ -63,8 +63,8 @@ export class ActorCell {
   needsInit = false;
   /** Its task subscriptions are live (false before spawn completes, while paused, once stopped). */
   serving = false;
-  /** Terminates the worker of the batch this actor is in (set while it is in one). */
-  terminateBatch: (() => void) | undefined;
+  /** The batch this actor is in, while it is in one: its progress slot, and how to terminate its worker. */
+  batch: { progress: SharedArrayBuffer; slot: number; terminate: () => void } | undefined;
 
   constructor(
     readonly addr: AgentAddress,

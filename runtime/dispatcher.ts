@@ -5,9 +5,11 @@
 
 import { awaitsReply, type ActorCell, type Delivery } from './actor-cell.js';
 import type { Clock } from './clock.js';
-import { progressBuffer, progressThread, runningTurns, type BatchResult, type BatchTask, type TurnMessage } from './wire.js';
+import { progressBuffer, progressThread, runningTurns, type ActorResult, type BatchResult, type BatchTask, type TurnMessage } from './wire.js';
 
 export interface DispatchedActor {
+  /** Its place in the batch (the worker's `slot`). */
+  slot: number;
   cell: ActorCell;
   deliveries: Delivery[];
   /** The batch runs the actor's `init` before its messages (after a restart). */
@@ -32,7 +34,8 @@ export interface DispatcherOptions {
   maxInflight: number;
   /** Messages of one actor per batch. */
   maxTurnsPerActor: number;
-  onResult: (actors: DispatchedActor[], result: BatchResult) => void;
+  /** One actor's share of a batch has ended (early, or with the batch). */
+  onResult: (actor: DispatchedActor, result: ActorResult) => void;
   onFailure: (actors: DispatchedActor[], failure: BatchFailure) => void;
   /** A turn overran its limit: the kernel aborts it (ctx.signal); if it does not yield, the worker is terminated. */
   onOverdue: (cell: ActorCell) => void;
@@ -61,6 +64,7 @@ export function toTurnMessage(d: Delivery): TurnMessage {
 export class Dispatcher {
   private readonly ready: ActorCell[] = [];
   private inflight = 0;
+  private readonly batches = new Map<number, InFlight>();
   /** Batches whose turn waits on an ask: they use no CPU, so they do not count against maxInflight
    *  (otherwise a chain of asks deeper than the cap would wait for itself until it timed out). */
   private waiting = 0;
@@ -113,7 +117,7 @@ export class Dispatcher {
         cell.queued = false;
         if (cell.status !== 'running' || (cell.mailbox.size === 0 && !cell.needsInit)) continue;
         cell.busy = true;
-        actors.push({ cell, deliveries: cell.mailbox.take(this.opts.maxTurnsPerActor), init: cell.needsInit });
+        actors.push({ slot: actors.length, cell, deliveries: cell.mailbox.take(this.opts.maxTurnsPerActor), init: cell.needsInit });
         cell.needsInit = false;
       }
       if (actors.length > 0) this.dispatch(actors);
@@ -139,37 +143,80 @@ export class Dispatcher {
       const thread = progressThread(progress);
       if (thread > 0) this.opts.terminate(thread);
     };
-    for (const { cell } of actors) cell.terminateBatch = terminate;
-    const watchdog = new Watchdog(this.opts, actors, progress, terminate);
+    actors.forEach(({ cell }, slot) => (cell.batch = { progress, slot, terminate }));
+    const batch: InFlight = {
+      actors,
+      pending: new Set(actors.map((a) => a.slot)),
+      watchdog: new Watchdog(this.opts, actors, progress, terminate),
+      completed: false,
+    };
+    this.batches.set(task.batchId, batch);
     this.inflight++;
     this.opts.run(task).then(
-      (result) => this.settle(actors, watchdog, () => this.opts.onResult(actors, result)),
-      (cause: unknown) =>
-        this.settle(actors, watchdog, () =>
-          this.opts.onFailure(actors, {
+      (result) => {
+        batch.completed = true;
+        for (const r of result.actors) this.settleSlot(batch, r);
+        // Early results of a multi-actor batch may still be in transit on the worker's own port.
+        if (batch.pending.size === 0) this.finish(task.batchId, batch);
+      },
+      (cause: unknown) => {
+        const failed = actors.filter((a) => batch.pending.has(a.slot));
+        batch.pending.clear();
+        try {
+          this.opts.onFailure(failed, {
             cause,
             running: runningTurns(progress, actors.length).map((p) => (p.running ? p.started - 1 : -1)),
-            overdue: watchdog.overdue,
-          }),
-        ),
+            overdue: batch.watchdog.overdue,
+          });
+        } finally {
+          for (const a of failed) this.release(a.cell);
+          this.finish(task.batchId, batch);
+        }
+      },
     );
   }
 
-  private settle(actors: DispatchedActor[], watchdog: Watchdog, apply: () => void): void {
-    watchdog.stop();
-    this.inflight--;
+  /** One actor's share of a multi-actor batch ended before the batch did (see worker/entry.ts). */
+  early(batchId: number, result: ActorResult): void {
+    const batch = this.batches.get(batchId);
+    if (batch === undefined) return;
+    this.settleSlot(batch, result);
+    if (batch.completed && batch.pending.size === 0) this.finish(batchId, batch);
+  }
+
+  private settleSlot(batch: InFlight, result: ActorResult): void {
+    if (!batch.pending.delete(result.slot)) return;
+    const actor = batch.actors[result.slot]!;
     try {
-      apply();
+      this.opts.onResult(actor, result);
     } finally {
-      for (const { cell } of actors) {
-        cell.busy = false;
-        cell.terminateBatch = undefined;
-        this.wake(cell);
-      }
-      if (this.ready.length > 0 && !this.flushQueued) this.flush();
+      this.release(actor.cell);
       this.opts.onSettled();
     }
   }
+
+  private release(cell: ActorCell): void {
+    cell.busy = false;
+    cell.batch = undefined;
+    this.wake(cell);
+  }
+
+  private finish(batchId: number, batch: InFlight): void {
+    this.batches.delete(batchId);
+    batch.watchdog.stop();
+    this.inflight--;
+    if (this.ready.length > 0 && !this.flushQueued) this.flush();
+    this.opts.onSettled();
+  }
+}
+
+interface InFlight {
+  actors: DispatchedActor[];
+  /** Slots whose results have not been applied yet. */
+  pending: Set<number>;
+  watchdog: Watchdog;
+  /** The worker has returned the batch (its early results may still be in transit). */
+  completed: boolean;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import type { AosError, WireError } from './errors/aos-error.js';
-import type { BatchResult, BatchTask, KernelToWorker, WorkerConfig, WorkerToKernel } from './wire.js';
+import type { ActorResult, BatchResult, BatchTask, KernelToWorker, WorkerConfig, WorkerToKernel } from './wire.js';
 
 export type AskFromWorker = Extract<WorkerToKernel, { t: 'ask' }>;
 export type AskAnswer = { ok: true; format: 'json' | 'msgpack'; payload: Uint8Array } | { ok: false; error: WireError };
@@ -19,6 +19,10 @@ export interface PoolOptions {
   config: WorkerConfig;
   log: Logger;
   onAsk: (ask: AskFromWorker) => Promise<AskAnswer>;
+  /** A cancelled actor's share of a batch ended (see wire.ts `cancelledIndex`). */
+  onQuiet: (self: string) => void;
+  /** One actor's results from a multi-actor batch, ahead of the batch. */
+  onEarlyResult: (batchId: number, result: ActorResult) => void;
 }
 
 export class WorkerPool {
@@ -93,6 +97,8 @@ export class WorkerPool {
     const preload: KernelToWorker = { t: 'preload', modules: [...this.modules] };
     port.postMessage(preload);
     port.on('message', (msg: WorkerToKernel) => {
+      if (msg.t === 'quiet') this.opts.onQuiet(msg.self);
+      if (msg.t === 'result') this.opts.onEarlyResult(msg.batchId, msg.result);
       if (msg.t !== 'ask') return;
       void this.opts.onAsk(msg).then((answer) => {
         const reply: KernelToWorker = answer.ok

@@ -70,6 +70,8 @@ export interface SupervisionHost {
   /** Stops a child: its in-flight turn is aborted, then terminated after `shutdownMs`. */
   stopChild(id: string, options: { shutdownMs: number }): Promise<void>;
   escalate(event: EscalationEvent): void;
+  /** Runs supervisor work the node counts as busy, so `whenIdle()` waits for restarts to finish. */
+  during<T>(op: () => Promise<T>): Promise<T>;
 }
 
 /** A running supervisor, as the node and its users see it. */

@@ -39,14 +39,16 @@ export interface BatchTask {
   kind: 'batch';
   batchId: number;
   actors: ActorTurns[];
-  /** Turn progress the kernel can read while the batch runs (and after its worker died): an
+  /** Turn progress shared with the kernel while the batch runs (and after its worker died): an
    *  Int32Array holding the worker's threadId, then for each slot [turns started, turns
-   *  finished] (init counts as a turn). See `progressBuffer` and `runningTurns`. */
+   *  finished, cancelled] (init counts as a turn). See `progressBuffer` and `runningTurns`. */
   progress: SharedArrayBuffer;
 }
 
+const PER_SLOT = 3;
+
 export function progressBuffer(slots: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(4 * (1 + 2 * slots));
+  return new SharedArrayBuffer(4 * (1 + PER_SLOT * slots));
 }
 
 /** The worker running a batch (0 until it starts). */
@@ -54,8 +56,16 @@ export function progressThread(progress: SharedArrayBuffer): number {
   return Atomics.load(new Int32Array(progress), 0);
 }
 
-export const startedIndex = (slot: number): number => 1 + 2 * slot;
-export const finishedIndex = (slot: number): number => 2 + 2 * slot;
+export const startedIndex = (slot: number): number => 1 + PER_SLOT * slot;
+export const finishedIndex = (slot: number): number => 2 + PER_SLOT * slot;
+/** Set by the kernel when an actor stops or restarts mid-batch: the worker starts no more of its turns. */
+export const cancelledIndex = (slot: number): number => 3 + PER_SLOT * slot;
+
+/** True while one of the slot's turns runs. */
+export function slotRunning(progress: SharedArrayBuffer, slot: number): boolean {
+  const view = new Int32Array(progress);
+  return Atomics.load(view, startedIndex(slot)) > Atomics.load(view, finishedIndex(slot));
+}
 
 /** For each slot: how many turns have started, and whether one is running now. */
 export function runningTurns(progress: SharedArrayBuffer, slots: number): { started: number; running: boolean }[] {
@@ -92,6 +102,7 @@ export interface ActorResult {
 
 export interface BatchResult {
   batchId: number;
+  /** The actors' results not already sent early (a single-actor batch sends none early). */
   actors: ActorResult[];
 }
 
@@ -99,6 +110,10 @@ export interface BatchResult {
 /** Messages a worker sends to the kernel while a turn runs (over its own MessagePort). */
 export type WorkerToKernel =
   | { t: 'hello'; threadId: number }
+  /** A cancelled actor's share of a batch has ended: it runs no turn in this worker any more. */
+  | { t: 'quiet'; self: string }
+  /** One actor's share of a multi-actor batch, sent as soon as it ends (no waiting for slower actors). */
+  | { t: 'result'; batchId: number; result: ActorResult }
   | { t: 'ask'; reqId: number; self: string; to: string; payload: Uint8Array; timeoutMs: number; correlationId: string; causationId: string | null };
 
 /** Messages the kernel sends to a worker. */

@@ -270,15 +270,18 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
     else this.host.log.error(record, `supervisor ${this.name}: ${context}`);
   }
 
+  // One operation at a time, like an OTP supervisor process; each counts as node activity from
+  // the moment it is queued, so the node is not idle while a restart waits its turn.
   private enqueue(op: () => Promise<void>): Promise<void> {
-    this.ops = this.ops.then(op, op).catch((err: unknown) => {
+    const run = this.host.during(() => this.ops.then(op, op));
+    this.ops = run.catch((err: unknown) => {
       this.host.log.error({ supervisor: this.name, err }, 'supervisor operation failed');
     });
     return this.ops;
   }
 
   private enqueueValue<T>(op: () => Promise<T>): Promise<T> {
-    const result = this.ops.then(op, op);
+    const result = this.host.during(() => this.ops.then(op, op));
     this.ops = result.then(
       () => undefined,
       () => undefined,

@@ -6,7 +6,7 @@
 import { threadId, workerData } from 'node:worker_threads';
 import { createLogger } from '../logger.js';
 import { toAosError } from '../errors/aos-error.js';
-import type { ActorResult, BatchResult, BatchTask, WorkerConfig, WorkerTask } from '../wire.js';
+import { cancelledIndex, type ActorResult, type ActorTurns, type BatchResult, type BatchTask, type WorkerConfig, type WorkerTask } from '../wire.js';
 import { KernelChannel } from './kernel-channel.js';
 import { loadActorModule } from './load-module.js';
 import { runActor, type RunEnv } from './run-actor.js';
@@ -27,23 +27,33 @@ env.channel.onModules = (modules) => {
   for (const m of modules) void loadActorModule(m).catch(() => undefined);
 };
 
+async function runShare(a: ActorTurns, view: Int32Array): Promise<ActorResult> {
+  try {
+    const def = await loadActorModule(a.module);
+    return await runActor(def, a, env, { view, slot: a.slot });
+  } catch (err) {
+    // A module that fails to load fails the whole share, as a handler failure would.
+    const error = toAosError(err, 'ERR_ACTOR_MODULE', { actorId: a.self }).toWire(true);
+    const outcome = { ok: false as const, error };
+    return a.init ? { slot: a.slot, state: a.state, init: outcome, outcomes: [] } : { slot: a.slot, state: a.state, outcomes: [outcome] };
+  }
+}
+
 async function runBatch(task: BatchTask): Promise<BatchResult> {
   const view = new Int32Array(task.progress);
   Atomics.store(view, 0, threadId); // so the kernel can terminate this worker if a turn never yields
+  // Several actors: each one's results go to the kernel as soon as its share ends, so a quick
+  // actor's replies never wait for a slow one (a model call) that shares its batch.
+  const early = task.actors.length > 1;
   const actors = await Promise.all(
     task.actors.map(async (a): Promise<ActorResult> => {
-      try {
-        const def = await loadActorModule(a.module);
-        return await runActor(def, a, env, { view, slot: a.slot });
-      } catch (err) {
-        // A module that fails to load fails the whole share, as a handler failure would.
-        const error = toAosError(err, 'ERR_ACTOR_MODULE', { actorId: a.self }).toWire(true);
-        const outcome = { ok: false as const, error };
-        return a.init ? { slot: a.slot, state: a.state, init: outcome, outcomes: [] } : { slot: a.slot, state: a.state, outcomes: [outcome] };
-      }
+      const result = await runShare(a, view);
+      if (Atomics.load(view, cancelledIndex(a.slot)) !== 0) env.channel.quiet(a.self);
+      if (early) env.channel.result(task.batchId, result);
+      return result;
     }),
   );
-  return { batchId: task.batchId, actors };
+  return { batchId: task.batchId, actors: early ? [] : actors };
 }
 
 // Errors are returned in the result, never thrown: a thrown error loses its code crossing the thread.

@@ -4,7 +4,7 @@
 
 import { MessageChannel, parentPort, threadId } from 'node:worker_threads';
 import { fromWire, type AosError } from '../errors/aos-error.js';
-import type { KernelToWorker, WorkerToKernel } from '../wire.js';
+import type { ActorResult, KernelToWorker, WorkerToKernel } from '../wire.js';
 import type { PayloadFormat } from '../envelope.js';
 
 export interface AskReply {
@@ -50,6 +50,18 @@ export class KernelChannel {
       const out: WorkerToKernel = { t: 'ask', reqId, ...msg };
       this.port.postMessage(out);
     });
+  }
+
+  /** Hands one actor's results to the kernel before the rest of its batch ends. */
+  result(batchId: number, result: ActorResult): void {
+    const msg: WorkerToKernel = { t: 'result', batchId, result };
+    this.port.postMessage(msg);
+  }
+
+  /** Tells the kernel a cancelled actor runs nothing more in this worker. */
+  quiet(self: string): void {
+    const msg: WorkerToKernel = { t: 'quiet', self };
+    this.port.postMessage(msg);
   }
 
   /** Registers the turn an actor runs now, so an abort from the kernel reaches it. */

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { decodeValue, encodeValue } from '../envelope.js';
 import { aosError, toAosError } from '../errors/aos-error.js';
 import type { ActorDefinition } from '../define-actor.js';
-import { finishedIndex, startedIndex, type ActorResult, type ActorTurns, type TurnMessage, type TurnOutcome } from '../wire.js';
+import { cancelledIndex, finishedIndex, startedIndex, type ActorResult, type ActorTurns, type TurnMessage, type TurnOutcome } from '../wire.js';
 import type { KernelChannel } from './kernel-channel.js';
 import { TurnContext } from './turn-context.js';
 import { newCorrelationId } from '../ids.js';
@@ -53,7 +53,14 @@ async function turn(
   message: TurnMessage | null,
   progress: Progress,
   body: (ctx: TurnContext) => Promise<unknown>,
-): Promise<{ outcome: TurnOutcome; state?: { value: unknown; bytes: Uint8Array } }> {
+): Promise<{ outcome: TurnOutcome; state?: { value: unknown; bytes: Uint8Array } } | null> {
+  // Counted as started before the check, so a kernel that cancels and then sees no turn
+  // running knows none will start (sequentially consistent atomics).
+  Atomics.add(progress.view, startedIndex(progress.slot), 1);
+  if (Atomics.load(progress.view, cancelledIndex(progress.slot)) !== 0) {
+    Atomics.add(progress.view, finishedIndex(progress.slot), 1);
+    return null;
+  }
   const correlationId = message?.correlationId ?? newCorrelationId();
   const ctx = new TurnContext({
     self: actor.self,
@@ -65,7 +72,6 @@ async function turn(
     log: env.log,
     maxMessageBytes: env.maxMessageBytes,
   });
-  Atomics.add(progress.view, startedIndex(progress.slot), 1);
   try {
     // An abort from the kernel (stop, turn time limit) ends the turn even if the handler
     // ignores its signal; whatever the handler still does later is discarded.
@@ -107,6 +113,7 @@ export async function runActor(def: ActorDefinition, actor: ActorTurns, env: Run
   let state: unknown;
   if (actor.init) {
     const r = await turn(def, actor, env, null, progress, async (ctx) => def.init(ctx));
+    if (r === null) return result;
     result.init = r.outcome;
     if (!r.outcome.ok) return result;
     result.state = r.state!.bytes;
@@ -122,6 +129,7 @@ export async function runActor(def: ActorDefinition, actor: ActorTurns, env: Run
     }
     const current = state;
     const r = await turn(def, actor, env, msg, progress, async (ctx) => def.handle(current, input.value, ctx));
+    if (r === null) break; // cancelled: the kernel gets the rest back as not reached
     result.outcomes.push(r.outcome);
     if (!r.outcome.ok) break;
     // The encoded state is the turn's snapshot; the object itself goes on to the next turn.

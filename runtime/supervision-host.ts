@@ -1,0 +1,151 @@
+// What supervisors may ask of this node (the SupervisionHost port): start, restart, resume and
+// stop children, and escalate. Failover lives here too: a child that stops serving its task
+// subjects hands them to its peers, or, when none is left anywhere, to the Availability stand-in.
+
+import type { Msg } from 'nats';
+import type { ActorCell, Delivery } from './actor-cell.js';
+import { Availability } from './availability.js';
+import { aosError } from './errors/aos-error.js';
+import { InboundError, parseInbound } from './inbound.js';
+import type { NodeCore } from './node-core.js';
+import type { ActorChildStart, ChildWatcher, EscalationEvent, SupervisionHost } from './supervision-port.js';
+
+export class NodeSupervisionHost implements SupervisionHost {
+  readonly availability: Availability;
+
+  constructor(private readonly core: NodeCore) {
+    this.availability = new Availability(core.transport, core.subjects, core.log, {
+      servesLocally: (subject) => this.servesLocally(subject),
+      unavailable: (type, msg) => this.unavailable(type, msg),
+      escalate: (event) => this.escalate(event),
+    });
+  }
+
+  get clock() {
+    return this.core.clock;
+  }
+
+  get log() {
+    return this.core.log;
+  }
+
+  async startChild(spec: ActorChildStart, watcher: ChildWatcher): Promise<string> {
+    const { module, ...options } = spec;
+    return this.core.spawnCell(module, options, watcher);
+  }
+
+  during<T>(op: () => Promise<T>): Promise<T> {
+    return this.core.quiet.during(op);
+  }
+
+  async stopChild(id: string, options: { shutdownMs: number }): Promise<void> {
+    await this.core.stopCell(id, { shutdownMs: options.shutdownMs, exit: undefined });
+  }
+
+  async restartChild(id: string, options: { delayMs: number; shutdownMs: number }): Promise<void> {
+    const cell = this.core.cells.get(id);
+    if (cell === undefined || cell.status === 'stopping' || cell.status === 'stopped') return;
+    cell.status = 'restarting';
+    await this.core.quiet.during(async () => {
+      const reason = aosError('ERR_ACTOR_STOPPED', `actor ${id} is restarting`, { actorId: id });
+      await this.core.quiesce(cell, reason, options.shutdownMs);
+      // Decided before any backoff: a poison message's asker hears at once, not after the wait.
+      this.retryOrBury(cell);
+      // While it waits out a backoff, its peers on the task subjects take the work.
+      const paused = options.delayMs > 0 ? await this.pauseTasks(cell) : false;
+      if (options.delayMs > 0) await new Promise<void>((resolve) => this.core.clock.setTimeout(resolve, options.delayMs));
+      // A fresh state: init runs at once, at the head of the actor's next batch, with the
+      // messages waiting for it (one worker round trip, not two). If init fails, the child
+      // fails again and its supervisor counts it (initSettled).
+      cell.state = null;
+      cell.needsInit = true;
+      if (paused) this.resumeTasks(cell);
+      cell.status = 'running';
+      this.core.log.info({ actor: id, delayMs: options.delayMs }, 'actor restarted');
+      this.core.dispatcher.wake(cell);
+    });
+  }
+
+  /** The failed message goes back to the front of the mailbox for another try, or, out of tries, is dead-lettered (a poison message). */
+  private retryOrBury(cell: ActorCell): void {
+    const failed = cell.failed;
+    cell.failed = undefined;
+    if (failed === undefined) return;
+    const d = failed.delivery;
+    if (d.env.attempt + 1 < cell.maxAttempts) {
+      d.env.attempt++;
+      cell.mailbox.unshiftAll([d]);
+      return;
+    }
+    const err = aosError(failed.error.code, `${failed.error.message} (tried ${d.env.attempt + 1} times; dead-lettered as a poison message)`, {
+      ...failed.error.details,
+      attempts: d.env.attempt + 1,
+    });
+    err.stack = failed.error.stack ?? err.stack;
+    this.core.reject(cell, d, err);
+  }
+
+  resumeChild(id: string): void {
+    const cell = this.core.cells.get(id);
+    if (cell === undefined || cell.status !== 'failed') return;
+    if (cell.failed !== undefined) this.core.reject(cell, cell.failed.delivery, cell.failed.error);
+    cell.failed = undefined;
+    cell.status = 'running';
+    this.core.dispatcher.wake(cell);
+    this.core.quiet.wake();
+  }
+
+  private async pauseTasks(cell: ActorCell): Promise<boolean> {
+    const tasks = cell.subscriptions.slice(1);
+    if (tasks.length === 0) return false;
+    await this.tasksLosing(cell);
+    cell.subscriptions = cell.subscriptions.slice(0, 1);
+    await Promise.all(tasks.map((s) => s.drain().catch(() => undefined)));
+    return true;
+  }
+
+  resumeTasks(cell: ActorCell): void {
+    for (const task of cell.tasks) {
+      cell.subscriptions.push(this.core.subscribeTask(cell, task));
+      this.availability.regained(task);
+    }
+    cell.serving = true;
+  }
+
+  /** The cell is about to stop serving its task subjects: if it is the last instance anywhere, stand in (ERR_UNAVAILABLE). */
+  async tasksLosing(cell: ActorCell): Promise<void> {
+    cell.serving = false;
+    if (!this.core.running()) return; // a node that shuts down hands its tasks to its peers, or to no one
+    await Promise.all(cell.tasks.map((task) => this.availability.losing(task, cell.addr.type)));
+  }
+
+  servesLocally(subject: string): boolean {
+    for (const c of this.core.cells.values()) if (c.serving && c.tasks.includes(subject)) return true;
+    return false;
+  }
+
+  /** A message on a subject no instance serves: answered ERR_UNAVAILABLE (if the sender waits) and dead-lettered. */
+  private unavailable(type: string, msg: Msg): void {
+    this.core.quiet.activity++;
+    const err = aosError('ERR_UNAVAILABLE', `no instance of ${type} serves ${msg.subject}`, { type, subject: msg.subject });
+    let d: Delivery;
+    try {
+      d = parseInbound(msg, { to: msg.subject, kind: 'task', now: this.core.clock.now(), maxMessageBytes: this.core.maxMessageBytes }).delivery;
+    } catch (e) {
+      d = { env: (e instanceof InboundError ? e.env : undefined) ?? this.core.stubEnvelope(msg.subject, msg), subject: msg.subject, replyMode: 'raw' };
+      if (msg.reply) d.replyTo = msg.reply;
+    }
+    this.core.outbox.replyError(d, this.core.systemId, err);
+    this.core.deadLetters.publish(type, msg.subject, err, d.env);
+  }
+
+  escalate(event: EscalationEvent): void {
+    const body = { node: this.core.nodeId, at: this.core.clock.now(), ...event };
+    this.core.log.error({ escalation: body }, `escalation: ${event.supervisor !== undefined ? `supervisor ${event.supervisor} gave up` : event.reason.message} (${event.reason.code})`);
+    try {
+      this.core.transport.publish(this.core.subjects.event('escalation'), new TextEncoder().encode(JSON.stringify(body)), { headers: this.core.transport.jsonHeaders });
+    } catch (err) {
+      this.core.log.error({ err }, 'could not publish an escalation (it is in this log record)');
+    }
+  }
+}

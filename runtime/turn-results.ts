@@ -1,0 +1,168 @@
+// What the kernel does with a batch's results: commit the effects of turns that returned,
+// answer and dead-letter bad input, and send every failed turn down the one failure path
+// (unsupervised: keep the state, drop the message; supervised: pause and tell the supervisor).
+
+import { awaitsReply, type ActorCell, type Delivery } from './actor-cell.js';
+import type { BatchFailure, DispatchedActor } from './dispatcher.js';
+import { aosError, fromWire, toAosError, type AosError } from './errors/aos-error.js';
+import type { NodeCore } from './node-core.js';
+import type { Origin } from './outbox.js';
+import { assertSubject } from './subjects.js';
+import type { FailureKind } from './supervision-port.js';
+import type { ActorResult, Intent, TurnOutcome } from './wire.js';
+
+const INPUT_CODES = new Set(['ERR_DECODE', 'ERR_INPUT_SCHEMA', 'ERR_PAYLOAD_TOO_LARGE']);
+const FAILURE_KINDS: Partial<Record<string, FailureKind>> = {
+  ERR_OUTPUT_SCHEMA: 'output-schema',
+  ERR_ENCODE: 'output-schema',
+  ERR_TURN_TIMEOUT: 'timeout',
+  ERR_WORKER_DIED: 'worker-died',
+};
+
+export class TurnResults {
+  constructor(private readonly core: NodeCore) {}
+
+  /** One actor's share of a batch: its init (after a restart), then each turn's outcome in order. */
+  apply(actor: DispatchedActor, r: ActorResult): void {
+    const { cell, deliveries } = actor;
+    if (r.init !== undefined && !this.initSettled(cell, deliveries, r.init)) return;
+    cell.state = r.state;
+    r.outcomes.forEach((outcome, i) => this.settleTurn(cell, deliveries[i]!, outcome));
+    this.requeue(cell, deliveries.slice(r.outcomes.length));
+  }
+
+  /** Messages a batch did not reach go back to the front of the mailbox; an actor stopped meanwhile answers them ERR_ACTOR_STOPPED. */
+  private requeue(cell: ActorCell, deliveries: Delivery[]): void {
+    if (deliveries.length === 0) return;
+    if (cell.status === 'stopping' || cell.status === 'stopped') {
+      const reason = aosError('ERR_ACTOR_STOPPED', `actor ${cell.id} was stopped`, { actorId: cell.id });
+      for (const d of deliveries) this.core.reject(cell, d, reason);
+      return;
+    }
+    cell.mailbox.unshiftAll(deliveries);
+  }
+
+  /** The init a restarted actor ran at the head of its batch: commit its intents, or, failed, report the child failing again. */
+  private initSettled(cell: ActorCell, deliveries: Delivery[], init: TurnOutcome): boolean {
+    if (init.ok) {
+      this.commitIntents(cell, { from: cell.id }, init.intents);
+      return true;
+    }
+    this.requeue(cell, deliveries);
+    cell.needsInit = true;
+    const err = fromWire(init.error);
+    this.core.log.error({ actor: cell.id, reason: { code: err.code, message: err.message, stack: err.stack } }, 'init failed after a restart');
+    if (cell.watcher === undefined || cell.status !== 'running') return false;
+    cell.status = 'failed';
+    cell.watcher.childFailed(cell.id, { kind: FAILURE_KINDS[err.code] ?? 'threw', error: err, messageId: '', attempt: 0 });
+    return false;
+  }
+
+  private settleTurn(cell: ActorCell, d: Delivery, outcome: TurnOutcome): void {
+    this.core.quiet.activity++;
+    if (outcome.ok) {
+      cell.turns++;
+      this.commitIntents(cell, { from: cell.id, correlationId: d.env.correlationId, causationId: d.env.id }, outcome.intents);
+      if (outcome.reply !== undefined) this.core.outbox.reply(d, cell.id, outcome.reply);
+      else if (awaitsReply(d)) {
+        this.core.outbox.replyError(d, cell.id, aosError('ERR_NO_REPLY', `${cell.id} handled the ask without replying`, { actorId: cell.id, messageId: d.env.id }));
+      }
+      return;
+    }
+    const err = fromWire(outcome.error);
+    if (INPUT_CODES.has(err.code)) {
+      this.core.reject(cell, d, err);
+      return;
+    }
+    this.turnFailed(cell, d, err, FAILURE_KINDS[err.code] ?? 'threw');
+  }
+
+  /**
+   * The one failure path: a turn that threw, broke its schema, overran its limit or lost its
+   * worker. Unsupervised, the actor keeps its state and the message is dropped (answered and
+   * dead-lettered); supervised, the actor pauses until its supervisor restarts, resumes or stops it.
+   */
+  private turnFailed(cell: ActorCell, d: Delivery, err: AosError, kind: FailureKind): void {
+    cell.turns++;
+    cell.failures++;
+    this.core.log.error(
+      { actor: cell.id, reason: { code: err.code, message: err.message, stack: err.stack }, failure: kind, messageId: d.env.id, correlationId: d.env.correlationId, attempt: d.env.attempt },
+      'turn failed: state and effects discarded',
+    );
+    // A turn aborted because its actor is stopping is not a failure to supervise.
+    if (cell.watcher === undefined || !this.core.running() || cell.status !== 'running' || err.code === 'ERR_ACTOR_STOPPED') {
+      this.core.reject(cell, d, err);
+      return;
+    }
+    cell.status = 'failed';
+    cell.failed = { delivery: d, error: err };
+    cell.watcher.childFailed(cell.id, { kind, error: err, messageId: d.env.id, attempt: d.env.attempt });
+  }
+
+  /**
+   * A batch failed as a whole: its worker died, or was terminated because a turn would not
+   * yield. The turn that was running is the failure; every other message of the batch is put
+   * back and runs again (none of their effects had been committed, so nothing happens twice).
+   */
+  batchFailed(actors: DispatchedActor[], failure: BatchFailure): void {
+    // No turn running: the worker died outside any handler (e.g. while loading a module);
+    // then each actor's first message takes the blame, so a module that kills its worker cannot loop.
+    const blameFirst = failure.running.every((i) => i < 0);
+    for (const { cell, deliveries, init, slot } of actors) {
+      if (init === true) {
+        cell.needsInit = true; // the restart's init died with the worker: it runs again
+        if (failure.running[slot] === 0) {
+          // It was init itself that was running: the child failed again, with no message to blame.
+          const kind = failure.overdue.has(slot) ? 'timeout' : 'worker-died';
+          const code = kind === 'timeout' ? 'ERR_TURN_TIMEOUT' : 'ERR_WORKER_DIED';
+          this.initSettled(cell, deliveries, { ok: false, error: { code, message: `init of ${cell.id} lost its worker (${kind})` } });
+          continue;
+        }
+      }
+      const index = blameFirst ? 0 : failure.running[slot]! - (init === true ? 1 : 0);
+      const culprit = index >= 0 ? deliveries[index] : undefined;
+      this.requeue(cell, deliveries.filter((d) => d !== culprit));
+      if (culprit === undefined) continue;
+      if (cell.status === 'stopping' || cell.status === 'stopped') {
+        // Terminated because it would not yield to its stop: that is the stop, not a crash.
+        this.core.reject(cell, culprit, aosError('ERR_ACTOR_STOPPED', `actor ${cell.id} was stopped; its turn did not yield and its worker was terminated`, { actorId: cell.id }));
+        continue;
+      }
+      const timedOut = failure.overdue.has(slot);
+      const err = timedOut
+        ? aosError('ERR_TURN_TIMEOUT', `a turn of ${cell.id} ran past ${cell.turnTimeoutMs} ms and its worker was terminated`, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs }, failure.cause)
+        : aosError('ERR_WORKER_DIED', `the worker running ${cell.id} died`, { actorId: cell.id }, failure.cause);
+      this.turnFailed(cell, culprit, err, timedOut ? 'timeout' : 'worker-died');
+    }
+  }
+
+  commitIntents(cell: ActorCell, origin: Origin, intents: Intent[]): void {
+    for (const intent of intents) {
+      try {
+        this.commitIntent(cell, origin, intent);
+      } catch (err) {
+        this.core.log.error({ actor: cell.id, intent: intent.t, err: toAosError(err).toWire() }, 'an intent could not be committed');
+      }
+    }
+  }
+
+  private commitIntent(cell: ActorCell, origin: Origin, intent: Intent): void {
+    switch (intent.t) {
+      case 'tell':
+        this.core.outbox.tell(origin, intent.to, { format: 'msgpack', payload: intent.payload });
+        return;
+      case 'publish':
+        this.core.outbox.publish(origin, assertSubject(intent.subject), { format: 'msgpack', payload: intent.payload });
+        return;
+      case 'spawn':
+        this.core.spawnCell(intent.module, { type: intent.type, key: intent.key, tasks: intent.tasks }, undefined).catch((err: unknown) =>
+          this.core.log.error({ actor: cell.id, spawn: `${intent.type}/${intent.key}`, err: toAosError(err).toWire(true) }, 'spawn requested by an actor failed'),
+        );
+        return;
+      case 'stop':
+        if (this.core.cells.has(intent.id)) void this.core.stopCell(intent.id, { shutdownMs: 5_000, exit: intent.id === cell.id ? 'normal' : 'shutdown' });
+        else this.core.broadcastStop(intent.id);
+        return;
+    }
+  }
+}
