@@ -345,9 +345,8 @@ describe('supervision tree', () => {
     expect(await bystander.ask({ op: 'inc' })).toBe(1);
   });
 
-  // Runtime bug: an actor stays "busy" until every turn of the batch it was dispatched in has
-  // ended, so stopping it waits for its batch-mates' turns, and after shutdownMs terminates the
-  // worker, failing their turns (ERR_WORKER_DIED) though nobody stopped them.
+  // Regression: an actor used to stay "busy" until every turn of its batch had ended, so stopping
+  // it waited for its batch-mates' turns and, after shutdownMs, terminated their worker too.
   test('shutdown - stopping one child neither waits for nor kills the turns of actors it shared a batch with', async () => {
     const n = await node(1);
     const pool = await n.system.supervise(defineSupervisor({ name: 'p', pool: { template: { module: COUNTER, type: 'pw' }, size: 4 } }));
@@ -369,9 +368,9 @@ describe('supervision tree', () => {
     expect(await Promise.all([answers[0], answers[2], answers[3]])).toEqual(['released', 'released', 'released']);
   });
 
-  // Runtime bug: whenIdle() can resolve while a supervisor is still at work: its queued and
-  // running operations are not counted, so a gap between two kernel operations of one supervisor
-  // decision (stop the old child supervisor, start the new one, restart the next sibling) looks idle.
+  // Regression: whenIdle() used to resolve while a supervisor was still at work (between two
+  // kernel operations of one decision: stop the old child supervisor, start the new one, restart
+  // the next sibling); supervisor operations now count as node activity.
   test('whenIdle - resolves only once supervisors have finished their restarts', async () => {
     const n = await node(2);
     const seen: string[] = [];
