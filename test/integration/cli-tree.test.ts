@@ -4,26 +4,13 @@
 // asks them as a user would. Meant for test/integration/ (it imports ../helpers/).
 
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
+import { AOS_BIN, packageRoot } from '../helpers/processes.js';
 import { defineSupervisor, type ActorInfo, type ActorNode, type SupervisorNode } from 'autonomy-os';
 import { fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
 
-/** The package root: the nearest directory above this file whose package.json is autonomy-os. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!(existsSync(join(dir, 'package.json')) && JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name === 'autonomy-os')) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('autonomy-os package root not found');
-    dir = up;
-  }
-  return dir;
-}
-
+const AOS = AOS_BIN;
 const ROOT = packageRoot();
-const AOS = join(ROOT, 'dist', 'cli', 'aos.js');
 
 interface Exit {
   code: number | null;

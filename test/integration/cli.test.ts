@@ -5,27 +5,16 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { AOS_BIN, packageRoot } from '../helpers/processes.js';
 
-/** The package root: the nearest directory above this file whose package.json is autonomy-os. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!(existsSync(join(dir, 'package.json')) && JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name === 'autonomy-os')) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('autonomy-os package root not found');
-    dir = up;
-  }
-  return dir;
-}
-
+const AOS = AOS_BIN;
 const ROOT = packageRoot();
-const AOS = join(ROOT, 'dist', 'cli', 'aos.js');
 
 interface Exit {
   code: number | null;

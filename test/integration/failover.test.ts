@@ -3,12 +3,9 @@
 // sending requests one after another sees replies or typed errors, never silent loss, except
 // for what was in flight at the node at the moment it died.
 
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from 'nats';
-import { describe, expect, inject, onTestFinished, test } from 'vitest';
+import { startNodeProcess } from '../helpers/processes.js';
+import { describe, expect, inject, test } from 'vitest';
 import { ERROR_HEADER } from 'autonomy-os/internal';
 import { withDeadline } from '../helpers/deferred.js';
 import { json, parseJson, rawClient } from '../helpers/nats.js';
@@ -40,23 +37,8 @@ async function request(nc: NatsConnection, subject: string, i: number): Promise<
 
 /** Starts failover-node.mjs in a child process; resolves once it prints its ready line. */
 async function startChildNode(namespace: string, nodeId: string, instances: number) {
-  const script = fileURLToPath(fixture('failover-node.mjs'));
-  const child = spawn(process.execPath, [script, inject('natsUrl'), namespace, nodeId, String(instances)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = once(child, 'exit');
-  onTestFinished(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const ready = new Promise<string>((resolve, reject) => {
-    lines.on('line', (line) => {
-      if (line.startsWith('ready ')) resolve(line.slice('ready '.length));
-    });
-    child.once('exit', (code) => reject(new Error(`${nodeId} exited early with code ${code}`)));
-  });
-  expect(await withDeadline(ready, 15_000, `ready line from ${nodeId}`)).toBe(nodeId);
+  const { child, exited, id } = await startNodeProcess('failover-node.mjs', [inject('natsUrl'), namespace, nodeId, String(instances)], nodeId);
+  expect(id).toBe(nodeId);
   return { child, exited };
 }
 

@@ -1,9 +1,6 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { createInbox } from 'nats';
-import { describe, expect, inject, onTestFinished, test } from 'vitest';
+import { describe, expect, inject, test } from 'vitest';
+import { startNodeProcess } from '../helpers/processes.js';
 import { withDeadline } from '../helpers/deferred.js';
 import { collect, json, rawClient } from '../helpers/nats.js';
 import { fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
@@ -105,23 +102,8 @@ describe('multi-node', () => {
 
   test('nodes - a node in another process serves asks from this one', async () => {
     const namespace = uniqueNamespace();
-    const script = fileURLToPath(fixture('node-b.mjs'));
-    const child = spawn(process.execPath, [script, inject('natsUrl'), namespace, 'proc-b'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const exited = once(child, 'exit');
-    onTestFinished(async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    });
-    const lines = createInterface({ input: child.stdout! });
-    const ready = new Promise<string>((resolve, reject) => {
-      lines.on('line', (line) => {
-        if (line.startsWith('ready ')) resolve(line.slice('ready '.length));
-      });
-      child.once('exit', (code) => reject(new Error(`node-b exited early with code ${code}`)));
-    });
-    expect(await withDeadline(ready, 15_000, 'ready line from node-b')).toBe('proc-b');
+    const { child, exited, id } = await startNodeProcess('node-b.mjs', [inject('natsUrl'), namespace, 'proc-b'], 'node-b');
+    expect(id).toBe('proc-b');
 
     const a = await startSystem({ namespace, nodeId: 'proc-a' });
     const reply = await a.ref('echo/b').ask<EchoReply & { lang: string }>({ text: 'other process' });
