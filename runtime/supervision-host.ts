@@ -49,10 +49,12 @@ export class NodeSupervisionHost implements SupervisionHost {
     await this.core.quiet.during(async () => {
       const reason = aosError('ERR_ACTOR_STOPPED', `actor ${id} is restarting`, { actorId: id });
       await this.core.quiesce(cell, reason, options.shutdownMs);
-      // Decided before any backoff: a poison message's asker hears at once, not after the wait.
-      this.retryOrBury(cell);
-      // While it waits out a backoff, its peers on the task subjects take the work.
+      // While it waits out a backoff, its peers on the task subjects take the work (stepped
+      // aside before the failed message is answered, so a client that hears the error and
+      // sends again reaches a peer).
       const paused = options.delayMs > 0 ? await this.pauseTasks(cell) : false;
+      // Decided before the backoff: a poison message's asker hears at once, not after the wait.
+      this.retryOrBury(cell);
       if (options.delayMs > 0) await new Promise<void>((resolve) => this.core.clock.setTimeout(resolve, options.delayMs));
       // A fresh state: init runs at once, at the head of the actor's next batch, with the
       // messages waiting for it (one worker round trip, not two). If init fails, the child
