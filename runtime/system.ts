@@ -1,13 +1,13 @@
-// ActorSystem: one node of the runtime. It owns the NATS connection, the worker pool, the
-// local actors' cells and the dispatcher; it turns inbound messages into mailbox entries,
-// turn results into committed effects, and every failure into a typed reply, a dead letter
-// and a log record. Actor code never runs here: only in the pool.
+// ActorSystem: one node of the runtime, and its public face. It owns the NATS connection, the
+// worker pool and the local actors' cells, spawns, stops and supervises them, and shuts down
+// without losing what it accepted. The way in is inbox.ts, turn results are turn-results.ts,
+// what supervisors may ask is supervision-host.ts. Actor code never runs here: only in the pool.
 
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Msg, Subscription } from 'nats';
+import type { Subscription } from 'nats';
 import type { Logger } from 'pino';
-import { ActorCell, type Delivery, type MailboxOptions } from './actor-cell.js';
+import { ActorCell, type MailboxOptions } from './actor-cell.js';
 import type { ActorRef } from './actor-ref.js';
 import { agentId, parseAgentId, type AgentId } from './address.js';
 import { systemClock, type Clock } from './clock.js';
@@ -15,10 +15,9 @@ import { ControlPlane } from './control.js';
 import { DeadLetters } from './dead-letters.js';
 import type { SpawnOptions } from './define-actor.js';
 import { Dispatcher, Watchdog } from './dispatcher.js';
-import { compact, decodeValue, encodeValue, type Envelope, type EnvelopeKind } from './envelope.js';
+import { compact, decodeValue, encodeValue } from './envelope.js';
 import { aosError, fromWire, toAosError, type AosError } from './errors/aos-error.js';
 import { newToken } from './ids.js';
-import { InboundError, parseInbound } from './inbound.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_MAILBOX_CAPACITY } from './mailbox.js';
 import { Outbox, type Origin } from './outbox.js';
@@ -28,6 +27,7 @@ import type { NodeCore } from './node-core.js';
 import { Quiescence } from './quiescence.js';
 import { NodeSupervisionHost } from './supervision-host.js';
 import { TurnResults } from './turn-results.js';
+import { Inbox } from './inbox.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TURN_TIMEOUT_MS, validateOptions, type ActorSystemOptions } from './system-options.js';
 import { EmbeddedNats } from './transport/embedded-nats.js';
 import { NatsTransport } from './transport/nats-transport.js';
@@ -56,11 +56,6 @@ export interface ActorInfo {
 
 type SystemState = 'running' | 'draining' | 'stopped';
 
-/** A failed or restarting actor still takes messages: they wait in its mailbox for the restart. */
-function acceptsMessages(cell: ActorCell): boolean {
-  return cell.status === 'running' || cell.status === 'failed' || cell.status === 'restarting';
-}
-
 function resolveModule(module: string | URL): string {
   if (module instanceof URL) return module.href;
   if (/^[a-z][a-z0-9+.-]*:/i.test(module) && !/^[a-z]:[\\/]/i.test(module)) return new URL(module).href;
@@ -87,6 +82,7 @@ export class ActorSystem {
   private shutdownPromise: Promise<void> | undefined;
   private readonly supervisors: SupervisorHandle[] = [];
   private readonly results: TurnResults;
+  private readonly inbox: Inbox;
   /** What supervisors may ask of this node (supervisors/ implements the policy). */
   private readonly host: NodeSupervisionHost;
 
@@ -107,7 +103,7 @@ export class ActorSystem {
     this.askTimeoutMs = options.askTimeoutMs ?? 30_000;
     this.mailboxDefaults = { capacity: options.mailbox?.capacity ?? DEFAULT_MAILBOX_CAPACITY, overflow: options.mailbox?.overflow ?? 'reject' };
     this.deadLetters = new DeadLetters(transport, this.subjects, nodeId, log, () => this.clock.now());
-    this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.deliverLocal(to, d));
+    this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.inbox.deliverLocal(to, d));
     this.dispatcher = new Dispatcher({
       run: (task) => pool.run(task),
       terminate: (threadId) => pool.terminate(threadId),
@@ -120,6 +116,16 @@ export class ActorSystem {
       onSettled: () => this.quiet.wake(),
     });
     this.quiet = new Quiescence(() => this.dispatcher.idle);
+    this.inbox = new Inbox({
+      cells: this.cells,
+      clock: this.clock,
+      log,
+      maxMessageBytes: this.maxMessageBytes,
+      outbox: this.outbox,
+      deadLetters: this.deadLetters,
+      dispatcher: this.dispatcher,
+      quiet: this.quiet,
+    });
     const core: NodeCore = {
       nodeId,
       systemId: this.systemId,
@@ -135,12 +141,12 @@ export class ActorSystem {
       pool,
       quiet: this.quiet,
       running: () => this.state === 'running',
-      reject: (cell, d, err, raw) => this.reject(cell, d, err, raw),
+      reject: (cell, d, err, raw) => this.inbox.reject(cell, d, err, raw),
       spawnCell: (module, o, watcher) => this.spawnCell(module, o, watcher),
       stopCell: (id, o) => this.stopCell(id, o),
       quiesce: (cell, reason, ms) => this.quiesce(cell, reason, ms),
       subscribeTask: (cell, subject) => this.subscribeTask(cell, subject),
-      stubEnvelope: (to, msg) => this.stubEnvelope(to, msg),
+      stubEnvelope: (to, msg) => this.inbox.stubEnvelope(to, msg),
       broadcastStop: (id) => this.control.broadcastStop(id),
     };
     this.results = new TurnResults(core);
@@ -222,7 +228,7 @@ export class ActorSystem {
         const init = await this.runInit(cell);
         this.pool.remember(cell.module);
         const direct = this.subjects.actor(cell.addr);
-        cell.subscriptions.push(this.transport.subscribe(direct, (m) => this.onMessage(cell, m, 'tell', id), this.subjects.queueGroup('actor')));
+        cell.subscriptions.push(this.transport.subscribe(direct, (m) => this.inbox.receive(cell, m, 'tell', id), this.subjects.queueGroup('actor')));
         for (const task of tasks) cell.subscriptions.push(this.subscribeTask(cell, task));
         await this.transport.flush(); // the subscriptions are live on the server when spawn resolves
         cell.status = 'running';
@@ -240,7 +246,7 @@ export class ActorSystem {
   }
 
   private subscribeTask(cell: ActorCell, subject: string): Subscription {
-    return this.transport.subscribe(subject, (m) => this.onMessage(cell, m, 'task', m.subject), this.subjects.queueGroup(cell.addr.type));
+    return this.transport.subscribe(subject, (m) => this.inbox.receive(cell, m, 'task', m.subject), this.subjects.queueGroup(cell.addr.type));
   }
 
   /** Runs `init` in a worker and keeps the first state; resolves to the intents init made. */
@@ -308,9 +314,9 @@ export class ActorSystem {
       await Promise.all(cell.subscriptions.map((s) => s.drain().catch(() => undefined)));
       const reason = aosError('ERR_ACTOR_STOPPED', `actor ${id} was stopped`, { actorId: id });
       await this.quiesce(cell, reason, options.shutdownMs);
-      if (cell.failed !== undefined) this.reject(cell, cell.failed.delivery, cell.failed.error);
+      if (cell.failed !== undefined) this.inbox.reject(cell, cell.failed.delivery, cell.failed.error);
       cell.failed = undefined;
-      for (const d of cell.mailbox.drain()) this.reject(cell, d, reason);
+      for (const d of cell.mailbox.drain()) this.inbox.reject(cell, d, reason);
       cell.status = 'stopped';
       this.cells.delete(id);
       this.log.info({ actor: id }, 'actor stopped');
@@ -404,7 +410,7 @@ export class ActorSystem {
       await Promise.race([this.whenIdle(), this.quiet.until(() => timedOut)]);
       if (timedOut) {
         const reason = aosError('ERR_SHUTTING_DOWN', `node ${this.nodeId} shut down before the message was handled`, { nodeId: this.nodeId });
-        for (const cell of this.cells.values()) for (const d of cell.mailbox.drain()) this.reject(cell, d, reason);
+        for (const cell of this.cells.values()) for (const d of cell.mailbox.drain()) this.inbox.reject(cell, d, reason);
         this.log.warn({ deadline }, 'shutdown timed out: queued messages dead-lettered');
       }
     } finally {
@@ -417,62 +423,6 @@ export class ActorSystem {
       this.log.info('node stopped');
     }
   }
-
-  // ---- inbound ---------------------------------------------------------------------
-
-  private onMessage(cell: ActorCell, msg: Msg, kind: EnvelopeKind, to: string): void {
-    this.quiet.activity++;
-    let delivery: Delivery;
-    try {
-      const parsed = parseInbound(msg, { to, kind, now: this.clock.now(), maxMessageBytes: this.maxMessageBytes });
-      delivery = parsed.delivery;
-      if (parsed.claimed.length > 0) {
-        this.log.warn({ actor: cell.id, claimed: parsed.claimed, messageId: delivery.env.id }, 'identity headers from outside the runtime ignored');
-      }
-    } catch (err) {
-      if (!(err instanceof InboundError)) throw err;
-      const env = err.env;
-      const d: Delivery = { env: env ?? this.stubEnvelope(to, msg), subject: msg.subject, replyMode: 'raw' };
-      if (msg.reply) d.replyTo = msg.reply;
-      this.reject(cell, d, err.error, env === undefined ? msg.data : undefined);
-      return;
-    }
-    this.accept(cell, delivery);
-  }
-
-  /** The local route of the Outbox: a message for an actor running here skips NATS. */
-  private deliverLocal(to: string, d: Delivery): boolean {
-    const cell = this.cells.get(to);
-    if (cell === undefined || !acceptsMessages(cell)) return false;
-    this.quiet.activity++;
-    this.accept(cell, d);
-    return true;
-  }
-
-  private accept(cell: ActorCell, delivery: Delivery): void {
-    if (!acceptsMessages(cell)) {
-      this.reject(cell, delivery, aosError('ERR_ACTOR_STOPPED', `actor ${cell.id} is stopping`, { actorId: cell.id }));
-      return;
-    }
-    const offer = cell.mailbox.offer(delivery);
-    const full = (d: Delivery) =>
-      this.reject(cell, d, aosError('ERR_MAILBOX_FULL', `mailbox of ${cell.id} is full (${cell.mailbox.capacity})`, { actorId: cell.id, capacity: cell.mailbox.capacity }));
-    if (!offer.accepted) full(offer.rejected);
-    else if (offer.evicted !== undefined) full(offer.evicted);
-    this.dispatcher.wake(cell);
-  }
-
-  private stubEnvelope(to: string, msg: Msg): Envelope {
-    return { kind: 'tell', id: '0000000000000000', from: 'unknown', to, correlationId: '0'.repeat(32), causationId: null, sentAt: this.clock.now(), attempt: 0, format: 'json', payload: msg.data.slice(0, 0) };
-  }
-
-  /** A message that will not be handled: typed error reply (if the sender waits), dead letter, log. */
-  private reject(cell: ActorCell, d: Delivery, err: AosError, raw?: Uint8Array): void {
-    this.outbox.replyError(d, cell.id, err);
-    this.deadLetters.publish(cell.addr.type, d.subject, err, raw === undefined ? d.env : undefined, raw);
-  }
-
-  // ---- turn results ----------------------------------------------------------------
 
   private async askFromWorker(ask: AskFromWorker): Promise<AskAnswer> {
     this.dispatcher.waitingOnAsk(1);
