@@ -56,6 +56,7 @@ export class NodeSupervisionHost implements SupervisionHost {
       // Decided before the backoff: a poison message's asker hears at once, not after the wait.
       this.retryOrBury(cell);
       if (options.delayMs > 0) await new Promise<void>((resolve) => this.core.clock.setTimeout(resolve, options.delayMs));
+      if (cell.status !== 'restarting') return; // stopped while it waited
       // A fresh state: init runs at once, at the head of the actor's next batch, with the
       // messages waiting for it (one worker round trip, not two). If init fails, the child
       // fails again and its supervisor counts it (initSettled).
