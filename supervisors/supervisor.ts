@@ -135,7 +135,7 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
   // ---- ChildWatcher: events from the kernel ------------------------------------------
 
   childFailed(id: string, failure: ChildFailure): void {
-    void this.enqueue(() => this.onFailure(id, { kind: 'failure', failure: failure.kind, code: failure.error.code }, failure.error.message));
+    void this.enqueue(() => this.onFailure(id, { kind: 'failure', failure: failure.kind, code: failure.error.code }, failure.error.message, failure.error.stack));
   }
 
   childExited(id: string, reason: ExitKind): void {
@@ -148,7 +148,7 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
 
   // ---- policy -----------------------------------------------------------------------
 
-  private async onFailure(id: string, reason: ExitReason, message: string): Promise<void> {
+  private async onFailure(id: string, reason: ExitReason, message: string, cause?: string): Promise<void> {
     const child = this.children.find((c) => c.id === id);
     if (child === undefined || this.status !== 'running') {
       // A child of a supervisor that is stopping, or already forgotten: nothing to restart.
@@ -158,7 +158,7 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
     const now = this.host.clock.now();
     const code = reason.kind === 'failure' ? reason.code : reason.kind;
     if (reason.kind === 'failure') child.lastFailure = { code, message, kind: reason.failure, at: now };
-    this.log('child_terminated', { code, message }, child);
+    this.log('child_terminated', { code, message, ...(cause === undefined ? {} : { cause }) }, child);
     const directive = child.kind === 'actor' && reason.kind === 'failure' ? child.spec.directives[reason.failure] : 'restart';
     if (directive === 'resume' && child.kind === 'actor') {
       this.host.resumeChild(id);
@@ -252,7 +252,7 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
   }
 
   /** One structured record per crash, restart and shutdown, as OTP's crash reports. */
-  private log(context: 'child_terminated' | 'restart' | 'shutdown' | 'start_error', reason: { code: string; message: string }, offender?: Child): void {
+  private log(context: 'child_terminated' | 'restart' | 'shutdown' | 'start_error', reason: { code: string; message: string; cause?: string }, offender?: Child): void {
     const record = {
       supervisor: this.name,
       context,
