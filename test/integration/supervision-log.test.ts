@@ -1,0 +1,43 @@
+// Every crash and restart is one structured log record, as OTP's crash reports are:
+// supervisor, context, reason (code, message, cause) and offender (child id and spec).
+
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { describe, expect, test } from 'vitest';
+import { defineSupervisor } from 'autonomy-os';
+import { fixture, startSystem } from '../helpers/system.js';
+
+interface Record {
+  supervisor?: string;
+  context?: string;
+  reason?: { code: string; message: string; cause?: string };
+  offender?: { id: string; module: string; restart: string; shutdownMs: number };
+}
+
+describe('supervision log', () => {
+  test('crash report - a crash and its restart are one structured record each', async () => {
+    const records: Record[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') records.push(JSON.parse(line) as Record);
+        done();
+      },
+    });
+    const node = await startSystem({ logger: pino({ level: 'info' }, sink) });
+    await node.supervise(defineSupervisor({ name: 'crashy', children: [{ module: fixture('sup-counter.ts'), type: 'cr', key: 'a', maxAttempts: 1 }] }));
+    await expect(node.ref('cr/a').ask({ op: 'fail', how: 'throw' })).rejects.toMatchObject({ code: 'ERR_HANDLER_FAILED' });
+    await node.whenIdle();
+
+    const crashes = records.filter((r) => r.supervisor === 'crashy' && r.context === 'child_terminated');
+    const restarts = records.filter((r) => r.supervisor === 'crashy' && r.context === 'restart');
+    expect(crashes).toHaveLength(1);
+    expect(restarts).toHaveLength(1);
+    expect(crashes[0]).toMatchObject({
+      reason: { code: 'ERR_HANDLER_FAILED', message: 'asked to throw' },
+      offender: { id: 'cr/a', restart: 'permanent', shutdownMs: 5_000 },
+    });
+    expect(crashes[0]!.reason!.cause).toContain('asked to throw');
+    expect(crashes[0]!.offender!.module).toContain('sup-counter.ts');
+    expect(restarts[0]).toMatchObject({ offender: { id: 'cr/a' } });
+  });
+});
