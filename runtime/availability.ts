@@ -19,7 +19,8 @@ const encoder = new TextEncoder();
 export interface AvailabilityHooks {
   /** True while an actor of this node serves `subject`. */
   servesLocally(subject: string): boolean;
-  /** Answers (if the sender waits) and dead-letters a message nobody can take. */
+  /** A message on the stand-in: handed to an instance that serves the subject here by now, or
+   *  answered (if the sender waits) and dead-lettered. */
   unavailable(type: string, msg: Msg): void;
   escalate(event: EscalationEvent): void;
 }
@@ -60,7 +61,9 @@ export class Availability {
     const f = this.fallbacks.get(subject);
     if (f === undefined) return;
     this.fallbacks.delete(subject);
-    f.sub.unsubscribe();
+    // Drained, not unsubscribed: a message already routed to it still reaches the handler
+    // (which hands it to the instance that serves here now), instead of vanishing.
+    void f.sub.drain().catch(() => undefined);
     this.log.info({ subject, type: f.type }, `${subject} is served again`);
   }
 

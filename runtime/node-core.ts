@@ -40,6 +40,8 @@ export interface NodeCore {
   /** Ends the cell's in-flight turn: aborted through ctx.signal, its worker terminated after `shutdownMs`. */
   quiesce(cell: ActorCell, reason: AosError, shutdownMs: number): Promise<void>;
   subscribeTask(cell: ActorCell, subject: string): Subscription;
+  /** Hands a message that arrived on a task subject to a cell, as its own subscription would. */
+  receiveTask(cell: ActorCell, msg: Msg): void;
   /** An envelope for a message whose own could not be read (for its dead letter). */
   stubEnvelope(to: string, msg: Msg): Envelope;
   /** Asks every node to stop an actor that is not local. */

@@ -129,6 +129,9 @@ export class NodeSupervisionHost implements SupervisionHost {
 
   /** A message on a subject no instance serves: answered ERR_UNAVAILABLE (if the sender waits) and dead-lettered. */
   private unavailable(type: string, msg: Msg): void {
+    for (const c of this.core.cells.values()) {
+      if (c.serving && c.tasks.includes(msg.subject)) return this.core.receiveTask(c, msg);
+    }
     this.core.quiet.activity++;
     const err = aosError('ERR_UNAVAILABLE', `no instance of ${type} serves ${msg.subject}`, { type, subject: msg.subject });
     let d: Delivery;

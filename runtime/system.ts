@@ -146,6 +146,7 @@ export class ActorSystem {
       stopCell: (id, o) => this.stopCell(id, o),
       quiesce: (cell, reason, ms) => this.quiesce(cell, reason, ms),
       subscribeTask: (cell, subject) => this.subscribeTask(cell, subject),
+      receiveTask: (cell, msg) => this.inbox.receive(cell, msg, 'task', msg.subject),
       stubEnvelope: (to, msg) => this.inbox.stubEnvelope(to, msg),
       broadcastStop: (id) => this.control.broadcastStop(id),
     };
