@@ -24,8 +24,8 @@ const actorChild = z.object({
   shutdownMs: z.number().int().min(0).optional(),
   directives: z.object({ threw: directive, timeout: directive, 'worker-died': directive, 'output-schema': directive }).partial().optional(),
 });
-const input = z.object({
-  name: z.string().min(1).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only'),
+const specSchema = z.object({
+  name: z.string().min(1).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional(),
   strategy: z.enum(['one_for_one', 'one_for_all', 'rest_for_one']).optional(),
   intensity: z.object({ maxRestarts: z.number().int().min(0), withinMs: z.number().int().positive() }).partial().optional(),
   backoff: z
@@ -55,8 +55,11 @@ function invalid(name: string, issues: z.core.$ZodIssue[]): never {
 }
 
 /** Validates a supervisor spec (ERR_CONFIG with the path of the bad field) and fills in OTP's defaults. */
-export function defineSupervisor(spec: SupervisorSpecInput): SupervisorSpec {
-  const parsed = input.safeParse(spec);
+let unnamed = 0;
+
+export function defineSupervisor(input: SupervisorSpecInput): SupervisorSpec {
+  const spec = { ...input, name: input.name ?? `supervisor-${++unnamed}` };
+  const parsed = specSchema.safeParse(spec);
   if (!parsed.success) invalid(String((spec as { name?: unknown })?.name ?? '?'), parsed.error.issues);
   const children = (spec.children ?? []).map((c, i) => {
     if (isSupervisorSpec(c)) return c;

@@ -20,7 +20,8 @@ export interface ActorChildSpec extends ActorChildStart {
 }
 
 export interface SupervisorSpecInput {
-  name: string;
+  /** Shown in the tree, logs and escalations (default `supervisor-<n>`). */
+  name?: string;
   strategy?: Strategy;
   intensity?: Partial<Intensity>;
   /** Delay between restarts (default none, as in OTP): exponential with jitter, reset after a quiet period. */
