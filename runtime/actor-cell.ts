@@ -79,8 +79,4 @@ export class ActorCell {
     this.id = `${addr.type}/${addr.key}`;
     this.mailbox = new Mailbox<Delivery>(mailbox.capacity, mailbox.overflow);
   }
-
-  get idle(): boolean {
-    return !this.busy && this.mailbox.size === 0;
-  }
 }

@@ -77,10 +77,6 @@ export class Dispatcher {
     return this.inflight === 0 && this.ready.length === 0;
   }
 
-  get batchesInFlight(): number {
-    return this.inflight;
-  }
-
   /** A turn of an in-flight batch started (+1) or finished (-1) waiting on an ask. */
   waitingOnAsk(delta: 1 | -1): void {
     this.waiting += delta;

@@ -79,10 +79,6 @@ export class WorkerPool {
     for (const port of this.channels) port.postMessage(msg);
   }
 
-  get queued(): number {
-    return this.piscina.queueSize;
-  }
-
   async destroy(): Promise<void> {
     for (const port of this.channels) port.close();
     this.channels.clear();

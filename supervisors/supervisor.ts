@@ -273,11 +273,9 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
   // One operation at a time, like an OTP supervisor process; each counts as node activity from
   // the moment it is queued, so the node is not idle while a restart waits its turn.
   private enqueue(op: () => Promise<void>): Promise<void> {
-    const run = this.host.during(() => this.ops.then(op, op));
-    this.ops = run.catch((err: unknown) => {
+    return this.enqueueValue(op).catch((err: unknown) => {
       this.host.log.error({ supervisor: this.name, err }, 'supervisor operation failed');
     });
-    return this.ops;
   }
 
   private enqueueValue<T>(op: () => Promise<T>): Promise<T> {

@@ -143,10 +143,6 @@ export class NatsTransport {
     }
   }
 
-  get pendingRequests(): number {
-    return this.pending.size;
-  }
-
   async flush(): Promise<void> {
     if (!this.nc.isClosed()) await this.nc.flush();
   }

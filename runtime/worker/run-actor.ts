@@ -4,7 +4,7 @@
 // (the kernel puts the messages it did not reach back in the mailbox and decides what next).
 
 import type { Logger } from 'pino';
-import { decodeValue, encodeValue } from '../envelope.js';
+import { compact, decodeValue, encodeValue } from '../envelope.js';
 import { aosError, toAosError } from '../errors/aos-error.js';
 import type { ActorDefinition } from '../define-actor.js';
 import { cancelledIndex, finishedIndex, startedIndex, type ActorResult, type ActorTurns, type TurnMessage, type TurnOutcome } from '../wire.js';
@@ -40,7 +40,7 @@ function checkState(def: ActorDefinition, state: unknown, self: string): Uint8Ar
     }
   }
   try {
-    return encodeValue(state, 'msgpack').slice();
+    return compact(encodeValue(state, 'msgpack'));
   } catch (err) {
     throw aosError('ERR_ENCODE', `${self} returned a state that cannot be encoded`, { actorId: self }, err);
   }
