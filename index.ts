@@ -1,14 +1,14 @@
 // The public API of Autonomy OS: everything a user imports comes from here, by name.
 
 export { defineActor } from './runtime/define-actor.js';
-export type { ActorContext, ActorDefinition, ActorSpec, AskOptions, SpawnOptions } from './runtime/define-actor.js';
+export type { ActorContext, ActorDefinition, ActorSpec, AskOptions, CallOptions, SpawnOptions } from './runtime/define-actor.js';
 export { ActorSystem } from './runtime/system.js';
 export type { ActorInfo, SpawnActorOptions } from './runtime/system.js';
 export type { ActorSystemOptions } from './runtime/system-options.js';
 export type { ActorRef } from './runtime/actor-ref.js';
 export type { AgentId } from './runtime/address.js';
 export { parseAgentId, isAgentId, EXTERNAL } from './runtime/address.js';
-export { AosError, InputError, DeliveryError, TurnError, ConfigError } from './runtime/errors/aos-error.js';
+export { AosError, InputError, DeliveryError, TurnError, ConfigError, DeniedError } from './runtime/errors/aos-error.js';
 export type { WireError } from './runtime/errors/aos-error.js';
 export { ERROR_CODES } from './runtime/errors/codes.js';
 export type { ErrorCode } from './runtime/errors/codes.js';
@@ -21,3 +21,10 @@ export type { SupervisorSpec, SupervisorSpecInput, ActorChildSpec, Strategy } fr
 export type { SupervisorNode, ActorNode } from './supervisors/tree.js';
 export type { SupervisorHandle, EscalationEvent, FailureKind } from './runtime/supervision-port.js';
 export type { RestartType, Directive } from './supervisors/restart-decision.js';
+export { parsePolicy, loadPolicyFile, ACTIONS } from './runtime/broker/policy-schema.js';
+export type { PolicyDoc, RoleDoc, BudgetDoc, Action } from './runtime/broker/policy-schema.js';
+export { defaultPolicyDoc } from './runtime/broker/policy.js';
+export type { DenyReason } from './runtime/broker/policy.js';
+export type { DecisionRecord, Suspension } from './runtime/broker/broker.js';
+export type { GovernanceStatus } from './runtime/governance.js';
+export type { ToolSpec, ToolContext } from './runtime/tools/tool-registry.js';

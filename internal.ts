@@ -7,6 +7,7 @@ export { parseAgentId, tokenProblem, agentId, MAX_TOKEN_LENGTH } from './runtime
 export {
   encodeEnvelope,
   decodeEnvelope,
+  envelopeSealed,
   encodeValue,
   decodeValue,
   traceparentOf,
@@ -24,3 +25,10 @@ export type { RestartType, ExitReason, FailureKind, Directive } from './supervis
 export { addRestart, EMPTY_WINDOW, DEFAULT_INTENSITY } from './supervisors/intensity.js';
 export { nextBackoff, FRESH_BACKOFF, NO_BACKOFF } from './supervisors/backoff.js';
 export { Deadlines } from './runtime/deadlines.js';
+export { Policy, policyDigest, inScope } from './runtime/broker/policy.js';
+export { Broker, deniedError } from './runtime/broker/broker.js';
+export { parsePolicyText } from './runtime/broker/policy-schema.js';
+export { isSubset, overlaps, tokens } from './runtime/broker/subject-pattern.js';
+export { TokenBucket, BudgetCounter } from './runtime/broker/limits.js';
+export { GovernanceStore, governanceBucket, POLICY_KEY, SUSPENSIONS_KEY } from './runtime/broker/governance-store.js';
+export { CLIENT_HEADER, IDENTITY_HEADERS } from './runtime/inbound.js';

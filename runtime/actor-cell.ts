@@ -61,6 +61,8 @@ export class ActorCell {
   failed: { delivery: Delivery; error: AosError } | undefined;
   /** Restarted: its next batch runs `init` first (in the same worker task as its next messages). */
   needsInit = false;
+  /** Suspended by the kill switch: it takes no turns until resumed (its mailbox keeps filling). */
+  suspended = false;
   /** Its task subscriptions are live (false before spawn completes, while paused, once stopped). */
   serving = false;
   /** The batch this actor is in, while it is in one: its progress slot, and how to terminate its worker. */

@@ -1,6 +1,7 @@
 // The control plane of one node on `<ns>.ctl.<node>.<verb>` (and `<ns>.ctl.all.<verb>` for
-// every node): any NATS client can list a node's actors or stop one. Requests and replies
-// are JSON; errors come back as `{"error":{code,message}}`.
+// every node): any NATS client can list a node's actors, stop one, read the policy in force,
+// suspend or resume actors (lock these subjects down with NATS permissions in production).
+// Requests and replies are JSON; errors come back as `{"error":{code,message}}`.
 
 import type { Msg, Subscription } from 'nats';
 import type { Logger } from 'pino';
@@ -19,6 +20,16 @@ export interface ControlHandlers {
   /** Another node serves a subject again. */
   up: (subject: string) => void;
   stop: (id: string) => Promise<boolean>;
+  /** The policy version in force and the suspensions. */
+  policy: () => unknown;
+  suspend: (target: string, by: string, reason: string | undefined) => Promise<unknown>;
+  resume: (target: string) => Promise<unknown>;
+}
+
+function target(args: Record<string, unknown>, verb: string): string {
+  const t = args['target'];
+  if (typeof t !== 'string' || t.length === 0) throw aosError('ERR_BAD_REQUEST', `${verb} needs {"target":"type/key" or "role:<name>"}`, { verb });
+  return t;
 }
 
 const encoder = new TextEncoder();
@@ -77,6 +88,15 @@ export class ControlPlane {
           body = { node: this.nodeId, stopped: await this.handlers.stop(args['id']) };
           break;
         }
+        case 'policy':
+          body = this.handlers.policy();
+          break;
+        case 'suspend':
+          body = await this.handlers.suspend(target(args, verb), typeof args['by'] === 'string' ? args['by'] : 'external', typeof args['reason'] === 'string' ? args['reason'] : undefined);
+          break;
+        case 'resume':
+          body = await this.handlers.resume(target(args, verb));
+          break;
         default:
           throw aosError('ERR_BAD_REQUEST', `unknown control verb ${verb}`, { verb });
       }

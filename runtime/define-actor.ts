@@ -10,6 +10,11 @@ export interface AskOptions {
   timeoutMs?: number;
 }
 
+export interface CallOptions {
+  /** How long to wait for the tool (default 60 s); past it the tool's signal aborts. */
+  timeoutMs?: number;
+}
+
 export interface SpawnOptions {
   type: string;
   key: string;
@@ -35,12 +40,17 @@ export interface ActorContext {
   /** Aborted when the actor is stopped or the turn is abandoned: pass it to fetch, LLM clients... */
   readonly signal: AbortSignal;
   readonly log: Logger;
-  /** Answers the current message; a no-op when the sender did not ask. At most once per message. */
+  /** Answers the current message; a no-op when the sender did not ask. At most once per message,
+   *  always to the kernel-owned reply subject of the message being handled. */
   reply(value: unknown): void;
   tell(to: string, value: unknown): void;
   publish(subject: string, value: unknown): void;
   /** Asks another actor and waits for its reply; performed (and checked) when called. */
   ask<R = unknown>(to: string, value: unknown, options?: AskOptions): Promise<R>;
+  /** Calls a tool the node registered (`system.registerTool`), if the actor's role is granted it. Arguments and result are validated by the tool's schemas. */
+  call<R = unknown>(tool: string, args: unknown, options?: CallOptions): Promise<R>;
+  /** Reports units spent (model tokens, cost...), counted against the actor's budgets. */
+  report(unit: string, amount: number): void;
   /** Spawns an actor when the turn commits; a relative module path resolves against this actor's module. Returns its AgentId. */
   spawn(module: string, options: SpawnOptions): string;
   /** Stops an actor (itself when no id is given) when the turn commits. */

@@ -5,6 +5,7 @@
 
 import { awaitsReply, type ActorCell, type Delivery } from './actor-cell.js';
 import type { Clock } from './clock.js';
+import { memoryReportOf, type MemoryReport } from './memory-watchdog.js';
 import { progressBuffer, progressThread, runningTurns, type ActorResult, type BatchResult, type BatchTask, type TurnMessage } from './wire.js';
 
 export interface DispatchedActor {
@@ -23,6 +24,8 @@ export interface BatchFailure {
   running: number[];
   /** Slots whose running turn overran its time limit: the worker was terminated for them. */
   overdue: Set<number>;
+  /** Set when the worker was terminated for its memory outside the heap (every turn it ran failed for it). */
+  memory: MemoryReport | undefined;
 }
 
 export interface DispatcherOptions {
@@ -41,6 +44,8 @@ export interface DispatcherOptions {
   onOverdue: (cell: ActorCell) => void;
   /** Called after every batch has been applied (waiters re-check their conditions). */
   onSettled: () => void;
+  /** The policy version and rate allowance the worker checks an actor's intents with. */
+  limits: (cell: ActorCell) => { policy: string; allowance: number };
 }
 
 export function toTurnMessage(d: Delivery): TurnMessage {
@@ -92,7 +97,7 @@ export class Dispatcher {
 
   /** Marks a cell as having work; it is dispatched on the next flush unless already busy. */
   wake(cell: ActorCell): void {
-    if (cell.queued || cell.busy || (cell.mailbox.size === 0 && !cell.needsInit) || cell.status !== 'running') return;
+    if (cell.queued || cell.busy || (cell.mailbox.size === 0 && !cell.needsInit) || cell.status !== 'running' || cell.suspended) return;
     cell.queued = true;
     this.ready.push(cell);
     if (!this.flushQueued) {
@@ -111,7 +116,7 @@ export class Dispatcher {
       const actors: DispatchedActor[] = [];
       for (const cell of cells) {
         cell.queued = false;
-        if (cell.status !== 'running' || (cell.mailbox.size === 0 && !cell.needsInit)) continue;
+        if (cell.status !== 'running' || cell.suspended || (cell.mailbox.size === 0 && !cell.needsInit)) continue;
         cell.busy = true;
         actors.push({ slot: actors.length, cell, deliveries: cell.mailbox.take(this.opts.maxTurnsPerActor), init: cell.needsInit });
         cell.needsInit = false;
@@ -133,6 +138,7 @@ export class Dispatcher {
         state: init === true ? null : cell.state,
         init: init === true,
         messages: deliveries.map(toTurnMessage),
+        ...this.opts.limits(cell),
       })),
     };
     const terminate = () => {
@@ -163,6 +169,7 @@ export class Dispatcher {
             cause,
             running: runningTurns(progress, actors.length).map((p) => (p.running ? p.started - 1 : -1)),
             overdue: batch.watchdog.overdue,
+            memory: memoryReportOf(cause),
           });
         } finally {
           for (const a of failed) this.release(a.cell);

@@ -2,6 +2,7 @@
 // the pure codecs for it and for payloads. Decoding never throws anything but an
 // InputError with code ERR_DECODE, so a malformed body is always a typed, traceable event.
 
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { C1, Packr } from 'msgpackr';
 import type { WireError } from './errors/aos-error.js';
 import { aosError } from './errors/aos-error.js';
@@ -47,7 +48,38 @@ export function traceparentOf(env: Pick<Envelope, 'correlationId' | 'id'>): stri
 // Plain msgpack maps, no msgpackr records: any-language clients must be able to read us.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 
-export function encodeEnvelope(env: Envelope): Uint8Array {
+/** Bytes of the MAC that seals an envelope (HMAC-SHA256, truncated). */
+const MAC_BYTES = 16;
+const ARRAY_13 = 0x9d;
+const ARRAY_14 = 0x9e;
+const BIN_8 = 0xc4;
+
+/**
+ * Encodes an envelope; with a cluster key, seals it: the 13 fields become a 14-field array
+ * whose last element is an HMAC of the first 13, so a client without the key cannot forge
+ * an identity (any msgpack reader still reads the fields).
+ */
+export function encodeEnvelope(env: Envelope, key?: Uint8Array): Uint8Array {
+  const fields = packFields(env);
+  if (key === undefined) return fields;
+  const out = new Uint8Array(fields.length + 2 + MAC_BYTES);
+  out.set(fields);
+  out[0] = ARRAY_14;
+  out[fields.length] = BIN_8;
+  out[fields.length + 1] = MAC_BYTES;
+  out.set(createHmac('sha256', key).update(fields).digest().subarray(0, MAC_BYTES), fields.length + 2);
+  return out;
+}
+
+/** True when the bytes are an envelope sealed with `key` (see encodeEnvelope). */
+export function envelopeSealed(bytes: Uint8Array, key: Uint8Array): boolean {
+  const n = bytes.length - 2 - MAC_BYTES;
+  if (n < 1 || bytes[0] !== ARRAY_14 || bytes[n] !== BIN_8 || bytes[n + 1] !== MAC_BYTES) return false;
+  const mac = createHmac('sha256', key).update(Uint8Array.of(ARRAY_13)).update(bytes.subarray(1, n)).digest().subarray(0, MAC_BYTES);
+  return timingSafeEqual(mac, bytes.subarray(n + 2));
+}
+
+function packFields(env: Envelope): Uint8Array {
   return packr.pack([
     WIRE_VERSION,
     env.kind,
@@ -79,7 +111,8 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     bad('not valid msgpack (or truncated)', err);
   }
   if (raw === C1) bad('reserved msgpack byte 0xc1');
-  if (!Array.isArray(raw) || raw.length !== 13) bad('not a 13-field array');
+  // 14 fields: a sealed envelope (the MAC is checked by the receiver, which holds the key).
+  if (!Array.isArray(raw) || (raw.length !== 13 && raw.length !== 14)) bad('not a 13-field array');
   const [v, kind, id, from, to, corr, cause, sentAt, deadline, attempt, fmt, payload, error] = raw as unknown[];
   if (v !== WIRE_VERSION) bad(`unsupported version ${String(v)}`);
   if (!KINDS.includes(kind as EnvelopeKind)) bad(`unknown kind ${String(kind)}`);

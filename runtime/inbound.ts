@@ -5,13 +5,17 @@
 
 import type { Msg } from 'nats';
 import type { Delivery } from './actor-cell.js';
-import { EXTERNAL } from './address.js';
-import { CONTENT_TYPE_HEADER, CT_ENVELOPE, decodeEnvelope, formatOfContentType, type Envelope, type EnvelopeKind } from './envelope.js';
+import { EXTERNAL, tokenProblem } from './address.js';
+import { CONTENT_TYPE_HEADER, CT_ENVELOPE, decodeEnvelope, envelopeSealed, formatOfContentType, type Envelope, type EnvelopeKind } from './envelope.js';
 import { aosError, type AosError } from './errors/aos-error.js';
 import { newCorrelationId, newMessageId, parseTraceparent } from './ids.js';
 
-/** Headers an outside client might send to pose as an actor; ignored and reported. */
-export const IDENTITY_HEADERS = ['aos-from', 'aos-id', 'aos-correlation-id', 'aos-causation-id'] as const;
+/** Headers that claim an identity: from outside the runtime, any claim but `external` is a spoof attempt (denied). */
+export const IDENTITY_HEADERS = ['aos-from', 'aos-role', 'aos-owner'] as const;
+/** Headers that try to set kernel-stamped fields; ignored and reported. */
+export const KERNEL_HEADERS = ['aos-id', 'aos-correlation-id', 'aos-causation-id'] as const;
+/** The name an outside client gives itself (NATS does not pass its CONNECT name to subscribers). */
+export const CLIENT_HEADER = 'aos-client';
 
 export interface InboundContext {
   /** The AgentId (direct subjects) or subject (tasks) the message was addressed to. */
@@ -19,6 +23,8 @@ export interface InboundContext {
   kind: EnvelopeKind;
   now: number;
   maxMessageBytes: number;
+  /** The cluster key: an envelope not sealed with it is a forgery. */
+  key: Uint8Array;
 }
 
 export class InboundError {
@@ -31,8 +37,29 @@ export class InboundError {
 
 export interface Parsed {
   delivery: Delivery;
-  /** Identity headers an outside client sent (ignored); empty when none. */
+  /** Kernel headers an outside client sent (ignored); empty when none. */
   claimed: string[];
+}
+
+/** Raised for a message that claims an identity it does not have. */
+export class SpoofError extends InboundError {
+  constructor(
+    error: AosError,
+    env: Envelope | undefined,
+    /** The identity claimed. */
+    readonly claimed: string,
+  ) {
+    super(error, env);
+  }
+}
+
+function spoof(claimed: string, how: string, subject: string): AosError {
+  return aosError('ERR_DENIED', `a message on ${subject} claims to be from ${claimed} (${how}); denied as a spoof attempt`, {
+    reason: 'spoof',
+    rule: how === 'unsealed envelope' ? 'builtin:sealed-envelope' : 'builtin:identity-headers',
+    claimed,
+    subject,
+  });
 }
 
 function copy(data: Uint8Array): Uint8Array {
@@ -53,6 +80,11 @@ export function parseInbound(msg: Msg, ctx: InboundContext): Parsed {
     } catch (err) {
       throw new InboundError(err as AosError, undefined);
     }
+    if (!envelopeSealed(msg.data, ctx.key)) {
+      // Whatever identity it carries, it was not stamped by a node of this cluster.
+      const forged: Envelope = { ...env, payload: copy(env.payload) };
+      throw new SpoofError(spoof(env.from, 'unsealed envelope', msg.subject), forged, env.from);
+    }
     env.payload = copy(env.payload);
     const delivery: Delivery = { env, subject: msg.subject, replyMode: 'envelope' };
     // A tell carries a reply subject only to catch "no responders"; it is never answered.
@@ -60,10 +92,12 @@ export function parseInbound(msg: Msg, ctx: InboundContext): Parsed {
     return { delivery, claimed: [] };
   }
   const parent = parseTraceparent(msg.headers?.get('traceparent') || undefined);
+  const client = msg.headers?.get(CLIENT_HEADER) || undefined;
+  const from = client !== undefined && tokenProblem(client) === undefined ? `${EXTERNAL}/${client}` : EXTERNAL;
   const env: Envelope = {
     kind: ctx.kind === 'tell' && replyTo !== undefined ? 'ask' : ctx.kind,
     id: newMessageId(),
-    from: EXTERNAL,
+    from,
     to: ctx.to,
     correlationId: parent?.traceId ?? newCorrelationId(),
     causationId: parent?.spanId ?? null,
@@ -75,7 +109,13 @@ export function parseInbound(msg: Msg, ctx: InboundContext): Parsed {
   if (msg.data.length > ctx.maxMessageBytes) {
     throw new InboundError(tooLarge(msg.data.length, ctx.maxMessageBytes, msg.subject), { ...env, payload: copy(msg.data) });
   }
-  const claimed = msg.headers === undefined ? [] : IDENTITY_HEADERS.filter((h) => msg.headers!.has(h));
+  if (msg.headers !== undefined) {
+    for (const h of IDENTITY_HEADERS) {
+      const value = msg.headers.get(h);
+      if (value !== '' && value !== EXTERNAL && value !== from) throw new SpoofError(spoof(value, `header ${h}`, msg.subject), env, value);
+    }
+  }
+  const claimed = msg.headers === undefined ? [] : KERNEL_HEADERS.filter((h) => msg.headers!.has(h));
   const delivery: Delivery = { env, subject: msg.subject, replyMode: 'raw' };
   if (replyTo !== undefined) delivery.replyTo = replyTo;
   return { delivery, claimed };

@@ -10,7 +10,8 @@ import type { DeadLetters } from './dead-letters.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Envelope, EnvelopeKind } from './envelope.js';
 import { aosError, type AosError } from './errors/aos-error.js';
-import { InboundError, parseInbound } from './inbound.js';
+import { InboundError, parseInbound, SpoofError } from './inbound.js';
+import type { Broker } from './broker/broker.js';
 import type { Outbox } from './outbox.js';
 import type { Quiescence } from './quiescence.js';
 
@@ -28,6 +29,9 @@ export interface InboxDeps {
   deadLetters: DeadLetters;
   dispatcher: Dispatcher;
   quiet: Quiescence;
+  broker: Broker;
+  /** The cluster key envelopes must be sealed with. */
+  key: Uint8Array;
 }
 
 export class Inbox {
@@ -38,14 +42,18 @@ export class Inbox {
     this.deps.quiet.activity++;
     let delivery: Delivery;
     try {
-      const parsed = parseInbound(msg, { to, kind, now: this.deps.clock.now(), maxMessageBytes: this.deps.maxMessageBytes });
+      const parsed = parseInbound(msg, { to, kind, now: this.deps.clock.now(), maxMessageBytes: this.deps.maxMessageBytes, key: this.deps.key });
       delivery = parsed.delivery;
       if (parsed.claimed.length > 0) {
-        this.deps.log.warn({ actor: cell.id, claimed: parsed.claimed, messageId: delivery.env.id }, 'identity headers from outside the runtime ignored');
+        this.deps.log.warn({ actor: cell.id, claimed: parsed.claimed, messageId: delivery.env.id }, 'kernel headers from outside the runtime ignored');
       }
     } catch (err) {
       if (!(err instanceof InboundError)) throw err;
       const env = err.env;
+      if (err instanceof SpoofError) {
+        this.deps.broker.recordDenial(err.claimed, 'receive', msg.subject, 'spoof', String(err.error.details['rule']), { ...(env === undefined ? {} : { messageId: env.id, correlationId: env.correlationId }) }, { to: cell.id, claimed: err.claimed });
+        this.deps.log.warn({ actor: cell.id, subject: msg.subject, claimed: err.claimed }, 'spoof attempt denied: a message claimed an identity it does not have');
+      }
       const d: Delivery = { env: env ?? this.stubEnvelope(to, msg), subject: msg.subject, replyMode: 'raw' };
       if (msg.reply) d.replyTo = msg.reply;
       this.reject(cell, d, err.error, env === undefined ? msg.data : undefined);

@@ -4,6 +4,7 @@
 import type { Msg, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import type { ActorCell, Delivery } from './actor-cell.js';
+import type { Broker } from './broker/broker.js';
 import type { Clock } from './clock.js';
 import type { DeadLetters } from './dead-letters.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -31,6 +32,9 @@ export interface NodeCore {
   readonly dispatcher: Dispatcher;
   readonly pool: WorkerPool;
   readonly quiet: Quiescence;
+  readonly broker: Broker;
+  /** The cluster key that seals envelopes. */
+  readonly key: Uint8Array;
   /** False once the node drains: failures are then dropped, not supervised. */
   running(): boolean;
   /** A message that will not be handled: typed error reply (if the sender waits), dead letter, log. */

@@ -9,7 +9,7 @@ import { Deadlines } from './deadlines.js';
 import { parseAgentId } from './address.js';
 import type { Clock } from './clock.js';
 import type { DeadLetters } from './dead-letters.js';
-import { CT_ENVELOPE, CONTENT_TYPE_HEADER, decodeEnvelope, encodeEnvelope, type Envelope, type EnvelopeKind, type PayloadFormat } from './envelope.js';
+import { CT_ENVELOPE, CONTENT_TYPE_HEADER, decodeEnvelope, encodeEnvelope, envelopeSealed, type Envelope, type EnvelopeKind, type PayloadFormat } from './envelope.js';
 import { aosError, fromWire, toAosError, type AosError } from './errors/aos-error.js';
 import { newCorrelationId, newMessageId } from './ids.js';
 import type { Subjects } from './subjects.js';
@@ -52,6 +52,10 @@ export class Outbox {
     private readonly deadLetters: DeadLetters,
     private readonly log: Logger,
     private readonly local: LocalRoute,
+    /** Seals every envelope this node sends (see envelope.ts); receivers refuse unsealed ones. */
+    private readonly key: Uint8Array,
+    /** True when the kernel may answer on this reply subject (false: refused and recorded). */
+    private readonly replyAllowed: (d: Delivery, from: string) => boolean,
   ) {
     this.deadlines = new Deadlines(clock);
     transport.setNoResponderHandler((token) => this.onNoResponder(token));
@@ -80,13 +84,13 @@ export class Outbox {
     if (this.local(to, { env, subject, replyMode: 'envelope' })) return env;
     this.recent.set(env.id, { type: addr.type, subject, env });
     if (this.recent.size > RECENT_TELLS) this.recent.delete(this.recent.keys().next().value!);
-    this.transport.publish(subject, encodeEnvelope(env), { reply: this.transport.tellReplySubject(env.id), headers: this.transport.envelopeHeaders });
+    this.transport.publish(subject, encodeEnvelope(env, this.key), { reply: this.transport.tellReplySubject(env.id), headers: this.transport.envelopeHeaders });
     return env;
   }
 
   publish(origin: Origin, subject: string, body: Encoded): Envelope {
     const env = this.envelope(this.subjects.isTask(subject) ? 'task' : 'event', origin, subject, body);
-    this.transport.publish(subject, encodeEnvelope(env), { headers: this.transport.envelopeHeaders });
+    this.transport.publish(subject, encodeEnvelope(env, this.key), { headers: this.transport.envelopeHeaders });
     return env;
   }
 
@@ -96,7 +100,7 @@ export class Outbox {
     const env = this.envelope('ask', origin, to, body);
     const local = this.askLocal(env, this.subjects.actor(addr), timeoutMs);
     if (local !== undefined) return local;
-    const msg = await this.transport.request(this.subjects.actor(addr), encodeEnvelope(env), this.transport.envelopeHeaders, timeoutMs).catch(
+    const msg = await this.transport.request(this.subjects.actor(addr), encodeEnvelope(env, this.key), this.transport.envelopeHeaders, timeoutMs).catch(
       (err: unknown) => {
         throw toAosError(err, 'ERR_TRANSPORT', { actorId: to });
       },
@@ -105,6 +109,9 @@ export class Outbox {
       // A node that could not read our envelope answers as it answers any client: JSON with `aos-error`.
       if (msg.headers?.has(ERROR_HEADER)) throw fromWire(jsonError(msg.data));
       throw aosError('ERR_DECODE', `reply from ${to} is not an envelope`, { actorId: to });
+    }
+    if (!envelopeSealed(msg.data, this.key)) {
+      throw aosError('ERR_DENIED', `the reply from ${to} is not sealed with the cluster key (forged?)`, { actorId: to, reason: 'spoof', rule: 'builtin:sealed-envelope' });
     }
     const reply = decodeEnvelope(msg.data);
     if (reply.error !== undefined) throw fromWire(reply.error);
@@ -143,7 +150,7 @@ export class Outbox {
       d.local.resolve(body);
       return;
     }
-    if (d.replyTo === undefined) return;
+    if (d.replyTo === undefined || !this.replyAllowed(d, from)) return;
     if (d.replyMode === 'raw') {
       // The client's own format back: JSON for JSON, msgpack for a client that sent msgpack.
       const headers = body.format === 'json' ? this.transport.jsonHeaders : this.transport.msgpackHeaders;
@@ -151,7 +158,7 @@ export class Outbox {
       return;
     }
     const env = this.envelope('reply', { from, correlationId: d.env.correlationId, causationId: d.env.id }, d.env.from, body);
-    this.transport.publish(d.replyTo, encodeEnvelope(env), { headers: this.transport.envelopeHeaders });
+    this.transport.publish(d.replyTo, encodeEnvelope(env, this.key), { headers: this.transport.envelopeHeaders });
   }
 
   /** Answers a waiting sender with a typed error: `{"error":{code,message,details}}` for JSON clients. */
@@ -160,7 +167,7 @@ export class Outbox {
       d.local.reject(err);
       return;
     }
-    if (d.replyTo === undefined) return;
+    if (d.replyTo === undefined || !this.replyAllowed(d, from)) return;
     try {
       if (d.replyMode === 'raw') {
         const body = encoder.encode(JSON.stringify({ error: err.toWire() }));
@@ -172,7 +179,7 @@ export class Outbox {
         payload: new Uint8Array(),
       });
       env.error = err.toWire();
-      this.transport.publish(d.replyTo, encodeEnvelope(env), { headers: this.transport.envelopeHeaders });
+      this.transport.publish(d.replyTo, encodeEnvelope(env, this.key), { headers: this.transport.envelopeHeaders });
     } catch (e) {
       this.log.error({ err: e, replyTo: d.replyTo, code: err.code }, 'could not send an error reply');
     }

@@ -1,14 +1,20 @@
 // The kernel's side of the worker pool: a piscina pool running worker/entry.js, plus the
-// per-worker channel each worker opens at start (asks from handlers, aborts to them).
+// per-worker channel each worker opens at start (asks from handlers, aborts to them), and the
+// limits on each worker: heap (resourceLimits) and memory outside the heap (MemoryWatchdog).
 
 import { availableParallelism } from 'node:os';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import type { AosError, WireError } from './errors/aos-error.js';
-import type { ActorResult, BatchResult, BatchTask, KernelToWorker, WorkerConfig, WorkerToKernel } from './wire.js';
+import { MemoryWatchdog } from './memory-watchdog.js';
+import { DEFAULT_MAX_WORKER_EXTERNAL_BYTES } from './system-options.js';
+import { progressThread, type ActorResult, type BatchResult, type BatchTask, type KernelToWorker, type WorkerConfig, type WorkerToKernel } from './wire.js';
 
 export type AskFromWorker = Extract<WorkerToKernel, { t: 'ask' }>;
+export type CallFromWorker = Extract<WorkerToKernel, { t: 'call' }>;
+export type ReportFromWorker = Extract<WorkerToKernel, { t: 'report' }>;
+type PolicyMessage = Extract<KernelToWorker, { t: 'policy' }>;
 export type AskAnswer = { ok: true; format: 'json' | 'msgpack'; payload: Uint8Array } | { ok: false; error: WireError };
 
 export interface PoolOptions {
@@ -16,9 +22,15 @@ export interface PoolOptions {
   /** Turns a worker may run at once (async handlers waiting on I/O interleave). */
   concurrentTasksPerWorker?: number;
   resourceLimits?: ResourceLimits;
-  config: WorkerConfig;
+  /** Memory outside the V8 heap one worker may hold before it is terminated (0: no limit). */
+  maxWorkerExternalBytes?: number;
+  config: Omit<WorkerConfig, 'maxExternalBytes'>;
   log: Logger;
   onAsk: (ask: AskFromWorker) => Promise<AskAnswer>;
+  /** A tool call from a handler (the kernel checks, validates and runs it). */
+  onCall: (call: CallFromWorker) => Promise<AskAnswer>;
+  /** Units a handler reports spending. */
+  onReport: (report: ReportFromWorker) => void;
   /** A cancelled actor's share of a batch ended (see wire.ts `cancelledIndex`). */
   onQuiet: (self: string) => void;
   /** One actor's results from a multi-actor batch, ahead of the batch. */
@@ -30,10 +42,15 @@ export class WorkerPool {
   private readonly channels = new Set<MessagePort>();
   /** Every actor module spawned on this node: a new worker loads them before it takes work. */
   private readonly modules = new Set<string>();
+  /** The policy in force, for workers that start from now on. */
+  private policy: PolicyMessage | undefined;
+  private readonly memory: MemoryWatchdog;
   readonly threads: number;
 
   constructor(private readonly opts: PoolOptions) {
     this.threads = opts.threads ?? Math.max(1, availableParallelism());
+    this.memory = new MemoryWatchdog(opts.maxWorkerExternalBytes ?? DEFAULT_MAX_WORKER_EXTERNAL_BYTES, (threadId) => this.terminate(threadId), opts.log);
+    const workerData: WorkerConfig = { ...opts.config, maxExternalBytes: this.memory.limit };
     this.piscina = new Piscina({
       filename: new URL('./worker/entry.js', import.meta.url).href,
       minThreads: this.threads,
@@ -45,18 +62,22 @@ export class WorkerPool {
       // An idle worker waits with Atomics.waitAsync, so its event loop still runs: it hears
       // aborts and loads newly spawned modules while idle (about 15 us more per task than 'sync').
       atomics: 'async',
-      workerData: opts.config,
+      workerData,
       ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits }),
     });
     this.piscina.on('message', (m: unknown) => this.onWorkerMessage(m));
+    this.piscina.on('workerCreate', (w: { id: number }) => this.watchMemory(w.id));
     // piscina reports a worker that died with no task as an 'error' event; the task path reports the rest.
     this.piscina.on('error', (err: unknown) => opts.log.error({ err }, 'worker pool error'));
   }
 
   // No AbortSignal is passed to piscina: it runs an abortable task alone on its worker, which
   // would stop a turn from asking an actor whose batch lands on the same worker.
+  // A batch whose worker was terminated for memory fails with ERR_MEMORY_LIMIT (see memory-watchdog.ts).
   run(task: BatchTask): Promise<BatchResult> {
-    return this.piscina.run(task) as Promise<BatchResult>;
+    return (this.piscina.run(task) as Promise<BatchResult>).catch((cause: unknown) => {
+      throw this.memory.failure(progressThread(task.progress), cause);
+    });
   }
 
   /** Terminates one worker (a turn in it will not yield); piscina fails its tasks and starts a new one. */
@@ -73,6 +94,12 @@ export class WorkerPool {
     for (const port of this.channels) port.postMessage(msg);
   }
 
+  /** Hands the policy in force to every worker (they check intents at the call site with it). */
+  setPolicy(namespace: string, version: string, doc: unknown): void {
+    this.policy = { t: 'policy', namespace, version, doc };
+    for (const port of this.channels) port.postMessage(this.policy);
+  }
+
   /** Aborts the in-flight turns of one actor, wherever they run. */
   abort(self: string, reason: AosError): void {
     const msg: KernelToWorker = { t: 'abort', self, reason: reason.toWire() };
@@ -85,18 +112,30 @@ export class WorkerPool {
     await this.piscina.destroy();
   }
 
+  // Memory reports are heard on the Worker object itself, so the thread terminated is the one
+  // that sent the report: a worker cannot name another (a threadId in the message is not trusted).
+  private watchMemory(threadId: number): void {
+    const worker = this.piscina.threads.find((w) => w.threadId === threadId);
+    worker?.on('message', (m: unknown) => {
+      const report = m as Partial<Extract<WorkerToKernel, { t: 'memory' }>> | null;
+      if (report?.t === 'memory' && typeof report.externalBytes === 'number') this.memory.exceeded(threadId, report.externalBytes);
+    });
+  }
+
   private onWorkerMessage(m: unknown): void {
     const hello = m as { t?: string; aosChannel?: MessagePort };
     if (hello?.t !== 'hello' || hello.aosChannel === undefined) return;
     const port = hello.aosChannel;
     this.channels.add(port);
     const preload: KernelToWorker = { t: 'preload', modules: [...this.modules] };
+    if (this.policy !== undefined) port.postMessage(this.policy);
     port.postMessage(preload);
     port.on('message', (msg: WorkerToKernel) => {
       if (msg.t === 'quiet') this.opts.onQuiet(msg.self);
       if (msg.t === 'result') this.opts.onEarlyResult(msg.batchId, msg.result);
-      if (msg.t !== 'ask') return;
-      void this.opts.onAsk(msg).then((answer) => {
+      if (msg.t === 'report') this.opts.onReport(msg);
+      if (msg.t !== 'ask' && msg.t !== 'call') return;
+      void (msg.t === 'ask' ? this.opts.onAsk(msg) : this.opts.onCall(msg)).then((answer) => {
         const reply: KernelToWorker = answer.ok
           ? { t: 'askResult', reqId: msg.reqId, ok: true, format: answer.format, payload: answer.payload }
           : { t: 'askResult', reqId: msg.reqId, ok: false, error: answer.error };

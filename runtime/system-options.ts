@@ -11,6 +11,10 @@ import { aosError } from './errors/aos-error.js';
 export const DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024;
 /** Long enough for a slow model call; short enough that a stuck turn is noticed. */
 export const DEFAULT_TURN_TIMEOUT_MS = 120_000;
+/** Memory outside the V8 heap (buffers) one worker may hold before it is terminated. */
+export const DEFAULT_MAX_WORKER_EXTERNAL_BYTES = 512 * 1024 * 1024;
+/** A smaller limit (but 0) would terminate workers for the memory a worker holds at rest. */
+export const MIN_MAX_WORKER_EXTERNAL_BYTES = 16 * 1024 * 1024;
 
 const token = z.string().superRefine((v, ctx) => {
   const problem = tokenProblem(v);
@@ -30,6 +34,18 @@ const schema = z.object({
   /** Default turn time limit in ms (0: none); an actor may set its own at spawn. */
   turnTimeoutMs: z.number().int().min(0).optional(),
   maxTurnsPerActor: z.number().int().min(1).max(10_000).optional(),
+  /** Memory outside the V8 heap (ArrayBuffers, Buffers) a worker may hold, in bytes; over it the
+   *  worker is terminated and its running turns fail with ERR_MEMORY_LIMIT (0: no limit). */
+  maxWorkerExternalBytes: z
+    .number()
+    .int()
+    .min(0)
+    .refine((v) => v === 0 || v >= MIN_MAX_WORKER_EXTERNAL_BYTES, `must be 0 (no limit) or at least ${MIN_MAX_WORKER_EXTERNAL_BYTES} bytes`)
+    .optional(),
+  /** The policy this node starts with: a path to a JSON file, or the policy value itself. */
+  policy: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
+  /** The secret that seals envelopes between the nodes of a namespace (default: AOS_CLUSTER_KEY, else one kept in JetStream KV). */
+  clusterKey: z.string().min(16, 'clusterKey must be at least 16 characters').optional(),
   mailbox: z
     .object({
       capacity: z.number().int().min(1).optional(),

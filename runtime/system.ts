@@ -21,12 +21,20 @@ import { newToken } from './ids.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_MAILBOX_CAPACITY } from './mailbox.js';
 import { Outbox, type Origin } from './outbox.js';
-import { WorkerPool, type AskAnswer, type AskFromWorker } from './pool.js';
+import { WorkerPool, type AskAnswer, type AskFromWorker, type CallFromWorker } from './pool.js';
 import { Subjects } from './subjects.js';
 import type { NodeCore } from './node-core.js';
 import { Quiescence } from './quiescence.js';
 import { NodeSupervisionHost } from './supervision-host.js';
 import { TurnResults } from './turn-results.js';
+import { Broker, deniedError, type Suspension } from './broker/broker.js';
+import { GovernanceStore } from './broker/governance-store.js';
+import { defaultPolicyDoc, Policy } from './broker/policy.js';
+import { loadPolicyFile, parsePolicy, type PolicyDoc } from './broker/policy-schema.js';
+import { Governance, type GovernanceStatus } from './governance.js';
+import { TraceBatcher } from './trace-batcher.js';
+import { ToolRegistry, type ToolSpec } from './tools/tool-registry.js';
+import type { Delivery } from './actor-cell.js';
 import { Inbox } from './inbox.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TURN_TIMEOUT_MS, validateOptions, type ActorSystemOptions } from './system-options.js';
 import { EmbeddedNats } from './transport/embedded-nats.js';
@@ -85,6 +93,11 @@ export class ActorSystem {
   private readonly inbox: Inbox;
   /** What supervisors may ask of this node (supervisors/ implements the policy). */
   private readonly host: NodeSupervisionHost;
+  /** Decides every action of every actor (see broker/broker.ts). */
+  readonly broker: Broker;
+  private readonly governance: Governance;
+  private readonly tools: ToolRegistry;
+  private readonly trace: TraceBatcher;
 
   private constructor(
     private readonly options: ActorSystemOptions,
@@ -93,6 +106,7 @@ export class ActorSystem {
     private readonly embedded: EmbeddedNats | undefined,
     nodeId: string,
     log: Logger,
+    governance: { store: GovernanceStore | undefined; key: Uint8Array; policy: Policy },
   ) {
     this.nodeId = nodeId;
     this.log = log;
@@ -103,7 +117,16 @@ export class ActorSystem {
     this.askTimeoutMs = options.askTimeoutMs ?? 30_000;
     this.mailboxDefaults = { capacity: options.mailbox?.capacity ?? DEFAULT_MAILBOX_CAPACITY, overflow: options.mailbox?.overflow ?? 'reject' };
     this.deadLetters = new DeadLetters(transport, this.subjects, nodeId, log, () => this.clock.now());
-    this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.inbox.deliverLocal(to, d));
+    this.trace = new TraceBatcher(transport, this.subjects.trace(nodeId), nodeId);
+    this.broker = new Broker({
+      nodeId,
+      clock: this.clock,
+      policy: governance.policy,
+      record: (r) => this.trace.add(r),
+      onBudgetSuspend: (id, budget) => void this.suspend(id, { reason: `budget ${budget} exhausted`, by: `broker/${nodeId}` }).catch((err: unknown) => log.error({ err, actor: id }, 'could not suspend an actor whose budget ran out')),
+    });
+    this.tools = new ToolRegistry(log, this.clock);
+    this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.inbox.deliverLocal(to, d), governance.key, (d, from) => this.replyAllowed(d, from));
     this.dispatcher = new Dispatcher({
       run: (task) => pool.run(task),
       terminate: (threadId) => pool.terminate(threadId),
@@ -114,6 +137,7 @@ export class ActorSystem {
       onFailure: (actors, failure) => this.results.batchFailed(actors, failure),
       onOverdue: (cell) => this.overdue(cell),
       onSettled: () => this.quiet.wake(),
+      limits: (cell) => ({ policy: this.broker.policy.version, allowance: this.broker.allowance({ id: cell.id, type: cell.addr.type }) }),
     });
     this.quiet = new Quiescence(() => this.dispatcher.idle);
     this.inbox = new Inbox({
@@ -125,6 +149,8 @@ export class ActorSystem {
       deadLetters: this.deadLetters,
       dispatcher: this.dispatcher,
       quiet: this.quiet,
+      broker: this.broker,
+      key: governance.key,
     });
     const core: NodeCore = {
       nodeId,
@@ -140,6 +166,8 @@ export class ActorSystem {
       dispatcher: this.dispatcher,
       pool,
       quiet: this.quiet,
+      broker: this.broker,
+      key: governance.key,
       running: () => this.state === 'running',
       reject: (cell, d, err, raw) => this.inbox.reject(cell, d, err, raw),
       spawnCell: (module, o, watcher) => this.spawnCell(module, o, watcher),
@@ -158,6 +186,26 @@ export class ActorSystem {
       stop: (id) => this.stop(id),
       serves: (subject) => this.host.servesLocally(subject),
       up: (subject) => this.host.availability.drop(subject),
+      policy: () => this.governance.status(),
+      suspend: async (target, by, reason) => {
+        await this.suspend(target, { by, ...(reason === undefined ? {} : { reason }) });
+        return this.governance.status();
+      },
+      resume: async (target) => ({ resumed: await this.resume(target), ...this.governance.status() }),
+    });
+    this.governance = new Governance({
+      nodeId,
+      namespace: this.subjects.prefix,
+      log,
+      clock: this.clock,
+      broker: this.broker,
+      store: governance.store,
+      cells: this.cells,
+      toWorkers: (p) => pool.setPolicy(this.subjects.prefix, p.version, p.doc),
+      abort: (cell, reason) => this.abortTurn(cell, reason),
+      wake: (cell) => this.dispatcher.wake(cell),
+      resubscribe: (cell) => this.resubscribe(cell),
+      record: (event) => this.trace.add({ ...event, at: this.clock.now(), node: nodeId }),
     });
   }
 
@@ -172,18 +220,23 @@ export class ActorSystem {
     let transport: NatsTransport | undefined;
     try {
       transport = await NatsTransport.connect({ servers, name: `aos-node-${nodeId}`, clock: options.clock ?? systemClock, log });
+      const governance = await ActorSystem.governanceAtStart(options, transport, log);
       const maxMessageBytes = Math.min(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, transport.maxPayload);
       let system: ActorSystem | undefined;
       const pool = new WorkerPool({
         ...(options.threads === undefined ? {} : { threads: options.threads }),
         ...(options.workerResourceLimits === undefined ? {} : { resourceLimits: options.workerResourceLimits }),
+        ...(options.maxWorkerExternalBytes === undefined ? {} : { maxWorkerExternalBytes: options.maxWorkerExternalBytes }),
         config: { logLevel: log.level, logTo: options.logTo ?? 'stdout', nodeId, maxMessageBytes },
         log,
         onAsk: (ask) => system!.askFromWorker(ask),
+        onCall: (call) => system!.callFromWorker(call),
+        onReport: (r) => system!.broker.report({ id: r.self, type: r.self.slice(0, r.self.indexOf('/')) }, r.unit, r.amount),
         onQuiet: () => system!.quiet.wake(),
         onEarlyResult: (batchId, result) => system!.dispatcher.early(batchId, result),
       });
-      system = new ActorSystem(options, transport, pool, embedded, nodeId, log);
+      system = new ActorSystem(options, transport, pool, embedded, nodeId, log, governance);
+      await system.governance.start();
       await transport.flush();
       log.info({ nats: transport.connectedUrl, threads: pool.threads, namespace: system.subjects.prefix }, 'node started');
       return system;
@@ -192,6 +245,51 @@ export class ActorSystem {
       await embedded?.stop();
       throw err;
     }
+  }
+
+  /**
+   * The store, the cluster key and the first policy: the store's policy when it holds one
+   * (the cluster agrees on it), else the one given (offered to the store), else the
+   * development default (not stored; the node warns).
+   */
+  private static async governanceAtStart(
+    options: ActorSystemOptions,
+    transport: NatsTransport,
+    log: Logger,
+  ): Promise<{ store: GovernanceStore | undefined; key: Uint8Array; policy: Policy }> {
+    const namespace = options.namespace ?? 'aos';
+    const store = await GovernanceStore.open(transport.nc, namespace);
+    const keyText = options.clusterKey ?? process.env['AOS_CLUSTER_KEY'];
+    let key: Uint8Array;
+    if (keyText !== undefined && keyText.length > 0) key = new TextEncoder().encode(keyText);
+    else if (store !== undefined) key = await store.clusterKey();
+    else {
+      throw aosError('ERR_CONFIG', 'no cluster key: set the clusterKey option or AOS_CLUSTER_KEY, or use a NATS server with JetStream (the key is then kept there)', {});
+    }
+    const given: PolicyDoc | undefined =
+      options.policy === undefined ? undefined : typeof options.policy === 'string' ? await loadPolicyFile(options.policy) : parsePolicy(options.policy, 'the policy option');
+    if (store === undefined) {
+      log.warn('NATS has no JetStream: the policy and suspensions apply to this node only');
+      if (given !== undefined) return { store, key, policy: new Policy(given, namespace, 'local') };
+      log.warn('no policy given: running the development default (everything inside the namespace)');
+      return { store, key, policy: new Policy(defaultPolicyDoc(namespace), namespace, 'default') };
+    }
+    if (given !== undefined) await store.offerPolicy(given);
+    const stored = await store.policy();
+    if (stored !== undefined) {
+      try {
+        const policy = new Policy(parsePolicy(JSON.parse(stored.text), `stored policy (revision ${stored.revision})`), namespace, 'store', stored.revision);
+        if (given !== undefined && policy.version !== new Policy(given, namespace).version) {
+          log.warn({ inForce: policy.version, revision: stored.revision }, 'the cluster already has a policy: it stays in force (use `aos policy apply` to change it)');
+        }
+        return { store, key, policy };
+      } catch (err) {
+        log.error({ err: toAosError(err, 'ERR_POLICY').toWire(), revision: stored.revision }, 'the stored policy fails validation; it is not applied');
+      }
+    }
+    if (given !== undefined) return { store, key, policy: new Policy(given, namespace, 'local') };
+    log.warn('no policy given or stored: running the development default (everything inside the namespace); apply one with `aos policy apply FILE`');
+    return { store, key, policy: new Policy(defaultPolicyDoc(namespace), namespace, 'default') };
   }
 
   /** The NATS server this node is connected to. */
@@ -223,6 +321,12 @@ export class ActorSystem {
       options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     );
     cell.watcher = watcher;
+    // Actors subscribe by grant: every task subject is decided before the actor exists.
+    for (const task of tasks) {
+      const d = this.broker.decide({ id, type: cell.addr.type }, 'subscribe', task);
+      if (!d.allow) throw deniedError(id, 'subscribe', task, d);
+    }
+    this.governance.adopt(cell);
     this.cells.set(id, cell);
     await this.quiet.during(async () => {
       try {
@@ -246,6 +350,24 @@ export class ActorSystem {
     return id;
   }
 
+  /** Keeps a cell's task subscriptions equal to what the policy in force grants (after a reload). */
+  private resubscribe(cell: ActorCell): void {
+    if (cell.status !== 'running' || !cell.serving || cell.tasks.length === 0) return;
+    const live = new Map(cell.subscriptions.slice(1).map((s) => [s.getSubject(), s] as const));
+    for (const task of cell.tasks) {
+      const granted = this.broker.decide({ id: cell.id, type: cell.addr.type }, 'subscribe', task).allow;
+      const sub = live.get(task);
+      if (!granted && sub !== undefined) {
+        cell.subscriptions = cell.subscriptions.filter((s) => s !== sub);
+        void sub.drain().catch(() => undefined);
+        this.log.warn({ actor: cell.id, subject: task }, 'subscription revoked by the policy');
+      } else if (granted && sub === undefined) {
+        cell.subscriptions.push(this.subscribeTask(cell, task));
+        this.log.info({ actor: cell.id, subject: task }, 'subscription granted again by the policy');
+      }
+    }
+  }
+
   private subscribeTask(cell: ActorCell, subject: string): Subscription {
     return this.transport.subscribe(subject, (m) => this.inbox.receive(cell, m, 'task', m.subject), this.subjects.queueGroup(cell.addr.type));
   }
@@ -263,7 +385,7 @@ export class ActorSystem {
         kind: 'batch',
         batchId: -1,
         progress,
-        actors: [{ slot: 0, self: cell.id, module: cell.module, state: null, init: true, messages: [] }],
+        actors: [{ slot: 0, self: cell.id, module: cell.module, state: null, init: true, messages: [], policy: this.broker.policy.version, allowance: this.broker.allowance({ id: cell.id, type: cell.addr.type }) }],
       });
     } catch (cause) {
       throw watchdog.overdue.size > 0
@@ -320,6 +442,7 @@ export class ActorSystem {
       for (const d of cell.mailbox.drain()) this.inbox.reject(cell, d, reason);
       cell.status = 'stopped';
       this.cells.delete(id);
+      this.broker.forget(id);
       this.log.info({ actor: id }, 'actor stopped');
       if (options.exit !== undefined) cell.watcher?.childExited(id, options.exit);
       return true;
@@ -333,13 +456,45 @@ export class ActorSystem {
     // Its own turns only: the worker starts no more of them, the running one is aborted, and
     // the other actors of the batch go on undisturbed unless this one will not yield.
     Atomics.store(new Int32Array(batch.progress), cancelledIndex(batch.slot), 1);
-    this.pool.abort(cell.id, reason);
+    this.abortTurn(cell, reason);
     const quiet = () => cell.batch !== batch || !slotRunning(batch.progress, batch.slot);
     const timer = this.clock.setTimeout(() => {
       if (!quiet()) batch.terminate();
     }, shutdownMs);
     await this.quiet.until(quiet);
     this.clock.clearTimeout(timer);
+  }
+
+  /** Registers a tool actors may call with `ctx.call(name, args)` when their role is granted it. It runs here, in the kernel. */
+  registerTool<I, O>(name: string, spec: ToolSpec<I, O>): void {
+    this.tools.register(name, spec as ToolSpec);
+  }
+
+  /** The policy in force on this node, and the suspensions. */
+  get governanceStatus(): GovernanceStatus {
+    return this.governance.status();
+  }
+
+  /** Validates a policy and applies it to every node of the namespace (through JetStream KV), or to this node alone without JetStream. */
+  async applyPolicy(policy: unknown): Promise<{ version: string; revision: number }> {
+    const doc = typeof policy === 'string' ? await loadPolicyFile(policy) : parsePolicy(policy, 'the policy');
+    return this.governance.apply(doc);
+  }
+
+  /** The kill switch: `target` is an AgentId or `role:<name>`. Every further action is denied, in-flight turns and tool calls are aborted; on every node. */
+  async suspend(target: string, options: { reason?: string; by?: string } = {}): Promise<void> {
+    if (!target.startsWith('role:')) parseAgentId(target);
+    await this.governance.suspend(target, options.by ?? this.systemId, options.reason);
+  }
+
+  /** Lifts a suspension; false when none was in force for `target`. */
+  resume(target: string): Promise<boolean> {
+    return this.governance.resume(target);
+  }
+
+  /** Suspensions in force. */
+  get suspensions(): Suspension[] {
+    return this.broker.suspended;
   }
 
   /** Starts a supervision tree (from `defineSupervisor`); its children start in order. */
@@ -401,6 +556,7 @@ export class ActorSystem {
       this.quiet.wake();
     }, timeoutMs);
     try {
+      this.governance.stop();
       this.host.availability.close();
       await this.control.close();
       const tasksFirst = [...this.cells.values()].flatMap((c) => c.subscriptions.slice(1));
@@ -417,6 +573,7 @@ export class ActorSystem {
     } finally {
       this.clock.clearTimeout(timer);
       this.state = 'stopped';
+      this.trace.flush();
       this.transport.failPending(aosError('ERR_SHUTTING_DOWN', `node ${this.nodeId} shut down`, { nodeId: this.nodeId }));
       await this.transport.close();
       await this.pool.destroy();
@@ -425,7 +582,24 @@ export class ActorSystem {
     }
   }
 
+  /** Aborts an actor's in-flight turn (through ctx.signal) and its tool calls. */
+  private abortTurn(cell: ActorCell, reason: AosError): void {
+    this.pool.abort(cell.id, reason);
+    this.tools.abortActor(cell.id, reason);
+  }
+
+  /** Asks from a handler: decided by the broker when made (an asker learns of a denial at once). */
   private async askFromWorker(ask: AskFromWorker): Promise<AskAnswer> {
+    const cell = this.cells.get(ask.self);
+    if (cell === undefined) return { ok: false, error: aosError('ERR_ACTOR_STOPPED', `actor ${ask.self} is not running`, { actorId: ask.self }).toWire() };
+    let subject: string;
+    try {
+      subject = this.subjects.actor(parseAgentId(ask.to));
+    } catch (err) {
+      return { ok: false, error: toAosError(err).toWire() };
+    }
+    const d = this.broker.decide({ id: cell.id, type: cell.addr.type }, 'ask', subject, { ...(ask.causationId === null ? {} : { messageId: ask.causationId }), correlationId: ask.correlationId });
+    if (!d.allow) return { ok: false, error: deniedError(cell.id, 'ask', subject, d).toWire() };
     this.dispatcher.waitingOnAsk(1);
     try {
       const origin: Origin = { from: ask.self, correlationId: ask.correlationId, causationId: ask.causationId };
@@ -438,9 +612,44 @@ export class ActorSystem {
     }
   }
 
+  /** A tool call from a handler: decided by the broker, then validated and run here, in the kernel. */
+  private async callFromWorker(call: CallFromWorker): Promise<AskAnswer> {
+    const cell = this.cells.get(call.self);
+    if (cell === undefined) return { ok: false, error: aosError('ERR_ACTOR_STOPPED', `actor ${call.self} is not running`, { actorId: call.self }).toWire() };
+    const actor = { id: cell.id, type: cell.addr.type };
+    const d = this.broker.decide(actor, 'call', call.tool, { ...(call.causationId === null ? {} : { messageId: call.causationId }), correlationId: call.correlationId });
+    if (!d.allow) return { ok: false, error: deniedError(cell.id, 'call', call.tool, d).toWire() };
+    this.dispatcher.waitingOnAsk(1);
+    try {
+      const result = await this.tools.call({
+        actor: { id: cell.id, role: d.role, owner: d.owner },
+        tool: call.tool,
+        args: decodeValue(call.args, 'msgpack'),
+        timeoutMs: call.timeoutMs,
+        correlationId: call.correlationId,
+        report: (unit, amount) => this.broker.report(actor, unit, amount),
+      });
+      return { ok: true, format: 'msgpack', payload: this.encode(result).payload };
+    } catch (err) {
+      return { ok: false, error: toAosError(err, 'ERR_TOOL_FAILED', { tool: call.tool }).toWire() };
+    } finally {
+      this.dispatcher.waitingOnAsk(-1);
+    }
+  }
+
+  /** Outside clients may not aim the kernel's replies at runtime or system subjects (a confused-deputy attack). */
+  private replyAllowed(d: Delivery, from: string): boolean {
+    if (d.replyMode !== 'raw' || d.replyTo === undefined) return true;
+    const to = d.replyTo;
+    if (!to.startsWith('$') && !to.startsWith(`${this.subjects.prefix}.`)) return true;
+    this.broker.recordDenial(from, 'reply', to, 'reply', 'builtin:reply-subject', { messageId: d.env.id, correlationId: d.env.correlationId }, { requester: d.env.from });
+    this.log.warn({ actor: from, replyTo: to, messageId: d.env.id }, 'reply refused: the reply subject is a runtime or system subject');
+    return false;
+  }
+
   /** A turn overran its limit: abort it (the worker ends it; if it is stuck, the watchdog terminates the worker). */
   private overdue(cell: ActorCell): void {
-    this.pool.abort(cell.id, aosError('ERR_TURN_TIMEOUT', `a turn of ${cell.id} ran past ${cell.turnTimeoutMs} ms`, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs }));
+    this.abortTurn(cell, aosError('ERR_TURN_TIMEOUT', `a turn of ${cell.id} ran past ${cell.turnTimeoutMs} ms`, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs }));
   }
 
   // ---- supervision host --------------------------------------------------------------

@@ -9,14 +9,20 @@ import type { NodeCore } from './node-core.js';
 import type { Origin } from './outbox.js';
 import { assertSubject } from './subjects.js';
 import type { FailureKind } from './supervision-port.js';
-import type { ActorResult, Intent, TurnOutcome } from './wire.js';
+import type { ActorResult, Intent, Refused, TurnOutcome } from './wire.js';
+import { parseAgentId } from './address.js';
+import type { Action } from './broker/policy-schema.js';
 
 const INPUT_CODES = new Set(['ERR_DECODE', 'ERR_INPUT_SCHEMA', 'ERR_PAYLOAD_TOO_LARGE']);
+/** A handler that lets a broker denial escape: the message is answered and dead-lettered, and
+ *  the actor keeps running (a restart would not make the action allowed). */
+const DENIAL_CODES = new Set(['ERR_DENIED', 'ERR_APPROVAL_REQUIRED']);
 const FAILURE_KINDS: Partial<Record<string, FailureKind>> = {
   ERR_OUTPUT_SCHEMA: 'output-schema',
   ERR_ENCODE: 'output-schema',
   ERR_TURN_TIMEOUT: 'timeout',
   ERR_WORKER_DIED: 'worker-died',
+  ERR_MEMORY_LIMIT: 'worker-died',
 };
 
 export class TurnResults {
@@ -60,6 +66,7 @@ export class TurnResults {
 
   private settleTurn(cell: ActorCell, d: Delivery, outcome: TurnOutcome): void {
     this.core.quiet.activity++;
+    if (outcome.refused !== undefined) this.recordRefused(cell, d, outcome.refused);
     if (outcome.ok) {
       cell.turns++;
       this.commitIntents(cell, { from: cell.id, correlationId: d.env.correlationId, causationId: d.env.id }, outcome.intents);
@@ -70,7 +77,7 @@ export class TurnResults {
       return;
     }
     const err = fromWire(outcome.error);
-    if (INPUT_CODES.has(err.code)) {
+    if (INPUT_CODES.has(err.code) || DENIAL_CODES.has(err.code)) {
       this.core.reject(cell, d, err);
       return;
     }
@@ -101,8 +108,10 @@ export class TurnResults {
 
   /**
    * A batch failed as a whole: its worker died, or was terminated because a turn would not
-   * yield. The turn that was running is the failure; every other message of the batch is put
-   * back and runs again (none of their effects had been committed, so nothing happens twice).
+   * yield or because it held too much memory outside the heap (every turn running in it then
+   * fails with ERR_MEMORY_LIMIT: which one allocated cannot be told). The turn that was running
+   * is the failure; every other message of the batch is put back and runs again (none of their
+   * effects had been committed, so nothing happens twice).
    */
   batchFailed(actors: DispatchedActor[], failure: BatchFailure): void {
     // No turn running: the worker died outside any handler (e.g. while loading a module);
@@ -113,9 +122,7 @@ export class TurnResults {
         cell.needsInit = true; // the restart's init died with the worker: it runs again
         if (failure.running[slot] === 0) {
           // It was init itself that was running: the child failed again, with no message to blame.
-          const kind = failure.overdue.has(slot) ? 'timeout' : 'worker-died';
-          const code = kind === 'timeout' ? 'ERR_TURN_TIMEOUT' : 'ERR_WORKER_DIED';
-          this.initSettled(cell, deliveries, { ok: false, error: { code, message: `init of ${cell.id} lost its worker (${kind})` } });
+          this.initSettled(cell, deliveries, { ok: false, error: this.lostWorker(cell, failure, slot).err.toWire(true) });
           continue;
         }
       }
@@ -128,12 +135,30 @@ export class TurnResults {
         this.core.reject(cell, culprit, aosError('ERR_ACTOR_STOPPED', `actor ${cell.id} was stopped; its turn did not yield and its worker was terminated`, { actorId: cell.id }));
         continue;
       }
-      const timedOut = failure.overdue.has(slot);
-      const err = timedOut
-        ? aosError('ERR_TURN_TIMEOUT', `a turn of ${cell.id} ran past ${cell.turnTimeoutMs} ms and its worker was terminated`, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs }, failure.cause)
-        : aosError('ERR_WORKER_DIED', `the worker running ${cell.id} died`, { actorId: cell.id }, failure.cause);
-      this.turnFailed(cell, culprit, err, timedOut ? 'timeout' : 'worker-died');
+      const { err, kind } = this.lostWorker(cell, failure, slot);
+      this.turnFailed(cell, culprit, err, kind);
     }
+  }
+
+  /** Why an actor's running turn lost its worker: terminated for memory (whichever turn allocated
+   *  it), terminated because this turn overran its limit, or the worker died. */
+  private lostWorker(cell: ActorCell, failure: BatchFailure, slot: number): { err: AosError; kind: FailureKind } {
+    const { memory, cause } = failure;
+    if (memory !== undefined) {
+      const message = `the worker running ${cell.id} held ${memory.externalBytes} bytes outside the V8 heap (limit ${memory.limit}) and was terminated`;
+      return { kind: 'worker-died', err: aosError('ERR_MEMORY_LIMIT', message, { actorId: cell.id, externalBytes: memory.externalBytes, limit: memory.limit }, cause) };
+    }
+    if (failure.overdue.has(slot)) {
+      const message = `a turn of ${cell.id} ran past ${cell.turnTimeoutMs} ms and its worker was terminated`;
+      return { kind: 'timeout', err: aosError('ERR_TURN_TIMEOUT', message, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs }, cause) };
+    }
+    return { kind: 'worker-died', err: aosError('ERR_WORKER_DIED', `the worker running ${cell.id} died`, { actorId: cell.id }, cause) };
+  }
+
+  /** Actions the worker refused at the call site: the broker records them (the kernel decides again). */
+  private recordRefused(cell: ActorCell, d: Delivery, refused: Refused[]): void {
+    const actor = { id: cell.id, type: cell.addr.type };
+    for (const r of refused) this.core.broker.recordRefused(actor, r.action, r.target, r.reason, { messageId: d.env.id, correlationId: d.env.correlationId });
   }
 
   commitIntents(cell: ActorCell, origin: Origin, intents: Intent[]): void {
@@ -146,7 +171,29 @@ export class TurnResults {
     }
   }
 
+  /** The broker decides an intent before it is committed; a denied one does nothing (the decision is recorded). */
+  private allowed(cell: ActorCell, origin: Origin, action: Action, target: string): boolean {
+    const ids = origin.causationId == null ? { correlationId: origin.correlationId } : { messageId: origin.causationId, correlationId: origin.correlationId };
+    const d = this.core.broker.decide({ id: cell.id, type: cell.addr.type }, action, target, ids);
+    if (!d.allow) this.core.log.warn({ actor: cell.id, action, target, rule: d.rule, reason: d.reason, policy: d.policy }, 'intent denied at commit');
+    return d.allow;
+  }
+
   private commitIntent(cell: ActorCell, origin: Origin, intent: Intent): void {
+    switch (intent.t) {
+      case 'tell':
+        if (!this.allowed(cell, origin, 'tell', this.core.subjects.actor(parseAgentId(intent.to)))) return;
+        break;
+      case 'publish':
+        if (!this.allowed(cell, origin, 'publish', intent.subject)) return;
+        break;
+      case 'spawn':
+        if (!this.allowed(cell, origin, 'spawn', intent.type)) return;
+        break;
+      case 'stop':
+        if (!this.allowed(cell, origin, 'stop', intent.id)) return;
+        break;
+    }
     switch (intent.t) {
       case 'tell':
         this.core.outbox.tell(origin, intent.to, { format: 'msgpack', payload: intent.payload });

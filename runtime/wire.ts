@@ -33,6 +33,10 @@ export interface ActorTurns {
   state: Uint8Array | null;
   init: boolean;
   messages: TurnMessage[];
+  /** The policy version the kernel decides this actor's actions with (the worker checks with its copy). */
+  policy: string;
+  /** Actions the actor may take before its rate limit refuses (Infinity: no limit). */
+  allowance: number;
 }
 
 export interface BatchTask {
@@ -86,9 +90,16 @@ export type Intent =
   | { t: 'spawn'; module: string; type: string; key: string; tasks: string[] }
   | { t: 'stop'; id: string };
 
+/** An action the worker refused at the call site (ERR_DENIED raised in the handler); the kernel records it. */
+export interface Refused {
+  action: 'publish' | 'subscribe' | 'tell' | 'ask' | 'call' | 'spawn' | 'stop';
+  target: string;
+  reason: string;
+}
+
 export type TurnOutcome =
-  | { ok: true; reply?: { format: PayloadFormat; payload: Uint8Array }; intents: Intent[] }
-  | { ok: false; error: WireError };
+  | { ok: true; reply?: { format: PayloadFormat; payload: Uint8Array }; intents: Intent[]; refused?: Refused[] }
+  | { ok: false; error: WireError; refused?: Refused[] };
 
 export interface ActorResult {
   slot: number;
@@ -110,16 +121,24 @@ export interface BatchResult {
 /** Messages a worker sends to the kernel while a turn runs (over its own MessagePort). */
 export type WorkerToKernel =
   | { t: 'hello'; threadId: number }
+  /** Sent on parentPort by runtime/worker/memory-watch.ts: this worker's memory outside the heap is over its limit. */
+  | { t: 'memory'; threadId: number; externalBytes: number; limit: number }
   /** A cancelled actor's share of a batch has ended: it runs no turn in this worker any more. */
   | { t: 'quiet'; self: string }
   /** One actor's share of a multi-actor batch, sent as soon as it ends (no waiting for slower actors). */
   | { t: 'result'; batchId: number; result: ActorResult }
-  | { t: 'ask'; reqId: number; self: string; to: string; payload: Uint8Array; timeoutMs: number; correlationId: string; causationId: string | null };
+  | { t: 'ask'; reqId: number; self: string; to: string; payload: Uint8Array; timeoutMs: number; correlationId: string; causationId: string | null }
+  /** A tool call: the kernel checks the grant, validates the arguments and runs the tool. */
+  | { t: 'call'; reqId: number; self: string; tool: string; args: Uint8Array; timeoutMs: number; correlationId: string; causationId: string | null }
+  /** Units the actor spent (model tokens, cost), counted against its budgets. */
+  | { t: 'report'; self: string; unit: string; amount: number };
 
 /** Messages the kernel sends to a worker. */
 export type KernelToWorker =
   /** The modules a new worker loads before it takes work (so a replacement worker starts warm). */
   | { t: 'preload'; modules: string[] }
+  /** The policy in force (sent at start and on every change): workers check intents at the call site with it. */
+  | { t: 'policy'; namespace: string; version: string; doc: unknown }
   | { t: 'askResult'; reqId: number; ok: true; format: PayloadFormat; payload: Uint8Array }
   | { t: 'askResult'; reqId: number; ok: false; error: WireError }
   | { t: 'abort'; self: string; reason: WireError };
@@ -130,4 +149,6 @@ export interface WorkerConfig {
   logTo: 'stdout' | 'stderr';
   nodeId: string;
   maxMessageBytes: number;
+  /** The worker reports itself to the kernel when its memory outside the V8 heap exceeds this (0: off). */
+  maxExternalBytes: number;
 }

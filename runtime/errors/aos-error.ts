@@ -67,6 +67,13 @@ export class ConfigError extends AosError {
   }
 }
 
+/** The broker refused an action: denied, or waiting for a human. */
+export class DeniedError extends AosError {
+  override get name(): string {
+    return 'DeniedError';
+  }
+}
+
 const FAMILY: Partial<Record<ErrorCode, new (c: ErrorCode, m: string, d?: ErrorDetails) => AosError>> = {
   ERR_INVALID_ID: InputError,
   ERR_INVALID_SUBJECT: InputError,
@@ -86,6 +93,7 @@ const FAMILY: Partial<Record<ErrorCode, new (c: ErrorCode, m: string, d?: ErrorD
   ERR_OUTPUT_SCHEMA: TurnError,
   ERR_WORKER_DIED: TurnError,
   ERR_TURN_TIMEOUT: TurnError,
+  ERR_MEMORY_LIMIT: TurnError,
   ERR_INTENSITY: TurnError,
   ERR_UNAVAILABLE: DeliveryError,
   ERR_ALREADY_REPLIED: TurnError,
@@ -94,6 +102,13 @@ const FAMILY: Partial<Record<ErrorCode, new (c: ErrorCode, m: string, d?: ErrorD
   ERR_NATS_SERVER_NOT_FOUND: ConfigError,
   ERR_CONFIG: ConfigError,
   ERR_BAD_REQUEST: InputError,
+  ERR_DENIED: DeniedError,
+  ERR_APPROVAL_REQUIRED: DeniedError,
+  ERR_POLICY: ConfigError,
+  ERR_UNKNOWN_TOOL: DeliveryError,
+  ERR_TOOL_INPUT: InputError,
+  ERR_TOOL_OUTPUT: TurnError,
+  ERR_TOOL_FAILED: TurnError,
 };
 
 /** Builds the error of the right family for a code. */

@@ -25,9 +25,17 @@ export const ERROR_CODES = {
   ERR_ALREADY_REPLIED: 'A handler replied twice to the same message.',
   ERR_WORKER_DIED: 'The worker thread running the turn died (exit, out of memory).',
   ERR_TURN_TIMEOUT: 'A turn ran past its time limit: it was aborted, and its worker terminated if it did not yield.',
+  ERR_MEMORY_LIMIT: 'The worker running the turn held more memory outside the V8 heap (buffers) than maxWorkerExternalBytes: it was terminated.',
   ERR_INTENSITY: 'A supervisor restarted children more often than its intensity allows: it stopped them and gave up.',
   ERR_UNAVAILABLE: 'No instance of the actor type that serves this subject is running.',
   ERR_BAD_REQUEST: 'A control request is malformed or names an unknown verb.',
+  ERR_DENIED: "The capability broker denied the action: the actor's role does not grant it, a deny rule, a reserved subject, its rate limit or budget, or a suspension (details.reason, details.rule).",
+  ERR_APPROVAL_REQUIRED: 'The policy says a human must approve this action before it happens.',
+  ERR_POLICY: 'A policy is invalid (bad JSON or schema); it was refused and the policy in force stays.',
+  ERR_UNKNOWN_TOOL: 'No tool with that name is registered on this node.',
+  ERR_TOOL_INPUT: "A tool call's arguments failed the tool's input schema.",
+  ERR_TOOL_OUTPUT: "A tool returned a result that breaks its output schema.",
+  ERR_TOOL_FAILED: 'A tool threw, or was aborted (its actor suspended or stopped, or the call timed out).',
   ERR_INTERNAL: 'An unexpected error inside the runtime (a bug): reported, never swallowed.',
 } as const;
 

@@ -73,6 +73,11 @@ export class NatsTransport {
     return this.nc.info?.max_payload ?? 1024 * 1024;
   }
 
+  /** Closed or draining: nothing more may be published. */
+  get closed(): boolean {
+    return this.nc.isClosed() || this.nc.isDraining();
+  }
+
   get connectedUrl(): string {
     return this.nc.getServer();
   }

@@ -3,12 +3,13 @@
 // and returns new states, replies and intents. It never holds a NATS connection.
 // Main-thread code must never import this file (it is loaded by path by the pool).
 
-import { threadId, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { createLogger } from '../logger.js';
 import { toAosError } from '../errors/aos-error.js';
-import { cancelledIndex, type ActorResult, type ActorTurns, type BatchResult, type BatchTask, type WorkerConfig, type WorkerTask } from '../wire.js';
+import { cancelledIndex, type ActorResult, type ActorTurns, type BatchResult, type BatchTask, type WorkerConfig, type WorkerTask, type WorkerToKernel } from '../wire.js';
 import { KernelChannel } from './kernel-channel.js';
 import { loadActorModule } from './load-module.js';
+import { watchExternalMemory } from './memory-watch.js';
 import { runActor, type RunEnv } from './run-actor.js';
 
 const config = workerData as WorkerConfig;
@@ -26,6 +27,12 @@ await Promise.all((await env.channel.preload).map((m) => loadActorModule(m).catc
 env.channel.onModules = (modules) => {
   for (const m of modules) void loadActorModule(m).catch(() => undefined);
 };
+// Started once the worker is up (a worker piscina sees die while starting is never replaced).
+// The report goes on parentPort: the kernel hears it on this Worker and terminates this one.
+watchExternalMemory(config.maxExternalBytes, (externalBytes) => {
+  const report: WorkerToKernel = { t: 'memory', threadId, externalBytes, limit: config.maxExternalBytes };
+  parentPort?.postMessage(report);
+});
 
 async function runShare(a: ActorTurns, view: Int32Array): Promise<ActorResult> {
   try {

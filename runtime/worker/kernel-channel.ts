@@ -6,6 +6,7 @@ import { MessageChannel, parentPort, threadId } from 'node:worker_threads';
 import { fromWire, type AosError } from '../errors/aos-error.js';
 import type { ActorResult, KernelToWorker, WorkerToKernel } from '../wire.js';
 import type { PayloadFormat } from '../envelope.js';
+import { PolicyView } from './turn-guard.js';
 
 export interface AskReply {
   format: PayloadFormat;
@@ -25,6 +26,8 @@ export class KernelChannel {
   readonly preload: Promise<string[]>;
   private gotPreload!: (modules: string[]) => void;
   private preloaded = false;
+  /** The policy in force, as the kernel last announced it. */
+  readonly policy = new PolicyView();
   /** Called with modules the kernel announces after start (spawned since), to load in the background. */
   onModules: (modules: string[]) => void = () => undefined;
 
@@ -43,12 +46,24 @@ export class KernelChannel {
   }
 
   ask(msg: Omit<Extract<WorkerToKernel, { t: 'ask' }>, 't' | 'reqId'>): Promise<AskReply> {
+    return this.request((reqId) => ({ t: 'ask', reqId, ...msg }));
+  }
+
+  call(msg: Omit<Extract<WorkerToKernel, { t: 'call' }>, 't' | 'reqId'>): Promise<AskReply> {
+    return this.request((reqId) => ({ t: 'call', reqId, ...msg }));
+  }
+
+  report(self: string, unit: string, amount: number): void {
+    const msg: WorkerToKernel = { t: 'report', self, unit, amount };
+    this.port.postMessage(msg);
+  }
+
+  private request(make: (reqId: number) => WorkerToKernel): Promise<AskReply> {
     const reqId = this.nextReq++;
     return new Promise<AskReply>((resolve, reject) => {
       this.pending.set(reqId, { resolve, reject });
       if (this.pending.size === 1) this.port.ref();
-      const out: WorkerToKernel = { t: 'ask', reqId, ...msg };
-      this.port.postMessage(out);
+      this.port.postMessage(make(reqId));
     });
   }
 
@@ -78,6 +93,10 @@ export class KernelChannel {
       if (this.preloaded) this.onModules(m.modules);
       this.preloaded = true;
       this.gotPreload(m.modules);
+      return;
+    }
+    if (m.t === 'policy') {
+      this.policy.set(m.namespace, m.doc);
       return;
     }
     if (m.t === 'abort') {

@@ -10,6 +10,7 @@ import type { ActorDefinition } from '../define-actor.js';
 import { cancelledIndex, finishedIndex, startedIndex, type ActorResult, type ActorTurns, type TurnMessage, type TurnOutcome } from '../wire.js';
 import type { KernelChannel } from './kernel-channel.js';
 import { TurnContext } from './turn-context.js';
+import { TurnGuard } from './turn-guard.js';
 import { newCorrelationId } from '../ids.js';
 
 export interface RunEnv {
@@ -52,6 +53,7 @@ async function turn(
   env: RunEnv,
   message: TurnMessage | null,
   progress: Progress,
+  allowance: { left: number },
   body: (ctx: TurnContext) => Promise<unknown>,
 ): Promise<{ outcome: TurnOutcome; state?: { value: unknown; bytes: Uint8Array } } | null> {
   // Counted as started before the check, so a kernel that cancels and then sees no turn
@@ -62,7 +64,10 @@ async function turn(
     return null;
   }
   const correlationId = message?.correlationId ?? newCorrelationId();
+  const guard = new TurnGuard(env.channel.policy, actor.self, allowance.left);
   const ctx = new TurnContext({
+    guard,
+    actorSubject: (id) => env.channel.policy.actorSubject(id),
     self: actor.self,
     module: actor.module,
     def,
@@ -79,10 +84,14 @@ async function turn(
     const bytes = checkState(def, next, actor.self);
     const outcome: TurnOutcome = { ok: true, intents: ctx.intents };
     if (ctx.replyValue !== undefined) outcome.reply = ctx.replyValue;
+    if (guard.refused.length > 0) outcome.refused = guard.refused;
     return { outcome, state: { value: next, bytes } };
   } catch (err) {
-    return { outcome: failure(err, 'ERR_HANDLER_FAILED', actor.self) };
+    const outcome = failure(err, 'ERR_HANDLER_FAILED', actor.self);
+    if (guard.refused.length > 0) outcome.refused = guard.refused;
+    return { outcome };
   } finally {
+    allowance.left = guard.left;
     ctx.close();
     Atomics.add(progress.view, finishedIndex(progress.slot), 1);
   }
@@ -110,9 +119,11 @@ function parseInput(def: ActorDefinition, msg: TurnMessage, self: string): { ok:
 
 export async function runActor(def: ActorDefinition, actor: ActorTurns, env: RunEnv, progress: Progress): Promise<ActorResult> {
   const result: ActorResult = { slot: actor.slot, state: actor.state, outcomes: [] };
+  // The rate allowance is the actor's, shared by its turns in this batch.
+  const allowance = { left: actor.allowance };
   let state: unknown;
   if (actor.init) {
-    const r = await turn(def, actor, env, null, progress, async (ctx) => def.init(ctx));
+    const r = await turn(def, actor, env, null, progress, allowance, async (ctx) => def.init(ctx));
     if (r === null) return result;
     result.init = r.outcome;
     if (!r.outcome.ok) return result;
@@ -128,7 +139,7 @@ export async function runActor(def: ActorDefinition, actor: ActorTurns, env: Run
       continue;
     }
     const current = state;
-    const r = await turn(def, actor, env, msg, progress, async (ctx) => def.handle(current, input.value, ctx));
+    const r = await turn(def, actor, env, msg, progress, allowance, async (ctx) => def.handle(current, input.value, ctx));
     if (r === null) break; // cancelled: the kernel gets the rest back as not reached
     result.outcomes.push(r.outcome);
     if (!r.outcome.ok) break;

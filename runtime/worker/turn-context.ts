@@ -5,14 +5,16 @@
 
 import type { Logger } from 'pino';
 import { parseAgentId, type AgentAddress } from '../address.js';
-import type { ActorContext, ActorDefinition, AskOptions, SpawnOptions } from '../define-actor.js';
+import type { ActorContext, ActorDefinition, AskOptions, CallOptions, SpawnOptions } from '../define-actor.js';
 import { compact, decodeValue, encodeValue, type PayloadFormat } from '../envelope.js';
 import { aosError, type AosError } from '../errors/aos-error.js';
 import { assertSubject } from '../subjects.js';
 import type { Intent, TurnMessage } from '../wire.js';
 import type { KernelChannel } from './kernel-channel.js';
+import type { TurnGuard } from './turn-guard.js';
 
 export const DEFAULT_ASK_TIMEOUT_MS = 30_000;
+export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 
 export interface TurnScope {
   self: string;
@@ -23,6 +25,9 @@ export interface TurnScope {
   channel: KernelChannel;
   log: Logger;
   maxMessageBytes: number;
+  guard: TurnGuard;
+  /** The actor's own subject (`<ns>.actor.<type>.<key>` is built from it for tell and ask checks). */
+  actorSubject: (id: string) => string;
 }
 
 export class TurnContext implements ActorContext {
@@ -122,11 +127,14 @@ export class TurnContext implements ActorContext {
   tell(to: string, value: unknown): void {
     this.assertOpen();
     parseAgentId(to);
+    this.scope.guard.check('tell', this.scope.actorSubject(to));
     this.intents.push({ t: 'tell', to, payload: this.encode(value, 'msgpack') });
   }
 
   publish(subject: string, value: unknown): void {
     this.assertOpen();
+    if (typeof subject !== 'string') assertSubject(subject);
+    this.scope.guard.check('publish', subject);
     assertSubject(subject);
     this.intents.push({ t: 'publish', subject, payload: this.encode(value, 'msgpack') });
   }
@@ -139,6 +147,7 @@ export class TurnContext implements ActorContext {
     const timeoutMs = options.timeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
     if (!(timeoutMs > 0)) throw aosError('ERR_CONFIG', `ask timeoutMs must be positive, got ${timeoutMs}`, { timeoutMs });
     this.assertOpen();
+    this.scope.guard.check('ask', this.scope.actorSubject(to));
     const reply = await this.scope.channel.ask({
       self: this.self,
       to,
@@ -150,9 +159,34 @@ export class TurnContext implements ActorContext {
     return decodeValue(reply.payload, reply.format) as R;
   }
 
+  async call<R = unknown>(tool: string, args: unknown, options: CallOptions = {}): Promise<R> {
+    if (typeof tool !== 'string') assertSubject(tool);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    if (!(timeoutMs > 0)) throw aosError('ERR_CONFIG', `call timeoutMs must be positive, got ${timeoutMs}`, { timeoutMs });
+    this.assertOpen();
+    this.scope.guard.check('call', tool);
+    const reply = await this.scope.channel.call({
+      self: this.self,
+      tool,
+      args: this.encode(args, 'msgpack'),
+      timeoutMs,
+      correlationId: this.correlationId,
+      causationId: this.messageId,
+    });
+    return decodeValue(reply.payload, reply.format) as R;
+  }
+
+  report(unit: string, amount: number): void {
+    this.assertOpen();
+    if (typeof unit !== 'string' || unit.length === 0) throw aosError('ERR_CONFIG', 'report: unit must be a non-empty string');
+    if (!Number.isFinite(amount) || amount < 0) throw aosError('ERR_CONFIG', `report: amount must be a finite number >= 0, got ${amount}`, { unit });
+    this.scope.channel.report(this.self, unit, amount);
+  }
+
   spawn(module: string, options: SpawnOptions): string {
     this.assertOpen();
     const addr: AgentAddress = parseAgentId(`${options.type}/${options.key}`);
+    this.scope.guard.check('spawn', addr.type);
     const tasks = (options.tasks ?? []).map((s) => assertSubject(s, { wildcards: true }));
     const url = new URL(module, this.scope.module).href;
     this.intents.push({ t: 'spawn', module: url, type: addr.type, key: addr.key, tasks });
@@ -162,6 +196,7 @@ export class TurnContext implements ActorContext {
   stop(id: string = this.self): void {
     this.assertOpen();
     parseAgentId(id);
+    this.scope.guard.check('stop', id);
     this.intents.push({ t: 'stop', id });
   }
 

@@ -5,6 +5,7 @@ import { connect, headers, type Msg, type MsgHdrs, type NatsConnection, type Sub
 import { inject, onTestFinished } from 'vitest';
 import { CONTENT_TYPE_HEADER, CT_ENVELOPE, decodeEnvelope, encodeEnvelope, encodeValue, newMessageId, type Envelope } from 'autonomy-os/internal';
 import { deferred, DEFAULT_DEADLINE_MS } from './deferred.js';
+import { clusterKeyOf } from './system.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -90,8 +91,11 @@ export interface DeadLetterBody {
   envelope?: { id: string; from: string; to: string; kind: string };
 }
 
-/** Answers an ask the way a node would: a reply envelope (msgpack) on the message's reply subject. */
+/** Answers an ask the way a node would: a reply envelope (msgpack), sealed with the namespace's cluster key, on the message's reply subject. */
 export function replyAsActor(msg: Msg, from: string, value: unknown): void {
+  const namespace = msg.subject.slice(0, msg.subject.indexOf('.'));
+  const key = clusterKeyOf(namespace);
+  if (key === undefined) throw new Error(`no node of the tests runs in namespace ${namespace}: no cluster key to seal with`);
   const asked = decodeEnvelope(msg.data);
   const reply: Envelope = {
     kind: 'reply',
@@ -105,5 +109,5 @@ export function replyAsActor(msg: Msg, from: string, value: unknown): void {
     format: 'msgpack',
     payload: encodeValue(value, 'msgpack'),
   };
-  msg.respond(encodeEnvelope(reply), { headers: hdrs({ [CONTENT_TYPE_HEADER]: CT_ENVELOPE }) });
+  msg.respond(encodeEnvelope(reply, key), { headers: hdrs({ [CONTENT_TYPE_HEADER]: CT_ENVELOPE }) });
 }

@@ -3,7 +3,32 @@
 
 import { randomBytes } from 'node:crypto';
 import { inject, onTestFinished } from 'vitest';
+import { connect } from 'nats';
 import { ActorSystem, ManualClock, type ActorSystemOptions } from 'autonomy-os';
+import { GovernanceStore } from 'autonomy-os/internal';
+
+/** The cluster key of each namespace a test started a node in (tests that pose as a node seal with it). */
+const keys = new Map<string, Uint8Array>();
+
+/** The key envelopes of a namespace are sealed with; undefined if no node of the tests started there. */
+export function clusterKeyOf(namespace: string): Uint8Array | undefined {
+  return keys.get(namespace);
+}
+
+async function rememberKey(namespace: string, given: string | undefined): Promise<void> {
+  if (keys.has(namespace)) return;
+  if (given !== undefined) {
+    keys.set(namespace, new TextEncoder().encode(given));
+    return;
+  }
+  const nc = await connect({ servers: inject('natsUrl'), name: 'test-key-reader' });
+  try {
+    const store = await GovernanceStore.open(nc, namespace);
+    if (store !== undefined) keys.set(namespace, await store.clusterKey());
+  } finally {
+    await nc.close();
+  }
+}
 
 /** A fresh subject prefix, e.g. `t3f9a1c2d`. */
 export function uniqueNamespace(): string {
@@ -24,6 +49,7 @@ export async function startSystem(options: ActorSystemOptions = {}): Promise<Act
     threads: 1,
     ...options,
   });
+  await rememberKey(system.subjects.prefix, options.clusterKey ?? process.env['AOS_CLUSTER_KEY']);
   onTestFinished(async () => {
     const done = system.shutdown({ timeoutMs: 5_000 });
     // On a manual clock the drain deadline would never come: a test that left a turn stuck

@@ -96,7 +96,7 @@ describe('actor to actor', () => {
     const [msg] = await events.waitFor(1);
     expect(msg!.headers?.get('content-type')).toBe(CT_ENVELOPE);
     const arr = unpack(msg!.data) as unknown[];
-    expect(arr).toHaveLength(13);
+    expect(arr).toHaveLength(14); // 13 fields and the seal (an HMAC with the cluster key)
     expect(arr[1]).toBe('event');
     expect(arr[3]).toBe('relay/a');
     expect(arr[4]).toBe(`${ns}.evt.news`);

@@ -6,6 +6,7 @@ import { describe, expect, inject, onTestFinished, test } from 'vitest';
 import { withDeadline } from '../helpers/deferred.js';
 import { collect, hdrs, json, rawClient } from '../helpers/nats.js';
 import { fixture, startSystem } from '../helpers/system.js';
+import { ERROR_HEADER } from 'autonomy-os/internal';
 
 interface EchoReply {
   text: string;
@@ -66,15 +67,29 @@ describe('external clients', () => {
     for (const counts of bySelf.values()) expect([...counts].sort((x, y) => x - y)).toEqual(counts.map((_, i) => i + 1));
   });
 
-  test('identity - headers claiming an identity from outside are ignored', async () => {
+  test('identity - a header claiming an actor identity from outside is denied as a spoof, and the handler never runs', async () => {
     const system = await startSystem();
     const ns = system.subjects.prefix;
     await system.spawn(fixture('echo.ts'), { type: 'echo', key: 'a', tasks: ['echo'] });
     const nc = await rawClient();
-    const forged = hdrs({ 'aos-from': 'admin/root', 'aos-id': 'ffffffffffffffff', 'aos-correlation-id': 'f'.repeat(32) });
+    const forged = hdrs({ 'aos-from': 'admin/root' });
     const msg = await nc.request(`${ns}.task.echo`, json({ text: 'trust me' }), { timeout: 10_000, headers: forged });
+    expect(msg.headers?.get(ERROR_HEADER)).toBe('ERR_DENIED');
+    expect(msg.json<{ error: { code: string; details: { reason: string; claimed: string } } }>().error).toMatchObject({ code: 'ERR_DENIED', details: { reason: 'spoof', claimed: 'admin/root' } });
+    // The next honest request is the echo's first turn: the forged one never reached the handler.
+    const honest = await nc.request(`${ns}.task.echo`, json({ text: 'plain' }), { timeout: 10_000 });
+    expect(honest.json<EchoReply>()).toMatchObject({ from: 'external', count: 1 });
+  });
+
+  test('identity - kernel headers from outside are ignored, and a client may name itself with aos-client', async () => {
+    const system = await startSystem();
+    const ns = system.subjects.prefix;
+    await system.spawn(fixture('echo.ts'), { type: 'echo', key: 'a', tasks: ['echo'] });
+    const nc = await rawClient();
+    const h = hdrs({ 'aos-from': 'external', 'aos-id': 'ffffffffffffffff', 'aos-correlation-id': 'f'.repeat(32), 'aos-client': 'billing-portal' });
+    const msg = await nc.request(`${ns}.task.echo`, json({ text: 'hello' }), { timeout: 10_000, headers: h });
     const reply = msg.json<EchoReply>();
-    expect(reply.from).toBe('external');
+    expect(reply.from).toBe('external/billing-portal');
     expect(reply.correlationId).not.toBe('f'.repeat(32));
   });
 

@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, test } from 'vitest';
 import { AosError } from 'autonomy-os';
-import { decodeEnvelope, decodeValue, encodeEnvelope, encodeValue, traceparentOf, type Envelope } from 'autonomy-os/internal';
+import { decodeEnvelope, decodeValue, encodeEnvelope, encodeValue, envelopeSealed, traceparentOf, type Envelope } from 'autonomy-os/internal';
 
 // The wire form: a plain 13-element msgpack array (no msgpackr records).
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -131,7 +131,30 @@ describe('envelope codec', () => {
   test('envelope - wrong arity is ERR_DECODE', () => {
     const arr = wireArray(sample());
     expectDecodeError(packr.pack(arr.slice(0, 12)));
-    expectDecodeError(packr.pack([...arr, null]));
+    expectDecodeError(packr.pack([...arr, null, null]));
+  });
+
+  test('seal - a sealed envelope verifies with its key and decodes to the same fields', () => {
+    const key = new TextEncoder().encode('a-cluster-key-of-test');
+    const env = sample();
+    const sealed = encodeEnvelope(env, key);
+    expect(envelopeSealed(sealed, key)).toBe(true);
+    const plain = (e: Envelope) => ({ ...e, payload: [...e.payload] });
+    expect(plain(decodeEnvelope(sealed))).toEqual(plain(decodeEnvelope(encodeEnvelope(env))));
+  });
+
+  test('seal - an unsealed envelope, another key, or any changed byte fails the check', () => {
+    const key = new TextEncoder().encode('a-cluster-key-of-test');
+    const sealed = encodeEnvelope(sample(), key);
+    expect(envelopeSealed(encodeEnvelope(sample()), key)).toBe(false);
+    expect(envelopeSealed(sealed, new TextEncoder().encode('another-key-entirely'))).toBe(false);
+    for (let i = 1; i < sealed.length; i++) {
+      const tampered = sealed.slice();
+      tampered[i] = tampered[i]! ^ 0x01;
+      expect(envelopeSealed(tampered, key), `byte ${i} flipped`).toBe(false);
+    }
+    expect(envelopeSealed(sealed.subarray(0, sealed.length - 1), key)).toBe(false);
+    expect(envelopeSealed(new Uint8Array(), key)).toBe(false);
   });
 
   test('envelope - a wrong type in any field is ERR_DECODE', () => {

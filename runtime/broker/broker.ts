@@ -1,0 +1,231 @@
+// The capability broker: decides every action of every actor against the policy in force,
+// before anything reaches the wire, and records each decision (allow or deny) with the rule
+// that decided and the policy version. Deny by default. The kernel is its only caller;
+// workers run a copy of the static checks only to raise errors at the call site.
+
+import type { Clock } from '../clock.js';
+import { aosError, type AosError } from '../errors/aos-error.js';
+import { BudgetCounter, TokenBucket } from './limits.js';
+import { inScope, Policy, type DenyReason, type StaticDecision } from './policy.js';
+import type { Action, RoleDoc } from './policy-schema.js';
+
+export interface ActorIdentity {
+  /** AgentId `type/key`. */
+  id: string;
+  type: string;
+}
+
+export interface Decision extends StaticDecision {
+  policy: string;
+  role: string | null;
+  owner: string | null;
+}
+
+/** One decision, as it goes to the trace subject. */
+export interface DecisionRecord {
+  type: 'decision';
+  at: number;
+  node: string;
+  actor: string;
+  role: string | null;
+  owner: string | null;
+  action: Action | 'receive' | 'reply';
+  target: string;
+  allow: boolean;
+  rule: string;
+  reason?: DenyReason;
+  policy: string;
+  messageId?: string;
+  correlationId?: string;
+  /** Extra facts for a denial (the claimed identity of a spoof, the worker's reason, ...). */
+  detail?: Record<string, unknown>;
+}
+
+export interface TraceIds {
+  messageId?: string;
+  correlationId?: string;
+}
+
+/** A kill switch in force: an AgentId, or `role:<name>` for every actor of a role. */
+export interface Suspension {
+  target: string;
+  by: string;
+  reason?: string;
+  at: number;
+}
+
+export interface BrokerOptions {
+  nodeId: string;
+  clock: Clock;
+  policy: Policy;
+  record: (r: DecisionRecord) => void;
+  /** A budget whose `onExhausted` is "suspend" ran out: suspend the actor. */
+  onBudgetSuspend?: (actorId: string, budget: string) => void;
+}
+
+interface ActorLimits {
+  role: RoleDoc;
+  bucket: TokenBucket | undefined;
+  budgets: BudgetCounter[];
+}
+
+export class Broker {
+  private policyInForce: Policy;
+  private readonly suspensions = new Map<string, Suspension>();
+  private readonly limits = new Map<string, ActorLimits>();
+
+  constructor(private readonly opts: BrokerOptions) {
+    this.policyInForce = opts.policy;
+  }
+
+  get policy(): Policy {
+    return this.policyInForce;
+  }
+
+  /** Swaps the policy whole: decisions from now on cite the new version. */
+  setPolicy(policy: Policy): void {
+    this.policyInForce = policy;
+  }
+
+  setSuspensions(list: readonly Suspension[]): void {
+    this.suspensions.clear();
+    for (const s of list) this.suspensions.set(s.target, s);
+  }
+
+  get suspended(): Suspension[] {
+    return [...this.suspensions.values()];
+  }
+
+  /** The suspension that holds an actor (by its id or its role), if any. */
+  suspension(actor: ActorIdentity): Suspension | undefined {
+    if (this.suspensions.size === 0) return undefined;
+    const byId = this.suspensions.get(actor.id);
+    if (byId !== undefined) return byId;
+    const role = this.policyInForce.assignment(actor.type)?.role;
+    return role === undefined ? undefined : this.suspensions.get(`role:${role}`);
+  }
+
+  /** Decides one action and records the decision. */
+  decide(actor: ActorIdentity, action: Action, target: string, ids: TraceIds = {}): Decision {
+    const policy = this.policyInForce; // one read: the whole decision cites this version
+    const assigned = policy.assignment(actor.type);
+    const d: Decision = { ...this.staticOrLimits(policy, actor, action, target), policy: policy.version, role: assigned?.role ?? null, owner: assigned?.owner ?? null };
+    this.record(actor, action, target, d, ids);
+    return d;
+  }
+
+  private staticOrLimits(policy: Policy, actor: ActorIdentity, action: Action, target: string): StaticDecision {
+    const held = this.suspension(actor);
+    if (held !== undefined) return { allow: false, rule: `suspended:${held.target}`, reason: 'suspended', code: 'ERR_DENIED' };
+    const s = policy.check(actor.type, action, target, actor.id);
+    if (!s.allow || action === 'subscribe') return s;
+    const limits = this.limitsOf(policy, actor);
+    if (limits === undefined) return s;
+    const now = this.opts.clock.now();
+    const roleName = policy.assignment(actor.type)!.role;
+    if (limits.bucket !== undefined && !limits.bucket.take(now)) {
+      return { allow: false, rule: `roles.${roleName}.rateLimit`, reason: 'rate-limit', code: 'ERR_DENIED' };
+    }
+    for (let i = 0; i < limits.budgets.length; i++) {
+      const b = limits.budgets[i]!;
+      const spent = b.doc.counts !== undefined ? inScope(b.doc.counts, action, target) && !b.use(now, 1) : inScope(b.doc.appliesTo, action, target) && b.exhausted(now);
+      if (!spent) continue;
+      const rule = `roles.${roleName}.budgets[${i}]=${b.doc.name}`;
+      if (b.doc.onExhausted === 'approval') return { allow: false, rule, reason: 'budget', code: 'ERR_APPROVAL_REQUIRED' };
+      if (b.doc.onExhausted === 'suspend') this.opts.onBudgetSuspend?.(actor.id, b.doc.name);
+      return { allow: false, rule, reason: 'budget', code: 'ERR_DENIED' };
+    }
+    return s;
+  }
+
+  /** The actor's limits under this policy, rebuilt when its role's definition changes. */
+  private limitsOf(policy: Policy, actor: ActorIdentity): ActorLimits | undefined {
+    const assigned = policy.assignment(actor.type);
+    const role = assigned === undefined ? undefined : policy.role(assigned.role);
+    if (role === undefined || (role.rateLimit === undefined && role.budgets.length === 0)) return undefined;
+    let l = this.limits.get(actor.id);
+    if (l === undefined || (l.role !== role && JSON.stringify(l.role) !== JSON.stringify(role))) {
+      const now = this.opts.clock.now();
+      l = {
+        role,
+        bucket: role.rateLimit === undefined ? undefined : new TokenBucket(role.rateLimit.perSecond, role.rateLimit.burst, now),
+        budgets: role.budgets.map((b) => new BudgetCounter(b, now)),
+      };
+      this.limits.set(actor.id, l);
+    }
+    l.role = role;
+    return l;
+  }
+
+  /** Actions the actor may still take now before its rate limit bites (Infinity when none). */
+  allowance(actor: ActorIdentity): number {
+    const l = this.limitsOf(this.policyInForce, actor);
+    return l?.bucket === undefined ? Number.POSITIVE_INFINITY : l.bucket.available(this.opts.clock.now());
+  }
+
+  /** Units an actor (or a tool on its behalf) reports, such as model tokens or cost. */
+  report(actor: ActorIdentity, unit: string, amount: number): void {
+    const l = this.limitsOf(this.policyInForce, actor);
+    if (l === undefined) return;
+    const now = this.opts.clock.now();
+    for (const b of l.budgets) if (b.doc.unit === unit) b.add(now, amount);
+  }
+
+  /** What an actor has spent of each budget (for `aos policy status` and tests). */
+  spent(actor: ActorIdentity): Record<string, number> {
+    const l = this.limitsOf(this.policyInForce, actor);
+    const now = this.opts.clock.now();
+    return Object.fromEntries((l?.budgets ?? []).map((b) => [b.doc.name, b.spent(now)]));
+  }
+
+  /** Drops an actor's limits when it stops. */
+  forget(actorId: string): void {
+    this.limits.delete(actorId);
+  }
+
+  /**
+   * Records an action a worker refused at the call site (so it never reached the kernel as an
+   * intent to commit). The kernel decides it again; the worker's own reason is kept only
+   * when the kernel's static checks would have allowed it (a rate limit, or a newer policy).
+   */
+  recordRefused(actor: ActorIdentity, action: Action, target: string, workerReason: string, ids: TraceIds = {}): void {
+    const policy = this.policyInForce;
+    const assigned = policy.assignment(actor.type);
+    const s = policy.check(actor.type, action, target, actor.id);
+    const d: Decision = s.allow
+      ? { allow: false, rule: `worker:${workerReason}`, reason: workerReason === 'rate-limit' ? 'rate-limit' : 'denied', code: 'ERR_DENIED', policy: policy.version, role: assigned?.role ?? null, owner: assigned?.owner ?? null }
+      : { ...s, policy: policy.version, role: assigned?.role ?? null, owner: assigned?.owner ?? null };
+    this.record(actor, action, target, d, ids);
+  }
+
+  /** Records a decision the kernel made outside `decide` (a spoofed identity, a refused reply subject). */
+  recordDenial(actor: string, action: DecisionRecord['action'], target: string, reason: DenyReason, rule: string, ids: TraceIds, detail?: Record<string, unknown>): void {
+    const rec: DecisionRecord = { type: 'decision', at: this.opts.clock.now(), node: this.opts.nodeId, actor, role: null, owner: null, action, target, allow: false, rule, reason, policy: this.policyInForce.version };
+    if (ids.messageId !== undefined) rec.messageId = ids.messageId;
+    if (ids.correlationId !== undefined) rec.correlationId = ids.correlationId;
+    if (detail !== undefined) rec.detail = detail;
+    this.opts.record(rec);
+  }
+
+  private record(actor: ActorIdentity, action: Action, target: string, d: Decision, ids: TraceIds): void {
+    const rec: DecisionRecord = { type: 'decision', at: this.opts.clock.now(), node: this.opts.nodeId, actor: actor.id, role: d.role, owner: d.owner, action, target, allow: d.allow, rule: d.rule, policy: d.policy };
+    if (d.reason !== undefined) rec.reason = d.reason;
+    if (ids.messageId !== undefined) rec.messageId = ids.messageId;
+    if (ids.correlationId !== undefined) rec.correlationId = ids.correlationId;
+    this.opts.record(rec);
+  }
+}
+
+/** The error a denied decision raises in the handler. */
+export function deniedError(actor: string, action: string, target: string, d: StaticDecision & { policy?: string }): AosError {
+  const code = d.code ?? 'ERR_DENIED';
+  const what = code === 'ERR_APPROVAL_REQUIRED' ? 'needs a human approval' : code === 'ERR_INVALID_SUBJECT' ? 'has a malformed target' : 'is denied';
+  return aosError(code, `${action} ${target} by ${actor} ${what} (${d.reason ?? 'denied'}: ${d.rule})`, {
+    actorId: actor,
+    action,
+    target,
+    reason: d.reason ?? 'denied',
+    rule: d.rule,
+    ...(d.policy === undefined ? {} : { policy: d.policy }),
+  });
+}

@@ -1,0 +1,139 @@
+// The policy file: roles with their grants, limits and approval rules, and the role each
+// actor type plays. Validated with zod at load, so a broken policy is refused with every
+// problem listed by path (ERR_POLICY) and never half-applied.
+
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { tokenProblem } from '../address.js';
+import { aosError, type AosError } from '../errors/aos-error.js';
+import { subjectProblem } from '../subjects.js';
+
+export const ACTIONS = ['publish', 'subscribe', 'tell', 'ask', 'call', 'spawn', 'stop'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+const pattern = (what: string) =>
+  z.string().superRefine((v, ctx) => {
+    const problem = subjectProblem(v, { wildcards: true });
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${what} ${JSON.stringify(v)} ${problem}` });
+  });
+
+const actorType = z.string().superRefine((v, ctx) => {
+  if (v === '*') return;
+  const problem = tokenProblem(v);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `actor type ${JSON.stringify(v)} ${problem}` });
+});
+
+const grant = <T extends z.ZodType<string>>(item: T) =>
+  z
+    .object({
+      allow: z.array(item).default([]),
+      deny: z.array(item).default([]),
+    })
+    .strict()
+    .default({ allow: [], deny: [] });
+
+const scope = z
+  .object({
+    action: z.enum(ACTIONS).optional(),
+    target: pattern('target').optional(),
+  })
+  .strict();
+
+const budget = z
+  .object({
+    name: z.string().min(1),
+    limit: z.number().positive(),
+    /** The budget refills after this many ms (default: never, for the life of the actor instance). */
+    windowMs: z.number().int().positive().optional(),
+    /** Count actions: each allowed action in this scope uses 1. */
+    counts: scope.optional(),
+    /** Or sum units the actor (or a tool) reports, such as model tokens or cost. */
+    unit: z.string().min(1).optional(),
+    /** For unit budgets: the actions refused once it is spent (default: every action). */
+    appliesTo: scope.optional(),
+    onExhausted: z.enum(['deny', 'suspend', 'approval']).default('deny'),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if ((b.counts === undefined) === (b.unit === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a budget has exactly one of "counts" (count actions) or "unit" (sum reported units)' });
+    }
+    if (b.counts !== undefined && b.appliesTo !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['appliesTo'], message: 'a counting budget applies to what it counts; "appliesTo" is for unit budgets' });
+    }
+  });
+
+const role = z
+  .object({
+    description: z.string().optional(),
+    publish: grant(pattern('subject')),
+    subscribe: grant(pattern('subject')),
+    tell: grant(pattern('subject')),
+    ask: grant(pattern('subject')),
+    tools: grant(pattern('tool')),
+    spawn: grant(actorType),
+    rateLimit: z
+      .object({
+        perSecond: z.number().positive(),
+        burst: z.number().int().min(1),
+      })
+      .strict()
+      .optional(),
+    budgets: z.array(budget).default([]),
+    /** Actions that need a human decision (ERR_APPROVAL_REQUIRED until the approval flow exists). */
+    approvals: z.array(scope.required({ action: true })).default([]),
+  })
+  .strict();
+
+const schema = z
+  .object({
+    name: z.string().optional(),
+    roles: z.record(z.string().min(1), role),
+    /** The role (and owner) of each actor type; "*" for every type not listed. */
+    actors: z.record(actorType, z.object({ role: z.string().min(1), owner: z.string().min(1).optional() }).strict()),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    for (const [type, a] of Object.entries(p.actors)) {
+      if (!Object.hasOwn(p.roles, a.role)) ctx.addIssue({ code: 'custom', path: ['actors', type, 'role'], message: `role ${JSON.stringify(a.role)} is not defined in "roles"` });
+    }
+  });
+
+export type PolicyDoc = z.infer<typeof schema>;
+export type RoleDoc = PolicyDoc['roles'][string];
+export type BudgetDoc = RoleDoc['budgets'][number];
+export type ScopeDoc = z.infer<typeof scope>;
+
+function policyError(message: string, details: Record<string, unknown>, cause?: unknown): AosError {
+  return aosError('ERR_POLICY', message, details, cause);
+}
+
+/** Validates a policy value; throws ERR_POLICY listing every problem with its path. */
+export function parsePolicy(input: unknown, source = 'policy'): PolicyDoc {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
+  const shown = issues.slice(0, 5).map((i) => `${i.path}: ${i.message}`).join('; ');
+  throw policyError(`${source} is not a valid policy (${issues.length} problem${issues.length === 1 ? '' : 's'}): ${shown}`, { source, issues });
+}
+
+/** Parses policy JSON text (from a file or the store); throws ERR_POLICY on bad JSON or a bad policy. */
+export function parsePolicyText(text: string, source = 'policy'): PolicyDoc {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw policyError(`${source} is not valid JSON: ${(err as Error).message}`, { source, issues: [{ path: '(root)', message: (err as Error).message }] }, err);
+  }
+  return parsePolicy(value, source);
+}
+
+export async function loadPolicyFile(path: string): Promise<PolicyDoc> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw policyError(`cannot read policy file ${path}: ${(err as Error).message}`, { source: path, issues: [] }, err);
+  }
+  return parsePolicyText(text, path);
+}

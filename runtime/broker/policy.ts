@@ -1,0 +1,213 @@
+// A validated policy compiled for fast decisions: patterns tokenised once, and the static
+// part of every decision (grants, deny lists, reserved subjects, approval rules) cached per
+// (actor type, action, target). Immutable: a reload builds a new Policy and swaps it whole,
+// so every decision cites exactly one version.
+
+import { createHash } from 'node:crypto';
+import type { ErrorCode } from '../errors/codes.js';
+import { subjectProblem } from '../subjects.js';
+import type { Action, PolicyDoc, RoleDoc, ScopeDoc } from './policy-schema.js';
+import { firstContaining, firstOverlapping, isSubset, overlaps, patternList, tokens, type PatternList } from './subject-pattern.js';
+
+export type DenyReason =
+  | 'subject' // malformed target
+  | 'no-role' // the actor type has no role
+  | 'denied' // a deny list matched
+  | 'not-granted' // nothing allows it (deny by default)
+  | 'reserved' // a runtime or NATS subject, not explicitly granted
+  | 'approval' // a human must decide
+  | 'rate-limit'
+  | 'budget'
+  | 'suspended'
+  | 'spoof' // a message claimed an identity it does not have
+  | 'reply'; // a reply to a subject the kernel does not own
+
+export interface StaticDecision {
+  allow: boolean;
+  /** The rule that decided, as a path into the policy (or a built-in rule). */
+  rule: string;
+  reason?: DenyReason;
+  /** The error a denied action raises. */
+  code?: ErrorCode;
+}
+
+interface CompiledGrant {
+  allow: PatternList;
+  deny: PatternList;
+}
+
+interface CompiledRole {
+  name: string;
+  doc: RoleDoc;
+  grants: Record<'publish' | 'subscribe' | 'tell' | 'ask' | 'tools', CompiledGrant>;
+  approvals: { action: Action; target: readonly string[] | undefined }[];
+}
+
+interface ReservedArea {
+  name: string;
+  /** Some subject the target can reach lies in the area. */
+  touches(target: readonly string[]): boolean;
+  /** A grant pattern that names the area explicitly. */
+  names(pattern: readonly string[]): boolean;
+}
+
+const DOLLAR: ReservedArea = {
+  name: '$*',
+  touches: (t) => t[0]!.startsWith('$') || t[0] === '*' || t[0] === '>',
+  names: (p) => p[0]!.startsWith('$'),
+};
+
+function area(pattern: string): ReservedArea {
+  const toks = tokens(pattern);
+  return { name: pattern, touches: (t) => overlaps(t, toks), names: (p) => isSubset(p, toks) };
+}
+
+const CACHE_LIMIT = 50_000;
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The version of a policy: a digest of its canonical JSON, equal on every node that holds it. */
+export function policyDigest(doc: PolicyDoc): string {
+  return createHash('sha256').update(canonical(doc)).digest('hex').slice(0, 12);
+}
+
+export class Policy {
+  readonly version: string;
+  private readonly roles = new Map<string, CompiledRole>();
+  private readonly reserved: ReservedArea[];
+  private readonly cache = new Map<string, StaticDecision>();
+
+  constructor(
+    readonly doc: PolicyDoc,
+    readonly namespace: string,
+    /** Where it came from: a file or value given at start, the cluster store, or the built-in default. */
+    readonly origin: 'local' | 'store' | 'default' = 'local',
+    /** The store's revision, when it came from the store. */
+    readonly revision = 0,
+  ) {
+    this.version = policyDigest(doc);
+    this.reserved = [DOLLAR, area('_INBOX.>'), area(`${namespace}.ctl.>`), area(`${namespace}.trace.>`), area(`${namespace}.approval.>`)];
+    for (const [name, r] of Object.entries(doc.roles)) {
+      const g = (x: { allow: string[]; deny: string[] }): CompiledGrant => ({ allow: patternList(x.allow), deny: patternList(x.deny) });
+      this.roles.set(name, {
+        name,
+        doc: r,
+        grants: { publish: g(r.publish), subscribe: g(r.subscribe), tell: g(r.tell), ask: g(r.ask), tools: g(r.tools) },
+        approvals: r.approvals.map((a) => ({ action: a.action, target: a.target === undefined ? undefined : tokens(a.target) })),
+      });
+    }
+  }
+
+  /** The role and owner of an actor type, or undefined when the policy gives it none. */
+  assignment(type: string): { role: string; owner: string | null } | undefined {
+    const a = this.doc.actors[type] ?? this.doc.actors['*'];
+    return a === undefined ? undefined : { role: a.role, owner: a.owner ?? null };
+  }
+
+  role(name: string): RoleDoc | undefined {
+    return this.roles.get(name)?.doc;
+  }
+
+  /** The static decision for one action of an actor of `type` (cached). */
+  check(type: string, action: Action, target: string, self?: string): StaticDecision {
+    if (action === 'stop' && target === self) return { allow: true, rule: 'builtin:stop-self' };
+    const key = `${type}\u0000${action}\u0000${target}`;
+    let d = this.cache.get(key);
+    if (d === undefined) {
+      d = this.decide(type, action, target);
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(key, d);
+    }
+    return d;
+  }
+
+  private decide(type: string, action: Action, target: string): StaticDecision {
+    const assigned = this.assignment(type);
+    const role = assigned === undefined ? undefined : this.roles.get(assigned.role);
+    if (action === 'spawn' || action === 'stop') return this.typeGrant(role, action, action === 'stop' ? target.slice(0, target.indexOf('/')) : target);
+    const problem = subjectProblem(target, { wildcards: action === 'subscribe' });
+    if (problem !== undefined) return deny('subject', `builtin:subject-syntax (${problem})`, 'ERR_INVALID_SUBJECT');
+    if (role === undefined) return deny('no-role', `actors.${type}: no role`);
+    const list = action === 'call' ? 'tools' : action;
+    const grant = role.grants[list];
+    const t = tokens(target);
+    const path = `roles.${role.name}.${list}`;
+    const denied = firstOverlapping(grant.deny, t);
+    if (denied >= 0) return deny('denied', `${path}.deny[${denied}]=${grant.deny.source[denied]}`);
+    const allowed = firstContaining(grant.allow, t);
+    if (allowed < 0) return deny('not-granted', `${path}: not granted`);
+    let rule = `${path}.allow[${allowed}]=${grant.allow.source[allowed]}`;
+    if (action !== 'call') {
+      for (const r of this.reserved) {
+        if (!r.touches(t)) continue;
+        // Out of reach unless a grant names the reserved area itself ("aos.>" does not reach "aos.ctl.>").
+        const explicit = grant.allow.compiled.findIndex((p) => isSubset(t, p) && r.names(p));
+        if (explicit < 0) return deny('reserved', `builtin:reserved ${r.name}`);
+        rule = `${path}.allow[${explicit}]=${grant.allow.source[explicit]}`;
+      }
+    }
+    const approval = role.approvals.findIndex((a) => a.action === action && (a.target === undefined || overlaps(t, a.target)));
+    if (approval >= 0) return { allow: false, rule: `roles.${role.name}.approvals[${approval}]`, reason: 'approval', code: 'ERR_APPROVAL_REQUIRED' };
+    return { allow: true, rule };
+  }
+
+  private typeGrant(role: CompiledRole | undefined, action: 'spawn' | 'stop', type: string): StaticDecision {
+    if (role === undefined) return deny('no-role', `actors: no role`);
+    const path = `roles.${role.name}.spawn`;
+    const { allow, deny: denyList } = role.doc.spawn;
+    const denied = denyList.findIndex((t) => t === '*' || t === type);
+    if (denied >= 0) return deny('denied', `${path}.deny[${denied}]=${denyList[denied]}`);
+    const allowed = allow.findIndex((t) => t === '*' || t === type);
+    if (allowed < 0) return deny('not-granted', `${path}: not granted`);
+    const approval = role.approvals.findIndex((a) => a.action === action && (a.target === undefined || overlaps([type], a.target)));
+    if (approval >= 0) return { allow: false, rule: `roles.${role.name}.approvals[${approval}]`, reason: 'approval', code: 'ERR_APPROVAL_REQUIRED' };
+    return { allow: true, rule: `${path}.allow[${allowed}]=${allow[allowed]}` };
+  }
+}
+
+function deny(reason: DenyReason, rule: string, code: ErrorCode = 'ERR_DENIED'): StaticDecision {
+  return { allow: false, rule, reason, code };
+}
+
+/** True when an action on `target` falls in a budget's or approval's scope. */
+export function inScope(scope: ScopeDoc | undefined, action: Action, target: string): boolean {
+  if (scope === undefined) return true;
+  if (scope.action !== undefined && scope.action !== action) return false;
+  return scope.target === undefined || overlaps(tokens(target), tokens(scope.target));
+}
+
+/**
+ * The policy a node runs when none is given and the cluster store holds none: every actor
+ * type may use the namespace's task, event and actor subjects, any tool, and spawn any type.
+ * Reserved subjects stay out of reach. Meant for development; the node warns when it uses it.
+ */
+export function defaultPolicyDoc(namespace: string): PolicyDoc {
+  const ns = namespace;
+  const open = { allow: [`${ns}.task.>`, `${ns}.evt.>`], deny: [] };
+  return {
+    name: 'default (development: everything inside the namespace)',
+    roles: {
+      default: {
+        description: 'Development default: all of the namespace, nothing reserved.',
+        publish: open,
+        subscribe: open,
+        tell: { allow: [`${ns}.actor.>`], deny: [] },
+        ask: { allow: [`${ns}.actor.>`], deny: [] },
+        tools: { allow: ['>'], deny: [] },
+        spawn: { allow: ['*'], deny: [] },
+        budgets: [],
+        approvals: [],
+      },
+    },
+    actors: { '*': { role: 'default' } },
+  };
+}
