@@ -3,15 +3,31 @@
 
 import { parseArgs } from 'node:util';
 
-/** Wrong usage of the command line: exit code 2, with the usage text when the verb itself is wrong. */
+/**
+ * Wrong usage of the command line: exit code 2, with the whole usage text when the verb itself
+ * is wrong, or the one command's synopsis when its arguments are.
+ */
 export class UsageError extends Error {
   constructor(
     message: string,
     readonly showUsage = false,
+    readonly synopsis?: string,
   ) {
     super(message);
   }
 }
+
+/** One line per command, shown by `aos help` and under a usage error of that command. */
+export const SYNOPSIS = {
+  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
+  tree: 'aos tree [--nats URL] [--namespace NS] [--timeout MS] [--json]',
+  'policy check': 'aos policy check FILE [--namespace NS]',
+  'policy apply': 'aos policy apply FILE [--nats URL] [--namespace NS] [--timeout MS]',
+  'policy show': 'aos policy show [--nats URL] [--namespace NS] [--timeout MS] [--json]',
+  suspend: 'aos suspend <type/key|role:NAME> [--reason TEXT] [--nats URL] [--namespace NS] [--timeout MS]',
+  resume: 'aos resume <type/key|role:NAME> [--nats URL] [--namespace NS] [--timeout MS]',
+  demo: 'aos demo',
+} as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -19,25 +35,74 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface StartFlags {
   nats?: string;
   config?: string;
+  /** A policy file for this node (the namespace's stored policy, if any, wins). */
+  policy?: string;
   namespace?: string;
   nodeId?: string;
   threads?: number;
   logLevel?: LogLevel;
 }
 
-export interface TreeFlags {
+
+/** The flags of every command that talks to the nodes of a namespace. */
+export interface NodesFlags {
   nats?: string;
   namespace?: string;
-  /** How long to collect replies, in ms. */
+  /** How long to wait for the nodes' answers, in ms. */
   timeoutMs?: number;
+}
+
+export interface TreeFlags extends NodesFlags {
   json?: boolean;
 }
 
-export type Command = { verb: 'help' } | { verb: 'start'; flags: StartFlags } | { verb: 'tree'; flags: TreeFlags } | { verb: 'demo' };
+export interface PolicyCheckFlags {
+  file: string;
+  namespace?: string;
+}
+
+export interface PolicyApplyFlags extends NodesFlags {
+  file: string;
+}
+
+export interface PolicyShowFlags extends NodesFlags {
+  json?: boolean;
+}
+
+export interface SuspendFlags extends NodesFlags {
+  /** `type/key` or `role:<name>`, as typed (checked when the command runs). */
+  target: string;
+  reason?: string;
+}
+
+export type Command =
+  | { verb: 'help' }
+  | { verb: 'start'; flags: StartFlags }
+  | { verb: 'tree'; flags: TreeFlags }
+  | { verb: 'policy check'; flags: PolicyCheckFlags }
+  | { verb: 'policy apply'; flags: PolicyApplyFlags }
+  | { verb: 'policy show'; flags: PolicyShowFlags }
+  | { verb: 'suspend'; flags: SuspendFlags }
+  | { verb: 'resume'; flags: SuspendFlags }
+  | { verb: 'demo' };
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+const NODES = { ...HELP, nats: { type: 'string' }, namespace: { type: 'string' }, timeout: { type: 'string' } } as const;
 
 export function parseCommand(argv: readonly string[]): Command {
+  try {
+    return parseVerb(argv);
+  } catch (err) {
+    // A command's own usage error shows that command's synopsis.
+    const key = argv[0] === 'policy' ? `policy ${argv[1]}` : argv[0];
+    if (err instanceof UsageError && !err.showUsage && err.synopsis === undefined && key !== undefined && Object.hasOwn(SYNOPSIS, key)) {
+      throw new UsageError(err.message, false, SYNOPSIS[key as keyof typeof SYNOPSIS]);
+    }
+    throw err;
+  }
+}
+
+function parseVerb(argv: readonly string[]): Command {
   const [verb, ...rest] = argv;
   switch (verb) {
     case undefined:
@@ -50,6 +115,11 @@ export function parseCommand(argv: readonly string[]): Command {
       return parseStart(rest);
     case 'tree':
       return parseTree(rest);
+    case 'policy':
+      return parsePolicyCommand(rest);
+    case 'suspend':
+    case 'resume':
+      return parseSuspend(verb, rest);
     case 'demo': {
       const { values } = parse(() => parseArgs({ args: rest, options: HELP, strict: true }));
       return values.help === true ? { verb: 'help' } : { verb: 'demo' };
@@ -64,6 +134,7 @@ function parseStart(args: string[]): Command {
     ...HELP,
     nats: { type: 'string' },
     config: { type: 'string', short: 'c' },
+    policy: { type: 'string' },
     namespace: { type: 'string' },
     'node-id': { type: 'string' },
     threads: { type: 'string' },
@@ -74,6 +145,7 @@ function parseStart(args: string[]): Command {
   const flags: StartFlags = {};
   if (values.nats !== undefined) flags.nats = nonEmpty('--nats', values.nats);
   if (values.config !== undefined) flags.config = nonEmpty('--config', values.config);
+  if (values.policy !== undefined) flags.policy = nonEmpty('--policy', values.policy);
   if (values.namespace !== undefined) flags.namespace = nonEmpty('--namespace', values.namespace);
   if (values['node-id'] !== undefined) flags.nodeId = nonEmpty('--node-id', values['node-id']);
   if (values.threads !== undefined) {
@@ -89,16 +161,63 @@ function parseStart(args: string[]): Command {
 }
 
 function parseTree(args: string[]): Command {
-  const options = {
-    ...HELP,
-    nats: { type: 'string' },
-    namespace: { type: 'string' },
-    timeout: { type: 'string' },
-    json: { type: 'boolean' },
-  } as const;
+  const options = { ...NODES, json: { type: 'boolean' } } as const;
   const { values } = parse(() => parseArgs({ args, options, strict: true }));
   if (values.help === true) return { verb: 'help' };
-  const flags: TreeFlags = {};
+  const flags: TreeFlags = nodesFlags(values);
+  if (values.json === true) flags.json = true;
+  return { verb: 'tree', flags };
+}
+
+function parsePolicyCommand(args: string[]): Command {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'check': {
+      const options = { ...HELP, namespace: { type: 'string' } } as const;
+      const { values, positionals } = parse(() => parseArgs({ args: rest, options, strict: true, allowPositionals: true }));
+      if (values.help === true) return { verb: 'help' };
+      const flags: PolicyCheckFlags = { file: onePositional(positionals, 'a policy FILE', 'policy check') };
+      if (values.namespace !== undefined) flags.namespace = nonEmpty('--namespace', values.namespace);
+      return { verb: 'policy check', flags };
+    }
+    case 'apply': {
+      const { values, positionals } = parse(() => parseArgs({ args: rest, options: NODES, strict: true, allowPositionals: true }));
+      if (values.help === true) return { verb: 'help' };
+      return { verb: 'policy apply', flags: { ...nodesFlags(values), file: onePositional(positionals, 'a policy FILE', 'policy apply') } };
+    }
+    case 'show': {
+      const options = { ...NODES, json: { type: 'boolean' } } as const;
+      const { values } = parse(() => parseArgs({ args: rest, options, strict: true }));
+      if (values.help === true) return { verb: 'help' };
+      const flags: PolicyShowFlags = nodesFlags(values);
+      if (values.json === true) flags.json = true;
+      return { verb: 'policy show', flags };
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      return { verb: 'help' };
+    case undefined:
+      throw new UsageError('policy needs a subcommand: check, apply or show', true);
+    default:
+      throw new UsageError(`unknown policy subcommand ${JSON.stringify(sub)} (check, apply or show)`, true);
+  }
+}
+
+function parseSuspend(verb: 'suspend' | 'resume', args: string[]): Command {
+  const options = { ...NODES, reason: { type: 'string' } } as const;
+  const { values, positionals } = parse(() => parseArgs({ args, options, strict: true, allowPositionals: true }));
+  if (values.help === true) return { verb: 'help' };
+  const flags: SuspendFlags = { ...nodesFlags(values), target: onePositional(positionals, 'a target (type/key or role:NAME)', verb) };
+  if (values.reason !== undefined) {
+    if (verb === 'resume') throw new UsageError('resume takes no --reason (a suspension has one; lifting it does not)');
+    flags.reason = nonEmpty('--reason', values.reason);
+  }
+  return { verb, flags };
+}
+
+function nodesFlags(values: { nats?: string; namespace?: string; timeout?: string }): NodesFlags {
+  const flags: NodesFlags = {};
   if (values.nats !== undefined) flags.nats = nonEmpty('--nats', values.nats);
   if (values.namespace !== undefined) flags.namespace = nonEmpty('--namespace', values.namespace);
   if (values.timeout !== undefined) {
@@ -108,8 +227,13 @@ function parseTree(args: string[]): Command {
     }
     flags.timeoutMs = Number(values.timeout);
   }
-  if (values.json === true) flags.json = true;
-  return { verb: 'tree', flags };
+  return flags;
+}
+
+function onePositional(positionals: string[], what: string, command: string): string {
+  if (positionals.length === 0 || positionals[0] === '') throw new UsageError(`${command} needs ${what}`);
+  if (positionals.length > 1) throw new UsageError(`${command} takes one argument, got ${positionals.length}: ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
+  return positionals[0]!;
 }
 
 function parse<T>(run: () => T): T {

@@ -2,14 +2,11 @@
 // reply inbox, every reply that arrives within --timeout) and prints them as indented text,
 // or as the raw JSON array with --json. No node answering is an error (exit 1), not an empty tree.
 
-import { setTimeout as sleep } from 'node:timers/promises';
-import { connect, createInbox, type NatsConnection } from 'nats';
 import type { ActorInfo, ActorNode, SupervisorNode } from '../index.js';
-import { aosError, Subjects } from '../internal.js';
-import { UsageError, type TreeFlags } from './args.js';
+import type { TreeFlags } from './args.js';
+import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL, gather, namespaceSubjects } from './control-client.js';
 import { progress } from './output.js';
 
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_TREE_TIMEOUT_MS = 500;
 
 /** One node's answer (runtime/system.ts `tree()`), or the error a node sent back instead. */
@@ -17,17 +14,19 @@ export type TreeReply = { node: string; supervisors: SupervisorNode[]; actors: A
 
 export async function runTree(flags: TreeFlags): Promise<number> {
   const url = flags.nats ?? DEFAULT_NATS_URL;
-  const namespace = flags.namespace ?? 'aos';
+  const namespace = flags.namespace ?? DEFAULT_NAMESPACE;
   const timeoutMs = flags.timeoutMs ?? DEFAULT_TREE_TIMEOUT_MS;
-  let subjects: Subjects;
-  try {
-    subjects = new Subjects(namespace);
-  } catch (err) {
-    throw new UsageError(`--namespace: ${(err as Error).message}`);
-  }
+  const subjects = namespaceSubjects(namespace);
 
   progress(`asking every node on ${url}…`);
-  const { replies, nobodyListens } = await gather(url, subjects.control('all', 'tree'), timeoutMs);
+  const nc = await connectNats(url, 'aos-tree');
+  let answer: Awaited<ReturnType<typeof gather<TreeReply>>>;
+  try {
+    answer = await gather<TreeReply>(nc, subjects.control('all', 'tree'), { windowMs: timeoutMs });
+  } finally {
+    await nc.close();
+  }
+  const { replies, nobodyListens } = answer;
   if (replies.length === 0) {
     progress(nobodyListens ? `no node listens on ${url} in namespace ${namespace}` : `no node answered on ${url} in namespace ${namespace} within ${timeoutMs} ms`);
     return 1;
@@ -35,42 +34,6 @@ export async function runTree(flags: TreeFlags): Promise<number> {
   replies.sort((a, b) => nodeOf(a).localeCompare(nodeOf(b)));
   process.stdout.write(flags.json === true ? `${JSON.stringify(replies, null, 2)}\n` : renderTrees(replies, Date.now()));
   return 0;
-}
-
-/**
- * Publishes one request with a reply inbox and keeps every JSON reply that arrives within
- * `timeoutMs`. The server's no-responders status (503) means no node listens: stop at once.
- */
-async function gather(url: string, subject: string, timeoutMs: number): Promise<{ replies: TreeReply[]; nobodyListens: boolean }> {
-  let nc: NatsConnection;
-  try {
-    nc = await connect({ servers: url, name: 'aos-tree', reconnect: false, timeout: 5_000 });
-  } catch (err) {
-    throw aosError('ERR_TRANSPORT', `cannot connect to NATS at ${url}`, { url }, err);
-  }
-  const replies: TreeReply[] = [];
-  const decoder = new TextDecoder();
-  const done = new AbortController();
-  try {
-    const inbox = createInbox();
-    nc.subscribe(inbox, {
-      callback: (err, msg) => {
-        if (err !== null) return;
-        if (msg.headers?.code === 503) return done.abort();
-        try {
-          replies.push(JSON.parse(decoder.decode(msg.data)) as TreeReply);
-        } catch {
-          progress(`ignored a reply that is not JSON (${msg.data.length} bytes)`);
-        }
-      },
-    });
-    nc.publish(subject, new Uint8Array(0), { reply: inbox });
-    await nc.flush(); // the request is on the server: the wait starts now
-    await sleep(timeoutMs, undefined, { signal: done.signal }).catch(() => undefined);
-  } finally {
-    await nc.close();
-  }
-  return { replies, nobodyListens: done.signal.aborted };
 }
 
 function nodeOf(r: TreeReply): string {

@@ -63,6 +63,9 @@ export class WorkerPool {
       // aborts and loads newly spawned modules while idle (about 15 us more per task than 'sync').
       atomics: 'async',
       workerData,
+      // Workers get the node's environment without the cluster key: actor code can read its
+      // environment, and with the key it could seal envelopes in any actor's name.
+      env: workerEnv(),
       ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits }),
     });
     this.piscina.on('message', (m: unknown) => this.onWorkerMessage(m));
@@ -145,4 +148,11 @@ export class WorkerPool {
     port.on('close', () => this.channels.delete(port));
     port.unref();
   }
+}
+
+/** The environment worker threads see: the node's, minus its secrets. */
+function workerEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'AOS_CLUSTER_KEY') env[k] = v;
+  return env;
 }

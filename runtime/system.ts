@@ -16,7 +16,7 @@ import { DeadLetters } from './dead-letters.js';
 import type { SpawnOptions } from './define-actor.js';
 import { Dispatcher, Watchdog } from './dispatcher.js';
 import { compact, decodeValue, encodeValue } from './envelope.js';
-import { aosError, fromWire, toAosError, type AosError } from './errors/aos-error.js';
+import { AosError, aosError, fromWire, toAosError } from './errors/aos-error.js';
 import { newToken } from './ids.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_MAILBOX_CAPACITY } from './mailbox.js';
@@ -388,6 +388,7 @@ export class ActorSystem {
         actors: [{ slot: 0, self: cell.id, module: cell.module, state: null, init: true, messages: [], policy: this.broker.policy.version, allowance: this.broker.allowance({ id: cell.id, type: cell.addr.type }) }],
       });
     } catch (cause) {
+      if (cause instanceof AosError && cause.code === 'ERR_MEMORY_LIMIT') throw cause;
       throw watchdog.overdue.size > 0
         ? aosError('ERR_TURN_TIMEOUT', `init of ${cell.id} ran past ${cell.turnTimeoutMs} ms and its worker was terminated`, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs }, cause)
         : aosError('ERR_WORKER_DIED', `the worker running init of ${cell.id} died`, { actorId: cell.id }, cause);
