@@ -1,24 +1,40 @@
 #!/usr/bin/env node
-// The `aos` command: dispatches a verb (start, tree, demo, help) and turns every failure into one
-// line on stderr and an exit code: 0 done, 1 runtime error (`aos: <CODE>: <message>`),
+// The `aos` command: dispatches a verb (start, tree, policy, suspend, resume, demo, help) and
+// turns every failure into one line on stderr and an exit code: 0 done, 1 runtime error
+// (`aos: <CODE>: <message>`; an invalid policy also lists its problems, one per line),
 // 2 wrong usage or an invalid config file.
 
-import { parseCommand, UsageError } from './args.js';
+import { parseCommand, SYNOPSIS, UsageError } from './args.js';
 
 const USAGE = `usage: aos <command> [flags]
 
 commands:
-  start   run a node: aos start [--nats URL] [--config FILE] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]
-  tree    show the supervision tree of every node: aos tree [--nats URL] [--namespace NS] [--timeout MS] [--json]
-  demo    run a support-desk demo on an embedded NATS: agents hand tickets to each other, then exit
-  help    show this text
+  start          run a node: ${SYNOPSIS.start}
+  tree           show the supervision tree of every node: ${SYNOPSIS.tree}
+  policy check   validate a policy file (no NATS needed): ${SYNOPSIS['policy check']}
+  policy apply   validate a policy file, then apply it to every node: ${SYNOPSIS['policy apply']}
+  policy show    the policy and suspensions in force on every node: ${SYNOPSIS['policy show']}
+  suspend        the kill switch: deny every further action of an actor or a role: ${SYNOPSIS.suspend}
+  resume         lift a suspension: ${SYNOPSIS.resume}
+  demo           run a support-desk demo on an embedded NATS, under cli/demo/policy.json: agents hand tickets to each other, then exit
+  help           show this text
 
 Without --nats, start runs an embedded nats-server (found on PATH, in /usr/sbin, or at NATS_SERVER_BIN).
-The config file is JSON: {"nats"?, "namespace"?, "nodeId"?, "threads"?, "actors": [{"module", "type", "key", "tasks"?}]};
-module paths are relative to the config file, and flags override the file.
-tree asks every node on the NATS (without --nats: nats://127.0.0.1:4222; a node started without
---nats runs its own server, so pass the URL its ready line printed) in the namespace (default aos),
-and prints what answers within --timeout ms (default 500); --json prints the replies as a JSON array.
+The config file is JSON: {"nats"?, "namespace"?, "nodeId"?, "threads"?, "policy"?, "actors": [{"module", "type", "key", "tasks"?}]};
+module and policy paths are relative to the config file, and flags override the file.
+The other commands talk to the nodes on a NATS (without --nats: nats://127.0.0.1:4222; a node started
+without --nats runs its own server, so pass the URL its ready line printed) in a namespace (default aos).
+tree and policy show print what answers within --timeout ms (default 500); --json prints the replies as JSON.
+
+A policy file is JSON: roles with their grants, limits and approval rules, and the role of each actor
+type (see the README). A node started with --policy offers it to the namespace; a policy already stored
+there wins. policy check exits 0 printing the policy's version, or 1 listing every problem by path.
+policy apply refuses an invalid file (nothing is written), stores the policy in the namespace's
+JetStream KV bucket, and waits up to --timeout ms (default 5000) until every node that answers runs the
+new version; nodes still on another version are listed, and the exit code is 1. suspend and resume
+write to the same bucket and wait the same way. A target is an AgentId (type/key) or role:NAME (every
+actor type that plays the role); a suspended actor's in-flight turn is aborted and it takes no more
+turns until it is resumed.
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -33,12 +49,23 @@ async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./start.js')).runStart(cmd.flags);
       case 'tree':
         return await (await import('./tree.js')).runTree(cmd.flags);
+      case 'policy check':
+        return await (await import('./policy.js')).runPolicyCheck(cmd.flags);
+      case 'policy apply':
+        return await (await import('./policy.js')).runPolicyApply(cmd.flags);
+      case 'policy show':
+        return await (await import('./policy.js')).runPolicyShow(cmd.flags);
+      case 'suspend':
+        return await (await import('./suspend.js')).runSuspend(cmd.flags);
+      case 'resume':
+        return await (await import('./suspend.js')).runResume(cmd.flags);
       case 'demo':
         return await (await import('./demo.js')).runDemo();
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(err.showUsage ? `aos: ${err.message}\n\n${USAGE}` : `aos: ${err.message} (see \`aos help\`)\n`);
+      const tail = err.showUsage ? `\n${USAGE}` : err.synopsis !== undefined ? `usage: ${err.synopsis}\n` : '';
+      process.stderr.write(err.showUsage || err.synopsis !== undefined ? `aos: ${err.message}\n${tail}` : `aos: ${err.message} (see \`aos help\`)\n`);
       return 2;
     }
     const { ConfigFileError } = await import('./node-config.js');
@@ -46,8 +73,8 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`aos: ${err.message}\n`);
       return 2;
     }
-    const { describeError } = await import('./output.js');
-    process.stderr.write(`aos: ${describeError(err)}\n`);
+    const { describeError, describePolicyError } = await import('./output.js');
+    process.stderr.write(`aos: ${describePolicyError(err) ?? describeError(err)}\n`);
     if (process.env['AOS_DEBUG'] && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return 1;
   }

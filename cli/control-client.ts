@@ -1,10 +1,11 @@
-// The CLI's side of the control plane: one NATS connection, and scatter-gather requests on
-// `<ns>.ctl.all.<verb>`: one request with a reply inbox, every node's JSON answer within a
-// window. The server's no-responders status (503) means no node listens: the wait ends at once.
+// The CLI's side of the control plane: one NATS connection, the namespace's governance store
+// (JetStream KV), and scatter-gather requests on `<ns>.ctl.all.<verb>`: one request with a reply
+// inbox, every node's JSON answer within a window. The server's no-responders status (503)
+// means no node listens: the wait ends at once.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, createInbox, type NatsConnection } from 'nats';
-import { aosError, Subjects } from '../internal.js';
+import { aosError, GovernanceStore, Subjects } from '../internal.js';
 import { UsageError } from './args.js';
 import { progress } from './output.js';
 
@@ -27,6 +28,20 @@ export async function connectNats(url: string, name: string): Promise<NatsConnec
   } catch (err) {
     throw aosError('ERR_TRANSPORT', `cannot connect to NATS at ${url}`, { url }, err);
   }
+}
+
+/** The server has no JetStream, so there is no store the nodes of a namespace agree on. */
+export class NoJetStreamError extends Error {
+  constructor(readonly url: string) {
+    super(`the NATS server at ${url} has no JetStream, so there is no policy store (KV) for the nodes to share: run nats-server with -js`);
+  }
+}
+
+/** The namespace's governance bucket (created if missing); NoJetStreamError without JetStream. */
+export async function openGovernanceStore(nc: NatsConnection, namespace: string, url: string): Promise<GovernanceStore> {
+  const store = await GovernanceStore.open(nc, namespace);
+  if (store === undefined) throw new NoJetStreamError(url);
+  return store;
 }
 
 export interface Gathered<T> {

@@ -1,16 +1,21 @@
 // `aos demo`: a support desk in one process. An embedded NATS, a triage agent and three
-// specialists (two of one type), a scripted workload from a plain NATS client, and a few
-// lines saying what happened. Exits 0 when every ticket ended as the script expects.
+// specialists (two of one type) under a real policy (demo/policy.json: each role granted
+// exactly what it does), a scripted workload from a plain NATS client, and a few lines
+// saying what happened. Exits 0 when every ticket ended as the script expects.
 
-import { ActorSystem } from '../index.js';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ActorSystem, loadPolicyFile } from '../index.js';
 import { OutsideClient, workload, type Outcome } from './demo-workload.js';
-import { compactLogger, progress } from './output.js';
+import { compactLogger, policyLine, progress } from './output.js';
 
 const NS = 'aos';
 
 // Next to this file: dist/cli/demo/*.js when built, cli/demo/*.ts when run through tsx.
 const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
 const moduleUrl = (name: string) => new URL(`./demo/${name}.${ext}`, import.meta.url);
+// The build copies it next to the built modules (package.json "build": tsc does not copy JSON).
+const POLICY_FILE = fileURLToPath(new URL('./demo/policy.json', import.meta.url));
 
 const TEAM = [
   { module: 'triage', type: 'triage', key: 'main', tasks: ['tickets'] },
@@ -21,10 +26,12 @@ const TEAM = [
 
 export async function runDemo(): Promise<number> {
   const started = performance.now();
+  const policy = await loadPolicyFile(POLICY_FILE);
   progress('starting embedded nats-server…', 'aos demo');
-  const system = await ActorSystem.start({ namespace: NS, nodeId: 'demo', threads: 2, logLevel: 'warn', logTo: 'stderr', logger: compactLogger('warn', 'aos demo') });
+  const system = await ActorSystem.start({ namespace: NS, nodeId: 'demo', threads: 2, policy, logLevel: 'warn', logTo: 'stderr', logger: compactLogger('warn', 'aos demo') });
   let client: OutsideClient | undefined;
   try {
+    console.log(policyLine(system.governanceStatus.policy, relative(process.cwd(), POLICY_FILE) || POLICY_FILE, policy));
     progress(`spawning ${TEAM.length} actors…`, 'aos demo');
     await Promise.all(TEAM.map((a) => system.spawn(moduleUrl(a.module), { type: a.type, key: a.key, tasks: a.tasks })));
     console.log(`node ${system.nodeId} on ${system.natsUrl}: ${team()}`);

@@ -1,6 +1,6 @@
 // The node config file of `aos start`: JSON, checked with zod so a mistake is reported as
-// the path of the bad field and what is wrong with it. Actor module paths are resolved
-// against the config file's directory, so a config works from any working directory.
+// the path of the bad field and what is wrong with it. Actor module and policy paths are
+// resolved against the config file's directory, so a config works from any working directory.
 
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -32,6 +32,8 @@ export const nodeConfigSchema = z
     namespace: token.optional(),
     nodeId: token.optional(),
     threads: z.number().int().min(1).max(256).optional(),
+    /** A policy file (JSON), relative to the config file. */
+    policy: z.string().min(1).optional(),
     actors: z.array(actorSchema),
   })
   .superRefine((cfg, ctx) => {
@@ -87,9 +89,10 @@ export function parseNodeConfig(value: unknown, file: string, baseDir: string): 
     const issue = r.error.issues[0]!;
     throw new ConfigFileError(file, formatPath(issue.path), issue.message);
   }
-  const { actors, ...rest } = r.data;
+  const { actors, policy, ...rest } = r.data;
   return {
     ...rest,
+    ...(policy === undefined ? {} : { policy: isAbsolute(policy) ? policy : resolve(baseDir, policy) }),
     actors: actors.map((a) => ({ module: resolveModule(a.module, baseDir), type: a.type, key: a.key, tasks: a.tasks ?? [] })),
   };
 }

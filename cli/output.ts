@@ -3,7 +3,8 @@
 
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import { AosError } from '../index.js';
+import { AosError, type GovernanceStatus, type PolicyDoc } from '../index.js';
+import { Policy } from '../internal.js';
 import type { LogLevel } from './args.js';
 
 /** A progress note on stderr: "aos: starting embedded nats-server…". */
@@ -43,4 +44,43 @@ export function compactLogger(level: LogLevel, prefix: string): Logger {
     },
   });
   return pino({ level, base: null, timestamp: false }, stream);
+}
+
+/** 750ms, 2s, 1.5s, 3m, 2h: short, for people. */
+export function duration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${Number((ms / 1_000).toFixed(ms < 10_000 ? 1 : 0))}s`;
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)}m`;
+  return `${Math.round(ms / 3_600_000)}h`;
+}
+
+/** Rows as aligned columns two spaces apart (the last column is not padded), one line each. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd() + '\n').join('');
+}
+
+/**
+ * An invalid policy, explained: `ERR_POLICY: <file> is not a valid policy (N problems):` and
+ * then one indented line per problem, `<path>: <message>`. Undefined for any other error.
+ */
+export function describePolicyError(err: unknown): string | undefined {
+  if (!(err instanceof AosError) || err.code !== 'ERR_POLICY') return undefined;
+  const { source, issues } = err.details as { source?: unknown; issues?: unknown };
+  if (!Array.isArray(issues) || issues.length === 0) return `ERR_POLICY: ${err.message}`; // unreadable: the message has the cause
+  const lines = issues.map((i: { path?: unknown; message?: unknown }) => `  ${String(i.path ?? '(root)')}: ${String(i.message ?? '')}`);
+  const what = err.cause instanceof SyntaxError ? 'is not valid JSON' : `is not a valid policy (${issues.length} problem${issues.length === 1 ? '' : 's'})`;
+  return `ERR_POLICY: ${String(source ?? 'the policy')} ${what}:\n${lines.join('\n')}`;
+}
+
+/** `policy "support desk" version 3f2a… in force (from policy.json, revision 1 in the namespace's store)` */
+export function policyLine(inForce: GovernanceStatus['policy'], file: string | undefined, given: PolicyDoc | undefined): string {
+  const mine = given !== undefined && new Policy(given, 'aos').version === inForce.version; // the version does not depend on the namespace
+  let from: string;
+  if (inForce.origin === 'default') from = 'the development default: every actor may use the whole namespace';
+  else if (inForce.origin === 'local') from = `from ${file}, on this node only: NATS has no JetStream`;
+  else if (mine) from = `from ${file}, revision ${inForce.revision} in the namespace's store`;
+  else from = `revision ${inForce.revision} in the namespace's store${file === undefined ? '' : `, not ${file}: change it with \`aos policy apply\``}`;
+  return `policy ${JSON.stringify(inForce.name ?? '(unnamed)')} version ${inForce.version} in force (${from})`;
 }

@@ -1,13 +1,14 @@
 // `aos start`: runs one node until SIGINT or SIGTERM. Flags override the config file; with
-// no NATS URL the node starts an embedded nats-server. When every listed actor is spawned
+// no NATS URL the node starts an embedded nats-server. A policy file (--policy) is validated
+// before anything starts, and offered to the namespace (a policy already stored there wins). When every listed actor is spawned
 // it prints exactly one line on stdout, `aos: node <id> ready on <url>`, and on a signal it
 // drains (system.shutdown) and exits 0. A second signal exits at once.
 
 import { randomBytes } from 'node:crypto';
-import { ActorSystem } from '../index.js';
+import { ActorSystem, loadPolicyFile, type PolicyDoc } from '../index.js';
 import type { StartFlags } from './args.js';
 import { loadNodeConfig, type LoadedConfig } from './node-config.js';
-import { progress, stderrLogger } from './output.js';
+import { policyLine, progress, stderrLogger } from './output.js';
 
 interface StopSignal {
   /** Resolves with the first SIGINT/SIGTERM. */
@@ -43,16 +44,21 @@ export async function runStart(flags: StartFlags): Promise<number> {
   const threads = flags.threads ?? cfg.threads;
   // The node id is chosen here (not by the runtime) so the log records carry it from the first line.
   const nodeId = flags.nodeId ?? cfg.nodeId ?? `n${randomBytes(4).toString('hex')}`;
+  // Checked first: a broken policy file (ERR_POLICY, every problem listed) starts nothing.
+  const policyFile = flags.policy ?? cfg.policy;
+  const policy: PolicyDoc | undefined = policyFile === undefined ? undefined : await loadPolicyFile(policyFile);
 
   progress(nats === undefined ? 'starting embedded nats-server…' : `connecting to ${nats}…`);
   const system = await ActorSystem.start({
     ...(nats === undefined ? {} : { nats }),
     ...(namespace === undefined ? {} : { namespace }),
     ...(threads === undefined ? {} : { threads }),
+    ...(policy === undefined ? {} : { policy }),
     nodeId,
     logger: stderrLogger(flags.logLevel ?? 'info', nodeId),
     logTo: 'stderr',
   });
+  progress(policyLine(system.governanceStatus.policy, policyFile, policy));
   try {
     if (cfg.actors.length > 0) progress(`spawning ${cfg.actors.length} actor${cfg.actors.length === 1 ? '' : 's'}…`);
     // In the file's order, one at a time: a failure names the first actor that could not start.

@@ -4,8 +4,8 @@
 
 import type { ActorInfo, ActorNode, SupervisorNode } from '../index.js';
 import type { TreeFlags } from './args.js';
-import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL, gather, namespaceSubjects } from './control-client.js';
-import { progress } from './output.js';
+import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL, gather, namespaceSubjects, type Gathered } from './control-client.js';
+import { duration, progress } from './output.js';
 
 export const DEFAULT_TREE_TIMEOUT_MS = 500;
 
@@ -20,7 +20,7 @@ export async function runTree(flags: TreeFlags): Promise<number> {
 
   progress(`asking every node on ${url}…`);
   const nc = await connectNats(url, 'aos-tree');
-  let answer: Awaited<ReturnType<typeof gather<TreeReply>>>;
+  let answer: Gathered<TreeReply>;
   try {
     answer = await gather<TreeReply>(nc, subjects.control('all', 'tree'), { windowMs: timeoutMs });
   } finally {
@@ -92,12 +92,4 @@ function last(n: ActorNode | SupervisorNode, now: number): string {
 
 function columns(cells: string[]): string {
   return cells.filter((c) => c !== '').join('  ');
-}
-
-/** 750ms, 2s, 1.5s, 3m, 2h: short, for people. */
-export function duration(ms: number): string {
-  if (ms < 1_000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${Number((ms / 1_000).toFixed(ms < 10_000 ? 1 : 0))}s`;
-  if (ms < 3_600_000) return `${Math.round(ms / 60_000)}m`;
-  return `${Math.round(ms / 3_600_000)}h`;
 }

@@ -54,6 +54,11 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
 
 export interface ActorInfo {
   id: string;
+  /** Its role and owner under the policy in force (null: the policy gives its type none, so it may do nothing). */
+  role: string | null;
+  owner: string | null;
+  /** Held by the kill switch. */
+  suspended: boolean;
   module: string;
   tasks: readonly string[];
   status: string;
@@ -516,8 +521,12 @@ export class ActorSystem {
   }
 
   list(): ActorInfo[] {
+    const policy = this.broker.policy;
     return [...this.cells.values()].map((c) => ({
       id: c.id,
+      role: policy.assignment(c.addr.type)?.role ?? null,
+      owner: policy.assignment(c.addr.type)?.owner ?? null,
+      suspended: c.suspended,
       module: c.module,
       tasks: c.tasks,
       status: c.status,

@@ -115,7 +115,8 @@ export class Broker {
   }
 
   private staticOrLimits(policy: Policy, actor: ActorIdentity, action: Action, target: string): StaticDecision {
-    const held = this.suspension(actor);
+    // A suspended actor keeps its subscriptions (its messages wait in its mailbox); every action it would take is refused.
+    const held = action === 'subscribe' ? undefined : this.suspension(actor);
     if (held !== undefined) return { allow: false, rule: `suspended:${held.target}`, reason: 'suspended', code: 'ERR_DENIED' };
     const s = policy.check(actor.type, action, target, actor.id);
     if (!s.allow || action === 'subscribe') return s;

@@ -79,7 +79,9 @@ describe('policy - grants per action', () => {
     ['worker', 'subscribe', 'aos.evt.x', { allow: true, rule: 'roles.worker.subscribe.allow[1]=aos.evt.*' }],
     ['worker', 'subscribe', 'aos.evt.*', { allow: true, rule: 'roles.worker.subscribe.allow[1]=aos.evt.*' }],
     ['worker', 'subscribe', 'aos.evt.>', { allow: false, reason: 'not-granted', rule: 'roles.worker.subscribe: not granted' }],
-    ['worker', 'subscribe', 'aos.task.>', { allow: false, reason: 'not-granted', rule: 'roles.worker.subscribe: not granted' }],
+    ['worker', 'subscribe', 'aos.task.other.*', { allow: false, reason: 'not-granted', rule: 'roles.worker.subscribe: not granted' }],
+    // a wider subscription that takes in a denied subject: the deny decides, not the missing grant
+    ['worker', 'subscribe', 'aos.task.>', { allow: false, reason: 'denied', rule: 'roles.worker.subscribe.deny[0]=aos.task.jobs.private' }],
     // a subscription that overlaps a deny pattern is denied, even through a wildcard
     ['worker', 'subscribe', 'aos.task.jobs.*', { allow: false, reason: 'denied', rule: 'roles.worker.subscribe.deny[0]=aos.task.jobs.private' }],
     ['worker', 'subscribe', 'aos.task.jobs.private', { allow: false, reason: 'denied', rule: 'roles.worker.subscribe.deny[0]=aos.task.jobs.private' }],
