@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { EmbeddedNats } from 'autonomy-os/internal';
 import { CSV_HEADER, SYSTEM_PREFIX } from './lib/report.js';
 
-const SCENARIOS = ['ask-throughput', 'ask-latency', 'tell-throughput', 'restart-latency', 'failover-gap'];
+const SCENARIOS = ['ask-throughput', 'ask-latency', 'tell-throughput', 'restart-latency', 'failover-gap', 'broker-decision', 'broker-ask-throughput'];
 const SCENARIO_TIMEOUT_MS = 60_000;
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 
@@ -59,7 +59,7 @@ function summary(results) {
 }
 
 async function main() {
-  const nats = await EmbeddedNats.start({ jetstream: false });
+  const nats = await EmbeddedNats.start(); // with JetStream, as in production: the nodes keep their policy and cluster key there
   const results = [];
   try {
     console.log(`# nats-server ${nats.url} (embedded, loopback)`);

@@ -24,7 +24,7 @@ import { percentile, row } from '../lib/report.js';
 
 const SCENARIO = 'broker-decision';
 const GROUP = 10;
-const SAMPLES = Number(process.env.BENCH_DECISION_SAMPLES ?? 50_000);
+const SAMPLES = Number(process.env.BENCH_DECISION_SAMPLES ?? 20_000);
 const MAX_P99_US = 5;
 const NS = 'aos';
 

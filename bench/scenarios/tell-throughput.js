@@ -12,7 +12,7 @@ const SCENARIO = 'tell-throughput';
 const MESSAGES = Number(process.env.BENCH_TELLS ?? 100_000);
 const TELLS_PER_TURN = 100;
 const RAW_SUBJECT = 'bench.raw.tell';
-const DONE_SUBJECT = 'bench.tell.done';
+const DONE_SUBJECT = 'aos.evt.bench.tell-done'; // inside the namespace: the development policy grants events
 const PAD = 'x'.repeat(40);
 
 /** Resolves with the next message on `subject` (one subscription, taken once). */

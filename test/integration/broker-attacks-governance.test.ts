@@ -29,8 +29,9 @@ describe('broker attacks - policy reload', () => {
     const p1 = policy({ worker: grants(['work.do']) }, { worker: { role: 'worker' } }, 'before');
     const p2 = policy({ worker: grants([]) }, { worker: { role: 'worker' } }, 'after');
     const [v1, v2] = [versionOf(p1), versionOf(p2)];
-    const nodes = [await startSystem({ namespace: ns, policy: p1 as unknown as Record<string, unknown> }), await startSystem({ namespace: ns, policy: p1 as unknown as Record<string, unknown> })];
-    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const a = await startSystem({ namespace: ns, policy: p1 });
+    const b = await startSystem({ namespace: ns, policy: p1 });
+    const nodes = [a, b];
     for (const [i, node] of nodes.entries()) {
       expect(node.governanceStatus.policy.version).toBe(v1);
       node.registerTool('work.do', { input: z.object({}), run: () => 'done' });
@@ -110,6 +111,33 @@ describe('broker attacks - policy reload', () => {
       expect(versions.slice(0, firstNew).every((v) => v === v1)).toBe(true);
       expect(versions.slice(firstNew).every((v) => v === v2)).toBe(true);
     }
+  });
+
+  test('hot reload - a revoked subscribe grant drains the task subscription; granting it again restores it', async () => {
+    const g = await governed((ns) => policy({ worker: { subscribe: { allow: [`${ns}.task.>`] } } }, { worker: { role: 'worker' } }));
+    const { ns } = g;
+    await g.agent('worker', 'a', ['jobs']);
+    const ask = () => g.nc.request(`${ns}.task.jobs`, json({ op: 'ping' }), { timeout: 5_000 });
+    expect((await ask()).json()).toMatchObject({ ok: true, result: { self: 'worker/a' } });
+
+    const revoked = await g.system.applyPolicy(policy({ worker: {} }, { worker: { role: 'worker' } }));
+    // the node unsubscribes before it records the change: once the event is here, the server has the UNSUB
+    await g.trace.policyEvent({ node: g.system.nodeId, outcome: 'applied', version: revoked.version });
+    expectDenialRecord(await g.trace.decision({ actor: 'worker/a', action: 'subscribe', policy: revoked.version }), {
+      actor: 'worker/a',
+      action: 'subscribe',
+      target: `${ns}.task.jobs`,
+      reason: 'not-granted',
+      policy: revoked.version,
+    });
+    expect((await errorOf(ask)).code).toBe('503');
+    expect(g.system.list()).toMatchObject([{ id: 'worker/a', status: 'running' }]);
+
+    const again = await g.system.applyPolicy(policy({ worker: { subscribe: { allow: [`${g.ns}.task.jobs`] } } }, { worker: { role: 'worker' } }));
+    await g.trace.policyEvent({ node: g.system.nodeId, outcome: 'applied', version: again.version });
+    expect(await g.trace.decision({ actor: 'worker/a', action: 'subscribe', policy: again.version })).toMatchObject({ allow: true });
+    await g.system.whenIdle();
+    expect((await ask()).json()).toMatchObject({ ok: true, result: { self: 'worker/a' } });
   });
 
   test('broken policy - bad JSON and schema errors are refused with ERR_POLICY and their paths; the old policy stays in force', async () => {
@@ -199,7 +227,17 @@ describe('broker attacks - kill switch', () => {
     await g.agent('worker', 'b');
     const dead = await collect(g.nc, `${ns}.dead.worker`);
 
-    const inflight = later(g.act('worker/a', { op: 'call', tool: 'slow.wait', args: {} }));
+    const early = await collect(g.nc, `${ns}.evt.early`);
+    // the turn publishes (an intent, committed only if the turn returns), then waits in the tool
+    const inflight = later(
+      g.act('worker/a', {
+        op: 'seq',
+        steps: [
+          { op: 'publish', subject: `${ns}.evt.early`, value: 1 },
+          { op: 'call', tool: 'slow.wait', args: {} },
+        ],
+      }),
+    );
     await tool.started.wait(10_000, 'the slow tool to start');
     await g.system.suspend('worker/a', { reason: 'attack test' });
     const err = await errorOf(() => inflight);
@@ -207,6 +245,7 @@ describe('broker attacks - kill switch', () => {
     expect(err.details).toMatchObject({ reason: 'suspended', actorId: 'worker/a' });
     expect(await tool.aborted.wait(5_000, 'the tool signal to abort')).toMatchObject({ code: 'ERR_DENIED' });
     expect((await dead.waitFor(1)).length).toBe(1);
+    await expectOnlyMarkers(g.system, g.nc, [early]); // the aborted turn's publish was discarded
 
     expect(await g.trace.suspensionEvent({ actor: 'worker/a', suspended: true })).toMatchObject({ target: 'worker/a', reason: 'attack test', node: g.system.nodeId });
     expect(g.system.governanceStatus.suspended).toEqual([expect.objectContaining({ target: 'worker/a', reason: 'attack test' })]);
@@ -227,6 +266,25 @@ describe('broker attacks - kill switch', () => {
     await g.trace.suspensionEvent({ actor: 'worker/a', suspended: false });
     expect(g.system.governanceStatus.suspended).toEqual([]);
     expect(await g.system.resume('worker/a')).toBe(false);
+  });
+
+  test('suspend - a suspension made on one node holds the actor on another until resumed there', async () => {
+    const ns = uniqueNamespace();
+    const nc = await rawClient();
+    const trace = await TraceLog.start(nc, ns);
+    const doc = policy({ worker: {} }, { worker: { role: 'worker' } });
+    const a = await startSystem({ namespace: ns, policy: doc });
+    const b = await startSystem({ namespace: ns, policy: doc });
+    await b.spawn(AGENT, { type: 'worker', key: 'b' });
+    await a.suspend('worker/b', { reason: 'from node a' });
+    expect(await trace.suspensionEvent({ node: b.nodeId, actor: 'worker/b', suspended: true }, 1_000)).toMatchObject({ target: 'worker/b', reason: 'from node a' });
+    expect(b.governanceStatus.suspended).toEqual([expect.objectContaining({ target: 'worker/b' })]);
+    const queued = later(a.ref('worker/b').ask<Outcome>({ op: 'count' }, { timeoutMs: 10_000 }));
+    await a.whenIdle();
+    await b.whenIdle();
+    expect(b.list()).toMatchObject([{ id: 'worker/b', mailbox: 1, turns: 0 }]);
+    expect(await b.resume('worker/b')).toBe(true);
+    expect(await queued).toEqual({ ok: true, result: 1 });
   });
 
   test('suspend - a role suspends every actor of that role and none of another; resume lets their messages through', async () => {

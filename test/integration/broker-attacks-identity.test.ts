@@ -1,9 +1,10 @@
 // Broker attacks on identity and replies: a raw client aiming the kernel's reply at a runtime or
-// system subject, an actor replying twice, and forged identities (identity headers, an unsealed
-// or badly sealed envelope) from a raw NATS client. The sealed envelope is the positive control.
+// system subject (directly, or by replaying a sealed envelope it captured), an actor replying
+// twice, forged identities from a raw NATS client (identity headers, an unsealed, badly sealed or
+// redirected envelope) and forged replies to an actor's ask. A sealed envelope is the positive control.
 
 import { createInbox } from 'nats';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import {
   CONTENT_TYPE_HEADER,
   CT_ENVELOPE,
@@ -19,9 +20,11 @@ import {
   newMessageId,
   type Envelope,
 } from 'autonomy-os/internal';
-import { collect, hdrs, json, replyAsActor } from '../helpers/nats.js';
 import { later } from '../helpers/deferred.js';
-import { expectDenialRecord, expectOnlyMarkers, governed, policy, watch, type Governed } from '../fixtures/broker/setup.js';
+import { collect, hdrs, json, rawClient, replyAsActor } from '../helpers/nats.js';
+import { startSystem, uniqueNamespace } from '../helpers/system.js';
+import { TraceLog } from '../helpers/trace.js';
+import { AGENT, expectDenialRecord, expectOnlyMarkers, governed, policy, watch, type Governed } from '../fixtures/broker/setup.js';
 
 const CLUSTER_KEY = 'broker-attacks-cluster-key-0123';
 
@@ -57,7 +60,7 @@ describe('broker attacks - replies and identity', () => {
     const { ns } = g;
     await g.agent('agent', 'a', [`${ns}.task.x`]);
     const stopAll = `${ns}.ctl.all.stop`;
-    // the JetStream API would delete the governance bucket's stream if anything answered here
+    // a message on the JetStream API is a command to the server (here: delete the governance bucket's stream)
     const deleteStream = `$JS.API.STREAM.DELETE.KV_${governanceBucket(ns)}`;
     const watched = await watch(g.nc, [stopAll, deleteStream]);
 
@@ -89,6 +92,39 @@ describe('broker attacks - replies and identity', () => {
     // positive control: a reply subject of the client's own is answered
     const answered = await g.nc.request(`${ns}.task.x`, json({ op: 'ping' }), { timeout: 10_000 });
     expect(answered.json()).toMatchObject({ ok: true, result: { self: 'agent/a', from: 'external' } });
+  });
+
+  test('reply - a sealed ask captured on the wire and replayed with a reply subject of the attacker\'s choice gets no reply there', async () => {
+    const ns = uniqueNamespace();
+    const nc = await rawClient();
+    const trace = await TraceLog.start(nc, ns);
+    const doc = policy({ agent: { ask: { allow: [`${ns}.actor.>`] } } }, { agent: { role: 'agent' } });
+    const a = await startSystem({ namespace: ns, policy: doc, clusterKey: CLUSTER_KEY });
+    const b = await startSystem({ namespace: ns, policy: doc, clusterKey: CLUSTER_KEY });
+    await a.spawn(AGENT, { type: 'agent', key: 'a' });
+    await b.spawn(AGENT, { type: 'agent', key: 'b' });
+    // a stream the attacker wants gone: a reply on its API subject is a delete command
+    const jsm = await nc.jetstreamManager();
+    const stream = `VICTIM_${ns}`;
+    await jsm.streams.add({ name: stream, subjects: [`${ns}-victim.>`] });
+    onTestFinished(async () => {
+      await jsm.streams.delete(stream).catch(() => undefined);
+    });
+    const deleteSubject = `$JS.API.STREAM.DELETE.${stream}`;
+    const wire = await collect(nc, `${ns}.actor.agent.b`);
+    const watched = await watch(nc, [deleteSubject]);
+
+    // the genuine exchange: agent/a (node a) asks agent/b (node b) across NATS
+    expect(await a.ref('agent/a').ask({ op: 'ask', to: 'agent/b', value: { op: 'count' } })).toEqual({ ok: true, result: { ok: true, result: 1 } });
+    const captured = (await wire.waitFor(1)).find((m) => decodeEnvelope(m.data).from === 'agent/a')!;
+    // the replay: the same sealed bytes, to the same actor, with the reply aimed at the JetStream API
+    nc.publish(`${ns}.actor.agent.b`, captured.data, { reply: deleteSubject, headers: hdrs({ [CONTENT_TYPE_HEADER]: CT_ENVELOPE }) });
+    await nc.flush();
+    await b.whenIdle();
+    expect(watched[0]!.count, 'a reply reached the JetStream API subject').toBe(0);
+    expect(await jsm.streams.info(stream)).toMatchObject({ config: { name: stream } });
+    const r = await trace.decision({ action: 'reply', target: deleteSubject }, 2_000);
+    expectDenialRecord(r, { actor: 'agent/b', action: 'reply', target: deleteSubject, reason: 'reply', policy: b.governanceStatus.policy.version });
   });
 
   test('reply - a second reply throws ERR_ALREADY_REPLIED at the call site and the asker gets exactly one', async () => {
@@ -164,6 +200,8 @@ describe('broker attacks - replies and identity', () => {
     const asked = later(g.act('agent/a', { op: 'ask', to: 'victim/x', value: { op: 'ping' } }));
     const [captured] = await victim.waitFor(1);
     expect(decodeEnvelope(captured!.data)).toMatchObject({ kind: 'ask', from: 'agent/a', to: 'victim/x' });
+    replyAsActor(captured!, 'victim/x', 'answered'); // the genuine exchange ends here
+    expect(await asked).toEqual({ ok: true, result: 'answered' });
 
     // replayed to agent/b, which agent/a never asked: the seal is genuine, but the envelope is not addressed to it
     const reply = await g.nc.request(`${ns}.actor.agent.b`, captured!.data, { timeout: 10_000, headers: hdrs({ [CONTENT_TYPE_HEADER]: CT_ENVELOPE }) });
@@ -172,9 +210,6 @@ describe('broker attacks - replies and identity', () => {
     expect(turnsOf(g, 'agent/b')).toBe(0);
     const r = await g.trace.decision({ action: 'receive', actor: 'agent/a' }, 2_000);
     expectDenialRecord(r, { actor: 'agent/a', action: 'receive', target: `${ns}.actor.agent.b`, reason: 'spoof', policy: g.version });
-
-    replyAsActor(captured!, 'victim/x', 'late');
-    await asked;
   });
 
   test('identity - an unsealed reply to an actor\'s ask is refused as a spoof and recorded', async () => {
@@ -184,11 +219,15 @@ describe('broker attacks - replies and identity', () => {
     const victim = await collect(g.nc, `${ns}.actor.victim.x`);
     const asked = later(g.act('agent/a', { op: 'ask', to: 'victim/x', value: { op: 'ping' } }));
     const [request] = await victim.waitFor(1);
-    replyAsActor(request!, 'victim/x', 'forged answer'); // a well-formed reply envelope, without the cluster key's seal
+    // a well-formed reply envelope, without the cluster key's seal
+    const asked0 = decodeEnvelope(request!.data);
+    const reply: Envelope = { ...forged('victim/x', asked0.from, 'forged answer'), kind: 'reply', correlationId: asked0.correlationId, causationId: asked0.id };
+    request!.respond(encodeEnvelope(reply), { headers: hdrs({ [CONTENT_TYPE_HEADER]: CT_ENVELOPE }) });
     const outcome = await asked;
     expect(outcome).toMatchObject({ ok: false, error: { code: 'ERR_DENIED', reason: 'spoof' } });
+    // every decision is a record: this refusal is one too (the target is left to the runtime: the asker's inbox or the asked subject)
     const r = await g.trace.decision({ action: 'receive', reason: 'spoof' }, 2_000);
-    expectDenialRecord(r, { actor: 'victim/x', action: 'receive', target: request!.reply!, reason: 'spoof', policy: g.version });
+    expect(r).toMatchObject({ actor: 'victim/x', allow: false, policy: g.version, detail: { claimed: 'victim/x' } });
   });
 
   test('identity - a forged JSON error reply to an actor\'s ask is not believed', async () => {

@@ -213,7 +213,7 @@ describe('broker attacks - budgets', () => {
   });
 });
 
-describe('broker attacks - approvals and tools', () => {
+describe('broker attacks - approvals, spawns and tools', () => {
   test('approval - an action matching an approval rule is ERR_APPROVAL_REQUIRED (reason approval); the tool never runs', async () => {
     const g = await governed((ns) =>
       policy(
@@ -248,6 +248,35 @@ describe('broker attacks - approvals and tools', () => {
     const publish = await g.trace.decision({ action: 'publish', target: `${ns}.evt.payouts.big` });
     expectDenialRecord(publish, { actor: 'payer/a', action: 'publish', target: `${ns}.evt.payouts.big`, reason: 'approval', policy: g.version });
     expect(publish.rule).toBe('roles.payer.approvals[1]');
+  });
+
+  test('spawn and stop - only granted types; a child whose tasks widen its grants never starts', async () => {
+    const g = await governed((ns) =>
+      policy(
+        { boss: { spawn: { allow: ['worker'] } }, worker: { subscribe: { allow: [`${ns}.task.jobs.*`] } }, other: {} },
+        { boss: { role: 'boss' }, worker: { role: 'worker' }, bystander: { role: 'other' }, intruder: { role: 'other' } },
+      ),
+    );
+    const { ns } = g;
+    await g.agent('boss', 'a');
+    await g.agent('bystander', 'a');
+    expectCaught(await g.act('boss/a', { op: 'spawn', type: 'intruder', key: 'x' }), 'ERR_DENIED', 'not-granted');
+    expect(await g.act('boss/a', { op: 'spawn', type: 'worker', key: 'w1', tasks: [`${ns}.task.jobs.a`] })).toEqual({ ok: true, result: 'worker/w1' });
+    // the spawn grant holds; the child's subscription does not, so the child never starts
+    expect(await g.act('boss/a', { op: 'spawn', type: 'worker', key: 'w2', tasks: [`${ns}.task.>`] })).toEqual({ ok: true, result: 'worker/w2' });
+    expectCaught(await g.act('boss/a', { op: 'stop', id: 'bystander/a' }), 'ERR_DENIED', 'not-granted');
+    await g.system.whenIdle();
+    expect(g.system.list().map((a) => a.id).sort()).toEqual(['boss/a', 'bystander/a', 'worker/w1']);
+
+    expectDenialRecord(await g.trace.decision({ action: 'spawn', target: 'intruder' }), { actor: 'boss/a', action: 'spawn', target: 'intruder', reason: 'not-granted', policy: g.version });
+    expect(await g.trace.decision({ action: 'spawn', target: 'worker' })).toMatchObject({ actor: 'boss/a', allow: true, rule: 'roles.boss.spawn.allow[0]=worker' });
+    expectDenialRecord(await g.trace.decision({ actor: 'worker/w2', action: 'subscribe' }), { actor: 'worker/w2', action: 'subscribe', target: `${ns}.task.>`, reason: 'not-granted', policy: g.version });
+    expectDenialRecord(await g.trace.decision({ action: 'stop', target: 'bystander/a' }), { actor: 'boss/a', action: 'stop', target: 'bystander/a', reason: 'not-granted', policy: g.version });
+
+    // stopping an actor of a granted type is allowed
+    expect(await g.act('boss/a', { op: 'stop', id: 'worker/w1' })).toEqual({ ok: true });
+    await g.system.whenIdle();
+    expect(g.system.list().map((a) => a.id).sort()).toEqual(['boss/a', 'bystander/a']);
   });
 
   test('tools - ungranted and deny-listed tools are denied; bad arguments, bad results and unknown tools fail with their codes', async () => {

@@ -246,14 +246,17 @@ describe('broker - suspensions', () => {
     expect(broker.suspension(w2)).toBeUndefined();
     for (const [action, target] of [
       ['publish', 'aos.evt.x'],
-      ['subscribe', 'aos.task.jobs.x'],
       ['tell', 'aos.actor.a.b'],
+      ['ask', 'aos.actor.a.b'],
       ['call', 'crm.lookup'],
+      ['spawn', 'helper'],
       ['stop', 'worker/w1'],
     ] as const) {
       expect(broker.decide(w1, action, target), action).toMatchObject({ allow: false, reason: 'suspended', code: 'ERR_DENIED', rule: 'suspended:worker/w1' });
     }
     expect(records.every((r) => r.reason === 'suspended' && r.actor === 'worker/w1')).toBe(true);
+    // it keeps its subscriptions (its messages wait in its mailbox until it is resumed)
+    expect(broker.decide(w1, 'subscribe', 'aos.task.jobs.x')).toMatchObject({ allow: true, rule: 'roles.worker.subscribe.allow[0]=aos.task.jobs.>' });
     expect(broker.decide(w2, 'publish', 'aos.evt.x').allow).toBe(true);
     expect(broker.suspended).toEqual([{ target: 'worker/w1', by: 'ops', reason: 'looping', at: 5 }]);
   });
