@@ -5,6 +5,7 @@
 
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { ActorSystem, loadPolicyFile } from '../index.js';
 import { OutsideClient, workload, type Outcome } from './demo-workload.js';
 import { compactLogger, policyLine, progress } from './output.js';
@@ -32,6 +33,10 @@ export async function runDemo(): Promise<number> {
   let client: OutsideClient | undefined;
   try {
     console.log(policyLine(system.governanceStatus.policy, relative(process.cwd(), POLICY_FILE) || POLICY_FILE, policy));
+    // The payments system: tools run in the kernel (with their secrets); actors reach them only through the broker.
+    const refund = { input: z.object({ amount: z.number().positive() }), output: z.object({ refunded: z.number() }), run: ({ amount }: { amount: number }) => ({ refunded: amount }) };
+    system.registerTool('payments.refund', refund);
+    system.registerTool('payments.refund.large', refund);
     progress(`spawning ${TEAM.length} actors…`, 'aos demo');
     await Promise.all(TEAM.map((a) => system.spawn(moduleUrl(a.module), { type: a.type, key: a.key, tasks: a.tasks })));
     console.log(`node ${system.nodeId} on ${system.natsUrl}: ${team()}`);

@@ -88,7 +88,7 @@ describe('cli', () => {
     expect(r.stdout).toMatch(/^ticket T-2 .* -> triage\/main -> tech\/t1: /m);
     expect(r.stdout).toMatch(/^ticket T-6 .*ERR_DECODE.*dead letter on aos\.dead\.triage/m);
     expect(r.stdout).toMatch(/^ticket T-7 .*ERR_INPUT_SCHEMA.*dead letter on aos\.dead\.triage/m);
-    expect(r.stdout).toMatch(/^summary: 11 tickets, 9 resolved .* 2 rejected .* 2 dead letters/m);
+    expect(r.stdout).toMatch(/^summary: 13 tickets, 11 resolved .* 2 rejected .* 2 dead letters/m);
   }, 30_000);
 
   it('cli - start serves the configured actors until SIGTERM, then exits 0', async () => {
