@@ -79,6 +79,20 @@ export function envelopeSealed(bytes: Uint8Array, key: Uint8Array): boolean {
   return timingSafeEqual(mac, bytes.subarray(n + 2));
 }
 
+/** Header carrying the seal of a JSON error reply from a node (so a forged error is not believed). */
+export const SEAL_HEADER = 'aos-seal';
+
+/** The seal of any bytes (for bodies that are not envelopes, such as JSON error replies). */
+export function sealOf(bytes: Uint8Array, key: Uint8Array): string {
+  return createHmac('sha256', key).update(bytes).digest().subarray(0, MAC_BYTES).toString('base64url');
+}
+
+export function sealMatches(bytes: Uint8Array, seal: string, key: Uint8Array): boolean {
+  const want = Buffer.from(sealOf(bytes, key));
+  const got = Buffer.from(seal);
+  return want.length === got.length && timingSafeEqual(want, got);
+}
+
 function packFields(env: Envelope): Uint8Array {
   return packr.pack([
     WIRE_VERSION,

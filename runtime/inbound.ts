@@ -3,7 +3,7 @@
 // reported, never trusted). Only the envelope is parsed here: the payload stays bytes
 // until a worker decodes it, so actor data is never parsed on the kernel thread.
 
-import type { Msg } from 'nats';
+import { Match, type Msg } from 'nats';
 import type { Delivery } from './actor-cell.js';
 import { EXTERNAL, tokenProblem } from './address.js';
 import { CONTENT_TYPE_HEADER, CT_ENVELOPE, decodeEnvelope, envelopeSealed, formatOfContentType, type Envelope, type EnvelopeKind } from './envelope.js';
@@ -25,6 +25,8 @@ export interface InboundContext {
   maxMessageBytes: number;
   /** The cluster key: an envelope not sealed with it is a forgery. */
   key: Uint8Array;
+  /** False when this receiver has already taken an envelope with this id (a replay). */
+  firstSeen: (envelopeId: string) => boolean;
 }
 
 export class InboundError {
@@ -53,10 +55,17 @@ export class SpoofError extends InboundError {
   }
 }
 
-function spoof(claimed: string, how: string, subject: string): AosError {
+const SPOOF_RULES = {
+  'unsealed envelope': 'builtin:sealed-envelope',
+  'misdirected envelope': 'builtin:envelope-target',
+  'replayed envelope': 'builtin:envelope-replay',
+  'identity header': 'builtin:identity-headers',
+} as const;
+
+function spoof(claimed: string, how: keyof typeof SPOOF_RULES, subject: string): AosError {
   return aosError('ERR_DENIED', `a message on ${subject} claims to be from ${claimed} (${how}); denied as a spoof attempt`, {
     reason: 'spoof',
-    rule: how === 'unsealed envelope' ? 'builtin:sealed-envelope' : 'builtin:identity-headers',
+    rule: SPOOF_RULES[how],
     claimed,
     subject,
   });
@@ -85,6 +94,14 @@ export function parseInbound(msg: Msg, ctx: InboundContext): Parsed {
       const forged: Envelope = { ...env, payload: copy(env.payload) };
       throw new SpoofError(spoof(env.from, 'unsealed envelope', msg.subject), forged, env.from);
     }
+    if (env.to !== ctx.to) {
+      // A genuine envelope, captured and sent on to someone else: its seal covers `to`.
+      throw new SpoofError(spoof(env.from, 'misdirected envelope', msg.subject), { ...env, payload: copy(env.payload) }, env.from);
+    }
+    if (!ctx.firstSeen(env.id)) {
+      // A genuine envelope sent again (captured and replayed): it was handled once already.
+      throw new SpoofError(spoof(env.from, 'replayed envelope', msg.subject), { ...env, payload: copy(env.payload) }, env.from);
+    }
     env.payload = copy(env.payload);
     const delivery: Delivery = { env, subject: msg.subject, replyMode: 'envelope' };
     // A tell carries a reply subject only to catch "no responders"; it is never answered.
@@ -92,7 +109,7 @@ export function parseInbound(msg: Msg, ctx: InboundContext): Parsed {
     return { delivery, claimed: [] };
   }
   const parent = parseTraceparent(msg.headers?.get('traceparent') || undefined);
-  const client = msg.headers?.get(CLIENT_HEADER) || undefined;
+  const client = msg.headers?.get(CLIENT_HEADER, Match.IgnoreCase) || undefined;
   const from = client !== undefined && tokenProblem(client) === undefined ? `${EXTERNAL}/${client}` : EXTERNAL;
   const env: Envelope = {
     kind: ctx.kind === 'tell' && replyTo !== undefined ? 'ask' : ctx.kind,
@@ -111,11 +128,12 @@ export function parseInbound(msg: Msg, ctx: InboundContext): Parsed {
   }
   if (msg.headers !== undefined) {
     for (const h of IDENTITY_HEADERS) {
-      const value = msg.headers.get(h);
-      if (value !== '' && value !== EXTERNAL && value !== from) throw new SpoofError(spoof(value, `header ${h}`, msg.subject), env, value);
+      // Header names are case-insensitive to most NATS clients (Go sends `Aos-From`).
+      const value = msg.headers.get(h, Match.IgnoreCase);
+      if (value !== '' && value !== EXTERNAL && value !== from) throw new SpoofError(spoof(value, 'identity header', msg.subject), env, value);
     }
   }
-  const claimed = msg.headers === undefined ? [] : KERNEL_HEADERS.filter((h) => msg.headers!.has(h));
+  const claimed = msg.headers === undefined ? [] : KERNEL_HEADERS.filter((h) => msg.headers!.has(h, Match.IgnoreCase));
   const delivery: Delivery = { env, subject: msg.subject, replyMode: 'raw' };
   if (replyTo !== undefined) delivery.replyTo = replyTo;
   return { delivery, claimed };

@@ -12,6 +12,7 @@ import type { Envelope, EnvelopeKind } from './envelope.js';
 import { aosError, type AosError } from './errors/aos-error.js';
 import { InboundError, parseInbound, SpoofError } from './inbound.js';
 import type { Broker } from './broker/broker.js';
+import { RecentIds } from './recent-ids.js';
 import type { Outbox } from './outbox.js';
 import type { Quiescence } from './quiescence.js';
 
@@ -35,6 +36,9 @@ export interface InboxDeps {
 }
 
 export class Inbox {
+  /** Envelopes taken from NATS, per receiver (one envelope on a subject two actors serve reaches both). */
+  private readonly recent = new RecentIds();
+
   constructor(private readonly deps: InboxDeps) {}
 
   /** A NATS message on one of the cell's subjects. */
@@ -42,7 +46,7 @@ export class Inbox {
     this.deps.quiet.activity++;
     let delivery: Delivery;
     try {
-      const parsed = parseInbound(msg, { to, kind, now: this.deps.clock.now(), maxMessageBytes: this.deps.maxMessageBytes, key: this.deps.key });
+      const parsed = parseInbound(msg, { to, kind, now: this.deps.clock.now(), maxMessageBytes: this.deps.maxMessageBytes, key: this.deps.key, firstSeen: (id) => this.recent.add(`${cell.id} ${id}`) });
       delivery = parsed.delivery;
       if (parsed.claimed.length > 0) {
         this.deps.log.warn({ actor: cell.id, claimed: parsed.claimed, messageId: delivery.env.id }, 'kernel headers from outside the runtime ignored');

@@ -9,7 +9,7 @@ import { Deadlines } from './deadlines.js';
 import { parseAgentId } from './address.js';
 import type { Clock } from './clock.js';
 import type { DeadLetters } from './dead-letters.js';
-import { CT_ENVELOPE, CONTENT_TYPE_HEADER, decodeEnvelope, encodeEnvelope, envelopeSealed, type Envelope, type EnvelopeKind, type PayloadFormat } from './envelope.js';
+import { CT_ENVELOPE, CONTENT_TYPE_HEADER, decodeEnvelope, encodeEnvelope, envelopeSealed, sealMatches, sealOf, SEAL_HEADER, type Envelope, type EnvelopeKind, type PayloadFormat } from './envelope.js';
 import { aosError, fromWire, toAosError, type AosError } from './errors/aos-error.js';
 import { newCorrelationId, newMessageId } from './ids.js';
 import type { Subjects } from './subjects.js';
@@ -56,6 +56,8 @@ export class Outbox {
     private readonly key: Uint8Array,
     /** True when the kernel may answer on this reply subject (false: refused and recorded). */
     private readonly replyAllowed: (d: Delivery, from: string) => boolean,
+    /** Records a forged reply (the broker's decision record). */
+    private readonly onSpoof: (claimed: string, action: 'receive', env: Envelope, rule: string, detail: Record<string, unknown>) => void,
   ) {
     this.deadlines = new Deadlines(clock);
     transport.setNoResponderHandler((token) => this.onNoResponder(token));
@@ -106,16 +108,24 @@ export class Outbox {
       },
     );
     if (msg.headers?.get(CONTENT_TYPE_HEADER) !== CT_ENVELOPE) {
-      // A node that could not read our envelope answers as it answers any client: JSON with `aos-error`.
-      if (msg.headers?.has(ERROR_HEADER)) throw fromWire(jsonError(msg.data));
+      // A node that could not read our envelope answers as it answers any client: JSON with
+      // `aos-error`, sealed in `aos-seal` so that a client who saw the reply subject cannot forge it.
+      if (msg.headers?.has(ERROR_HEADER)) {
+        if (sealMatches(msg.data, msg.headers.get(SEAL_HEADER), this.key)) throw fromWire(jsonError(msg.data));
+        throw this.spoofedReply(origin, env, to, 'builtin:sealed-error-reply');
+      }
       throw aosError('ERR_DECODE', `reply from ${to} is not an envelope`, { actorId: to });
     }
-    if (!envelopeSealed(msg.data, this.key)) {
-      throw aosError('ERR_DENIED', `the reply from ${to} is not sealed with the cluster key (forged?)`, { actorId: to, reason: 'spoof', rule: 'builtin:sealed-envelope' });
-    }
+    if (!envelopeSealed(msg.data, this.key)) throw this.spoofedReply(origin, env, to, 'builtin:sealed-envelope');
     const reply = decodeEnvelope(msg.data);
     if (reply.error !== undefined) throw fromWire(reply.error);
     return { format: reply.format, payload: reply.payload.slice() };
+  }
+
+  /** A reply not sealed with the cluster key: refused, recorded, and the asker told. */
+  private spoofedReply(origin: Origin, env: Envelope, to: string, rule: string): AosError {
+    this.onSpoof(to, 'receive', env, rule, { asker: origin.from });
+    return aosError('ERR_DENIED', `the reply from ${to} is not sealed with the cluster key (forged?)`, { actorId: to, reason: 'spoof', rule });
   }
 
   /** Asks an actor of this node without NATS; undefined when it does not run here. */
@@ -171,7 +181,7 @@ export class Outbox {
     try {
       if (d.replyMode === 'raw') {
         const body = encoder.encode(JSON.stringify({ error: err.toWire() }));
-        this.transport.publish(d.replyTo, body, { headers: this.transport.errorJsonHeaders(err.code) });
+        this.transport.publish(d.replyTo, body, { headers: this.transport.sealedErrorHeaders(err.code, sealOf(body, this.key)) });
         return;
       }
       const env = this.envelope('reply', { from, correlationId: d.env.correlationId, causationId: d.env.id }, d.env.from, {

@@ -136,7 +136,7 @@ export class NodeSupervisionHost implements SupervisionHost {
     const err = aosError('ERR_UNAVAILABLE', `no instance of ${type} serves ${msg.subject}`, { type, subject: msg.subject });
     let d: Delivery;
     try {
-      d = parseInbound(msg, { to: msg.subject, kind: 'task', now: this.core.clock.now(), maxMessageBytes: this.core.maxMessageBytes, key: this.core.key }).delivery;
+      d = parseInbound(msg, { to: msg.subject, kind: 'task', now: this.core.clock.now(), maxMessageBytes: this.core.maxMessageBytes, key: this.core.key, firstSeen: () => true }).delivery;
     } catch (e) {
       d = { env: (e instanceof InboundError ? e.env : undefined) ?? this.core.stubEnvelope(msg.subject, msg), subject: msg.subject, replyMode: 'raw' };
       if (msg.reply) d.replyTo = msg.reply;

@@ -131,7 +131,9 @@ export class ActorSystem {
       onBudgetSuspend: (id, budget) => void this.suspend(id, { reason: `budget ${budget} exhausted`, by: `broker/${nodeId}` }).catch((err: unknown) => log.error({ err, actor: id }, 'could not suspend an actor whose budget ran out')),
     });
     this.tools = new ToolRegistry(log, this.clock);
-    this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.inbox.deliverLocal(to, d), governance.key, (d, from) => this.replyAllowed(d, from));
+    this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.inbox.deliverLocal(to, d), governance.key, (d, from) => this.replyAllowed(d, from), (claimed, action, env, rule, detail) =>
+      this.broker.recordDenial(claimed, action, this.subjects.actor(parseAgentId(env.to)), 'spoof', rule, { messageId: env.id, correlationId: env.correlationId }, { claimed, ...detail }),
+    );
     this.dispatcher = new Dispatcher({
       run: (task) => pool.run(task),
       terminate: (threadId) => pool.terminate(threadId),
@@ -647,9 +649,10 @@ export class ActorSystem {
     }
   }
 
-  /** Outside clients may not aim the kernel's replies at runtime or system subjects (a confused-deputy attack). */
+  /** No request may aim the kernel's replies at runtime or system subjects (a confused-deputy attack; a
+   *  captured envelope replayed with another reply subject too: the reply subject is not sealed). */
   private replyAllowed(d: Delivery, from: string): boolean {
-    if (d.replyMode !== 'raw' || d.replyTo === undefined) return true;
+    if (d.replyTo === undefined) return true;
     const to = d.replyTo;
     if (!to.startsWith('$') && !to.startsWith(`${this.subjects.prefix}.`)) return true;
     this.broker.recordDenial(from, 'reply', to, 'reply', 'builtin:reply-subject', { messageId: d.env.id, correlationId: d.env.correlationId }, { requester: d.env.from });

@@ -7,7 +7,7 @@ import { connect, createInbox, headers, type Msg, type MsgHdrs, type NatsConnect
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { Deadlines, type DeadlineHandle } from '../deadlines.js';
-import { CONTENT_TYPE_HEADER, CT_ENVELOPE, CT_JSON, CT_MSGPACK } from '../envelope.js';
+import { CONTENT_TYPE_HEADER, CT_ENVELOPE, CT_JSON, CT_MSGPACK, SEAL_HEADER } from '../envelope.js';
 import { aosError, type AosError } from '../errors/aos-error.js';
 import type { ErrorCode } from '../errors/codes.js';
 
@@ -95,6 +95,15 @@ export class NatsTransport {
       h.set(ERROR_HEADER, code);
       this.errorHeaders.set(code, h);
     }
+    return h;
+  }
+
+  /** Headers for a JSON error reply from a node, sealed so that the asking node can believe it. */
+  sealedErrorHeaders(code: ErrorCode, seal: string): MsgHdrs {
+    const h = headers();
+    h.set(CONTENT_TYPE_HEADER, CT_JSON);
+    h.set(ERROR_HEADER, code);
+    h.set(SEAL_HEADER, seal);
     return h;
   }
 

@@ -120,7 +120,8 @@ describe('broker attacks - replies and identity', () => {
     // the replay: the same sealed bytes, to the same actor, with the reply aimed at the JetStream API
     nc.publish(`${ns}.actor.agent.b`, captured.data, { reply: deleteSubject, headers: hdrs({ [CONTENT_TYPE_HEADER]: CT_ENVELOPE }) });
     await nc.flush();
-    await b.whenIdle();
+    await b.whenIdle(); // the replay is handled and anything node b sent is on the server
+    await nc.flush(); // and whatever the server routed to this client before answering the flush has arrived
     expect(watched[0]!.count, 'a reply reached the JetStream API subject').toBe(0);
     expect(await jsm.streams.info(stream)).toMatchObject({ config: { name: stream } });
     const r = await trace.decision({ action: 'reply', target: deleteSubject }, 2_000);
@@ -187,6 +188,8 @@ describe('broker attacks - replies and identity', () => {
       expect(reply.json<JsonError>().error).toMatchObject({ code: 'ERR_DENIED', details: { reason: 'spoof', claimed: 'billing/1' } });
     }
     expect(turnsOf(g, 'agent/a')).toBe(0);
+    // records are batched after the reply goes out: wait for the second one, then count
+    await g.trace.waitFor((r) => g.trace.decisions({ action: 'receive', reason: 'spoof' }).length >= 2 && r.type === 'decision');
     expect(g.trace.decisions({ action: 'receive', reason: 'spoof' })).toHaveLength(2);
   });
 
