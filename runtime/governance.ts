@@ -128,6 +128,8 @@ export class Governance {
     this.deps.broker.setPolicy(policy);
     this.deps.toWorkers(policy);
     for (const cell of this.deps.cells.values()) this.deps.resubscribe(cell);
+    // A role suspension follows the roles: a type moved into (or out of) a suspended role is held (or freed) now.
+    this.applySuspensions(this.deps.broker.suspended, this.suspensionsRevision);
     this.deps.log.info({ version: policy.version, revision: policy.revision, origin: policy.origin, before }, 'policy applied');
     this.deps.record({ type: 'policy', outcome: 'applied', version: policy.version, revision: policy.revision, origin: policy.origin, before });
   }
