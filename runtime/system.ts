@@ -20,21 +20,20 @@ import { AosError, aosError, fromWire, toAosError } from './errors/aos-error.js'
 import { newToken } from './ids.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_MAILBOX_CAPACITY } from './mailbox.js';
-import { Outbox, type Origin } from './outbox.js';
-import { WorkerPool, type AskAnswer, type AskFromWorker, type CallFromWorker } from './pool.js';
+import { Outbox } from './outbox.js';
+import { WorkerPool } from './pool.js';
 import { Subjects } from './subjects.js';
 import type { NodeCore } from './node-core.js';
 import { Quiescence } from './quiescence.js';
 import { NodeSupervisionHost } from './supervision-host.js';
 import { TurnResults } from './turn-results.js';
 import { Broker, deniedError, type Suspension } from './broker/broker.js';
-import { GovernanceStore } from './broker/governance-store.js';
-import { defaultPolicyDoc, Policy } from './broker/policy.js';
-import { loadPolicyFile, parsePolicy, type PolicyDoc } from './broker/policy-schema.js';
+import { loadPolicyFile, parsePolicy } from './broker/policy-schema.js';
 import { Governance, type GovernanceStatus } from './governance.js';
 import { TraceBatcher } from './trace-batcher.js';
+import { openGovernance, type NodeGovernance } from './governance-start.js';
+import { WorkerRequests } from './worker-requests.js';
 import { ToolRegistry, type ToolSpec } from './tools/tool-registry.js';
-import type { Delivery } from './actor-cell.js';
 import { Inbox } from './inbox.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TURN_TIMEOUT_MS, validateOptions, type ActorSystemOptions } from './system-options.js';
 import { EmbeddedNats } from './transport/embedded-nats.js';
@@ -103,6 +102,7 @@ export class ActorSystem {
   private readonly governance: Governance;
   private readonly tools: ToolRegistry;
   private readonly trace: TraceBatcher;
+  private readonly requests: WorkerRequests;
 
   private constructor(
     private readonly options: ActorSystemOptions,
@@ -111,7 +111,7 @@ export class ActorSystem {
     private readonly embedded: EmbeddedNats | undefined,
     nodeId: string,
     log: Logger,
-    governance: { store: GovernanceStore | undefined; key: Uint8Array; policy: Policy },
+    governance: NodeGovernance,
   ) {
     this.nodeId = nodeId;
     this.log = log;
@@ -131,7 +131,7 @@ export class ActorSystem {
       onBudgetSuspend: (id, budget) => void this.suspend(id, { reason: `budget ${budget} exhausted`, by: `broker/${nodeId}` }).catch((err: unknown) => log.error({ err, actor: id }, 'could not suspend an actor whose budget ran out')),
     });
     this.tools = new ToolRegistry(log, this.clock);
-    this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.inbox.deliverLocal(to, d), governance.key, (d, from) => this.replyAllowed(d, from), (claimed, action, env, rule, detail) =>
+    this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.inbox.deliverLocal(to, d), governance.key, (d, from) => this.requests.replyAllowed(d, from), (claimed, action, env, rule, detail) =>
       this.broker.recordDenial(claimed, action, this.subjects.actor(parseAgentId(env.to)), 'spoof', rule, { messageId: env.id, correlationId: env.correlationId }, { claimed, ...detail }),
     );
     this.dispatcher = new Dispatcher({
@@ -147,6 +147,16 @@ export class ActorSystem {
       limits: (cell) => ({ policy: this.broker.policy.version, allowance: this.broker.allowance({ id: cell.id, type: cell.addr.type }) }),
     });
     this.quiet = new Quiescence(() => this.dispatcher.idle);
+    this.requests = new WorkerRequests({
+      cells: this.cells,
+      broker: this.broker,
+      subjects: this.subjects,
+      dispatcher: this.dispatcher,
+      tools: this.tools,
+      log,
+      outbox: this.outbox,
+      encode: (value) => this.encode(value).payload,
+    });
     this.inbox = new Inbox({
       cells: this.cells,
       clock: this.clock,
@@ -227,7 +237,7 @@ export class ActorSystem {
     let transport: NatsTransport | undefined;
     try {
       transport = await NatsTransport.connect({ servers, name: `aos-node-${nodeId}`, clock: options.clock ?? systemClock, log });
-      const governance = await ActorSystem.governanceAtStart(options, transport, log);
+      const governance = await openGovernance(options, transport, log);
       const maxMessageBytes = Math.min(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, transport.maxPayload);
       let system: ActorSystem | undefined;
       const pool = new WorkerPool({
@@ -236,8 +246,8 @@ export class ActorSystem {
         ...(options.maxWorkerExternalBytes === undefined ? {} : { maxWorkerExternalBytes: options.maxWorkerExternalBytes }),
         config: { logLevel: log.level, logTo: options.logTo ?? 'stdout', nodeId, maxMessageBytes },
         log,
-        onAsk: (ask) => system!.askFromWorker(ask),
-        onCall: (call) => system!.callFromWorker(call),
+        onAsk: (ask) => system!.requests.ask(ask),
+        onCall: (call) => system!.requests.call(call),
         onReport: (r) => system!.broker.report({ id: r.self, type: r.self.slice(0, r.self.indexOf('/')) }, r.unit, r.amount),
         onQuiet: () => system!.quiet.wake(),
         onEarlyResult: (batchId, result) => system!.dispatcher.early(batchId, result),
@@ -252,51 +262,6 @@ export class ActorSystem {
       await embedded?.stop();
       throw err;
     }
-  }
-
-  /**
-   * The store, the cluster key and the first policy: the store's policy when it holds one
-   * (the cluster agrees on it), else the one given (offered to the store), else the
-   * development default (not stored; the node warns).
-   */
-  private static async governanceAtStart(
-    options: ActorSystemOptions,
-    transport: NatsTransport,
-    log: Logger,
-  ): Promise<{ store: GovernanceStore | undefined; key: Uint8Array; policy: Policy }> {
-    const namespace = options.namespace ?? 'aos';
-    const store = await GovernanceStore.open(transport.nc, namespace);
-    const keyText = options.clusterKey ?? process.env['AOS_CLUSTER_KEY'];
-    let key: Uint8Array;
-    if (keyText !== undefined && keyText.length > 0) key = new TextEncoder().encode(keyText);
-    else if (store !== undefined) key = await store.clusterKey();
-    else {
-      throw aosError('ERR_CONFIG', 'no cluster key: set the clusterKey option or AOS_CLUSTER_KEY, or use a NATS server with JetStream (the key is then kept there)', {});
-    }
-    const given: PolicyDoc | undefined =
-      options.policy === undefined ? undefined : typeof options.policy === 'string' ? await loadPolicyFile(options.policy) : parsePolicy(options.policy, 'the policy option');
-    if (store === undefined) {
-      log.warn('NATS has no JetStream: the policy and suspensions apply to this node only');
-      if (given !== undefined) return { store, key, policy: new Policy(given, namespace, 'local') };
-      log.warn('no policy given: running the development default (everything inside the namespace)');
-      return { store, key, policy: new Policy(defaultPolicyDoc(namespace), namespace, 'default') };
-    }
-    if (given !== undefined) await store.offerPolicy(given);
-    const stored = await store.policy();
-    if (stored !== undefined) {
-      try {
-        const policy = new Policy(parsePolicy(JSON.parse(stored.text), `stored policy (revision ${stored.revision})`), namespace, 'store', stored.revision);
-        if (given !== undefined && policy.version !== new Policy(given, namespace).version) {
-          log.warn({ inForce: policy.version, revision: stored.revision }, 'the cluster already has a policy: it stays in force (use `aos policy apply` to change it)');
-        }
-        return { store, key, policy };
-      } catch (err) {
-        log.error({ err: toAosError(err, 'ERR_POLICY').toWire(), revision: stored.revision }, 'the stored policy fails validation; it is not applied');
-      }
-    }
-    if (given !== undefined) return { store, key, policy: new Policy(given, namespace, 'local') };
-    log.warn('no policy given or stored: running the development default (everything inside the namespace); apply one with `aos policy apply FILE`');
-    return { store, key, policy: new Policy(defaultPolicyDoc(namespace), namespace, 'default') };
   }
 
   /** The NATS server this node is connected to. */
@@ -600,72 +565,10 @@ export class ActorSystem {
     this.tools.abortActor(cell.id, reason);
   }
 
-  /** Asks from a handler: decided by the broker when made (an asker learns of a denial at once). */
-  private async askFromWorker(ask: AskFromWorker): Promise<AskAnswer> {
-    const cell = this.cells.get(ask.self);
-    if (cell === undefined) return { ok: false, error: aosError('ERR_ACTOR_STOPPED', `actor ${ask.self} is not running`, { actorId: ask.self }).toWire() };
-    let subject: string;
-    try {
-      subject = this.subjects.actor(parseAgentId(ask.to));
-    } catch (err) {
-      return { ok: false, error: toAosError(err).toWire() };
-    }
-    const d = this.broker.decide({ id: cell.id, type: cell.addr.type }, 'ask', subject, { ...(ask.causationId === null ? {} : { messageId: ask.causationId }), correlationId: ask.correlationId });
-    if (!d.allow) return { ok: false, error: deniedError(cell.id, 'ask', subject, d).toWire() };
-    this.dispatcher.waitingOnAsk(1);
-    try {
-      const origin: Origin = { from: ask.self, correlationId: ask.correlationId, causationId: ask.causationId };
-      const reply = await this.outbox.ask(origin, ask.to, { format: 'msgpack', payload: ask.payload }, ask.timeoutMs);
-      return { ok: true, format: reply.format, payload: reply.payload };
-    } catch (err) {
-      return { ok: false, error: toAosError(err).toWire() };
-    } finally {
-      this.dispatcher.waitingOnAsk(-1);
-    }
-  }
-
-  /** A tool call from a handler: decided by the broker, then validated and run here, in the kernel. */
-  private async callFromWorker(call: CallFromWorker): Promise<AskAnswer> {
-    const cell = this.cells.get(call.self);
-    if (cell === undefined) return { ok: false, error: aosError('ERR_ACTOR_STOPPED', `actor ${call.self} is not running`, { actorId: call.self }).toWire() };
-    const actor = { id: cell.id, type: cell.addr.type };
-    const d = this.broker.decide(actor, 'call', call.tool, { ...(call.causationId === null ? {} : { messageId: call.causationId }), correlationId: call.correlationId });
-    if (!d.allow) return { ok: false, error: deniedError(cell.id, 'call', call.tool, d).toWire() };
-    this.dispatcher.waitingOnAsk(1);
-    try {
-      const result = await this.tools.call({
-        actor: { id: cell.id, role: d.role, owner: d.owner },
-        tool: call.tool,
-        args: decodeValue(call.args, 'msgpack'),
-        timeoutMs: call.timeoutMs,
-        correlationId: call.correlationId,
-        report: (unit, amount) => this.broker.report(actor, unit, amount),
-      });
-      return { ok: true, format: 'msgpack', payload: this.encode(result).payload };
-    } catch (err) {
-      return { ok: false, error: toAosError(err, 'ERR_TOOL_FAILED', { tool: call.tool }).toWire() };
-    } finally {
-      this.dispatcher.waitingOnAsk(-1);
-    }
-  }
-
-  /** No request may aim the kernel's replies at runtime or system subjects (a confused-deputy attack; a
-   *  captured envelope replayed with another reply subject too: the reply subject is not sealed). */
-  private replyAllowed(d: Delivery, from: string): boolean {
-    if (d.replyTo === undefined) return true;
-    const to = d.replyTo;
-    if (!to.startsWith('$') && !to.startsWith(`${this.subjects.prefix}.`)) return true;
-    this.broker.recordDenial(from, 'reply', to, 'reply', 'builtin:reply-subject', { messageId: d.env.id, correlationId: d.env.correlationId }, { requester: d.env.from });
-    this.log.warn({ actor: from, replyTo: to, messageId: d.env.id }, 'reply refused: the reply subject is a runtime or system subject');
-    return false;
-  }
-
   /** A turn overran its limit: abort it (the worker ends it; if it is stuck, the watchdog terminates the worker). */
   private overdue(cell: ActorCell): void {
     this.abortTurn(cell, aosError('ERR_TURN_TIMEOUT', `a turn of ${cell.id} ran past ${cell.turnTimeoutMs} ms`, { actorId: cell.id, timeoutMs: cell.turnTimeoutMs }));
   }
-
-  // ---- supervision host --------------------------------------------------------------
 
   // ---- helpers ---------------------------------------------------------------------
 
