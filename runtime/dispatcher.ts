@@ -45,7 +45,7 @@ export interface DispatcherOptions {
   /** Called after every batch has been applied (waiters re-check their conditions). */
   onSettled: () => void;
   /** The policy version and rate allowance the worker checks an actor's intents with. */
-  limits: (cell: ActorCell) => { policy: string; allowance: number };
+  limits: (cell: ActorCell) => { policy: string; allowance: number; budgetsLeft?: number[] };
 }
 
 export function toTurnMessage(d: Delivery): TurnMessage {

@@ -144,7 +144,7 @@ export class ActorSystem {
       onFailure: (actors, failure) => this.results.batchFailed(actors, failure),
       onOverdue: (cell) => this.overdue(cell),
       onSettled: () => this.quiet.wake(),
-      limits: (cell) => ({ policy: this.broker.policy.version, allowance: this.broker.allowance({ id: cell.id, type: cell.addr.type }) }),
+      limits: (cell) => this.turnLimits(cell),
     });
     this.quiet = new Quiescence(() => this.dispatcher.idle);
     this.requests = new WorkerRequests({
@@ -357,7 +357,7 @@ export class ActorSystem {
         kind: 'batch',
         batchId: -1,
         progress,
-        actors: [{ slot: 0, self: cell.id, module: cell.module, state: null, init: true, messages: [], policy: this.broker.policy.version, allowance: this.broker.allowance({ id: cell.id, type: cell.addr.type }) }],
+        actors: [{ slot: 0, self: cell.id, module: cell.module, state: null, init: true, messages: [], ...this.turnLimits(cell) }],
       });
     } catch (cause) {
       if (cause instanceof AosError && cause.code === 'ERR_MEMORY_LIMIT') throw cause;
@@ -557,6 +557,14 @@ export class ActorSystem {
       await this.embedded?.stop();
       this.log.info('node stopped');
     }
+  }
+
+  /** What the worker checks an actor's intents with: the policy version, its rate allowance and what is left of its budgets. */
+  private turnLimits(cell: ActorCell): { policy: string; allowance: number; budgetsLeft?: number[] } {
+    const actor = { id: cell.id, type: cell.addr.type };
+    const budgetsLeft = this.broker.budgetsLeft(actor);
+    const limits = { policy: this.broker.policy.version, allowance: this.broker.allowance(actor) };
+    return budgetsLeft === undefined ? limits : { ...limits, budgetsLeft };
   }
 
   /** Aborts an actor's in-flight turn (through ctx.signal) and its tool calls. */

@@ -158,7 +158,7 @@ export class TurnResults {
   /** Actions the worker refused at the call site: the broker records them (the kernel decides again). */
   private recordRefused(cell: ActorCell, d: Delivery, refused: Refused[]): void {
     const actor = { id: cell.id, type: cell.addr.type };
-    for (const r of refused) this.core.broker.recordRefused(actor, r.action, r.target, r.reason, { messageId: d.env.id, correlationId: d.env.correlationId });
+    for (const r of refused) this.core.broker.recordRefused(actor, r.action, r.target, r.reason, { messageId: d.env.id, correlationId: d.env.correlationId }, r.rule);
   }
 
   commitIntents(cell: ActorCell, origin: Origin, intents: Intent[]): void {

@@ -37,6 +37,8 @@ export interface ActorTurns {
   policy: string;
   /** Actions the actor may take before its rate limit refuses (Infinity: no limit). */
   allowance: number;
+  /** What is left of each budget of its role, in the role's order (absent: no budgets). */
+  budgetsLeft?: number[];
 }
 
 export interface BatchTask {
@@ -95,6 +97,8 @@ export interface Refused {
   action: 'publish' | 'subscribe' | 'tell' | 'ask' | 'call' | 'spawn' | 'stop';
   target: string;
   reason: string;
+  /** The worker's view of the rule (kept in the record only where the kernel's own checks agree it could be so). */
+  rule?: string;
 }
 
 export type TurnOutcome =

@@ -179,6 +179,14 @@ export class Broker {
     return l?.bucket === undefined ? Number.POSITIVE_INFINITY : l.bucket.available(this.opts.clock.now());
   }
 
+  /** What is left of each of the actor's budgets now, in the order of its role's `budgets` (undefined: it has none). */
+  budgetsLeft(actor: ActorIdentity): number[] | undefined {
+    const l = this.limitsOf(this.policyInForce, actor);
+    if (l === undefined || l.budgets.length === 0) return undefined;
+    const now = this.opts.clock.now();
+    return l.budgets.map((b) => b.doc.limit - b.spent(now));
+  }
+
   /** Units an actor (or a tool on its behalf) reports, such as model tokens or cost. */
   report(actor: ActorIdentity, unit: string, amount: number): void {
     const l = this.limitsOf(this.policyInForce, actor);
@@ -204,12 +212,12 @@ export class Broker {
    * intent to commit). The kernel decides it again; the worker's own reason is kept only
    * when the kernel's static checks would have allowed it (a rate limit, or a newer policy).
    */
-  recordRefused(actor: ActorIdentity, action: Action, target: string, workerReason: string, ids: TraceIds = {}): void {
+  recordRefused(actor: ActorIdentity, action: Action, target: string, workerReason: string, ids: TraceIds = {}, workerRule?: string): void {
     const policy = this.policyInForce;
     const assigned = policy.assignment(actor.type);
     const s = policy.check(actor.type, action, target, actor.id);
     const d: Decision = s.allow
-      ? { allow: false, rule: `worker:${workerReason}`, reason: workerReason === 'rate-limit' ? 'rate-limit' : 'denied', code: 'ERR_DENIED', policy: policy.version, role: assigned?.role ?? null, owner: assigned?.owner ?? null }
+      ? { allow: false, rule: workerRule !== undefined && assigned !== undefined && workerRule.startsWith(`roles.${assigned.role}.`) ? workerRule : `worker:${workerReason}`, reason: workerReason === 'rate-limit' || workerReason === 'budget' ? workerReason : 'denied', code: 'ERR_DENIED', policy: policy.version, role: assigned?.role ?? null, owner: assigned?.owner ?? null }
       : { ...s, policy: policy.version, role: assigned?.role ?? null, owner: assigned?.owner ?? null };
     this.record(actor, action, target, d, ids);
   }

@@ -10,7 +10,7 @@ import type { ActorDefinition } from '../define-actor.js';
 import { cancelledIndex, finishedIndex, startedIndex, type ActorResult, type ActorTurns, type TurnMessage, type TurnOutcome } from '../wire.js';
 import type { KernelChannel } from './kernel-channel.js';
 import { TurnContext } from './turn-context.js';
-import { TurnGuard } from './turn-guard.js';
+import { TurnGuard, type Allowance } from './turn-guard.js';
 import { newCorrelationId } from '../ids.js';
 
 export interface RunEnv {
@@ -53,7 +53,7 @@ async function turn(
   env: RunEnv,
   message: TurnMessage | null,
   progress: Progress,
-  allowance: { left: number },
+  allowance: Allowance,
   body: (ctx: TurnContext) => Promise<unknown>,
 ): Promise<{ outcome: TurnOutcome; state?: { value: unknown; bytes: Uint8Array } } | null> {
   // Counted as started before the check, so a kernel that cancels and then sees no turn
@@ -64,7 +64,7 @@ async function turn(
     return null;
   }
   const correlationId = message?.correlationId ?? newCorrelationId();
-  const guard = new TurnGuard(env.channel.policy, actor.self, allowance.left);
+  const guard = new TurnGuard(env.channel.policy, actor.self, allowance);
   const ctx = new TurnContext({
     guard,
     actorSubject: (id) => env.channel.policy.actorSubject(id),
@@ -91,7 +91,6 @@ async function turn(
     if (guard.refused.length > 0) outcome.refused = guard.refused;
     return { outcome };
   } finally {
-    allowance.left = guard.left;
     ctx.close();
     Atomics.add(progress.view, finishedIndex(progress.slot), 1);
   }
@@ -119,8 +118,8 @@ function parseInput(def: ActorDefinition, msg: TurnMessage, self: string): { ok:
 
 export async function runActor(def: ActorDefinition, actor: ActorTurns, env: RunEnv, progress: Progress): Promise<ActorResult> {
   const result: ActorResult = { slot: actor.slot, state: actor.state, outcomes: [] };
-  // The rate allowance is the actor's, shared by its turns in this batch.
-  const allowance = { left: actor.allowance };
+  // The rate allowance and budgets are the actor's, shared by its turns in this batch.
+  const allowance: Allowance = { tokens: actor.allowance, budgets: actor.budgetsLeft?.slice() };
   let state: unknown;
   if (actor.init) {
     const r = await turn(def, actor, env, null, progress, allowance, async (ctx) => def.init(ctx));

@@ -180,6 +180,7 @@ export class TurnContext implements ActorContext {
     this.assertOpen();
     if (typeof unit !== 'string' || unit.length === 0) throw aosError('ERR_CONFIG', 'report: unit must be a non-empty string');
     if (!Number.isFinite(amount) || amount < 0) throw aosError('ERR_CONFIG', `report: amount must be a finite number >= 0, got ${amount}`, { unit });
+    this.scope.guard.report(unit, amount);
     this.scope.channel.report(this.self, unit, amount);
   }
 

@@ -4,8 +4,8 @@
 // before anything reaches the wire (actor code could tamper with anything in this thread).
 
 import { deniedError } from '../broker/broker.js';
-import { Policy } from '../broker/policy.js';
-import { parsePolicy } from '../broker/policy-schema.js';
+import { inScope, Policy, type StaticDecision } from '../broker/policy.js';
+import { parsePolicy, type BudgetDoc } from '../broker/policy-schema.js';
 import type { Refused } from '../wire.js';
 
 /** The newest policy this worker has heard of (set from the kernel's `policy` message). */
@@ -33,39 +33,74 @@ export class PolicyView {
   }
 }
 
+/** What an actor may still do in this batch: rate tokens and what is left of each budget (the kernel's figures at dispatch). */
+export interface Allowance {
+  tokens: number;
+  budgets: number[] | undefined;
+}
+
 export class TurnGuard {
   readonly refused: Refused[] = [];
-  private allowance: number;
-
-  /** What is left of the allowance for the actor's next turn. */
-  get left(): number {
-    return this.allowance;
-  }
 
   constructor(
     private readonly view: PolicyView,
     private readonly self: string,
-    allowance: number,
-  ) {
-    this.allowance = allowance;
+    private readonly allowance: Allowance,
+  ) {}
+
+  private get type(): string {
+    return this.self.slice(0, this.self.indexOf('/'));
+  }
+
+  private refuse(action: Refused['action'], target: string, d: StaticDecision & { policy?: string }): never {
+    this.refused.push({ action, target, reason: d.reason ?? 'denied', rule: d.rule });
+    throw deniedError(this.self, action, target, d);
   }
 
   /** Throws the broker's error for a denied intent (and remembers it for the kernel's record). */
   check(action: Refused['action'], target: string): void {
     const policy = this.view.policy;
     if (policy !== undefined) {
-      const type = this.self.slice(0, this.self.indexOf('/'));
-      const d = policy.check(type, action, target, this.self);
-      if (!d.allow) {
-        this.refused.push({ action, target, reason: d.reason ?? 'denied' });
-        throw deniedError(this.self, action, target, { ...d, policy: policy.version });
-      }
+      const d = policy.check(this.type, action, target, this.self);
+      if (!d.allow) this.refuse(action, target, { ...d, policy: policy.version });
     }
     if (action === 'subscribe') return;
-    if (this.allowance < 1) {
-      this.refused.push({ action, target, reason: 'rate-limit' });
-      throw deniedError(this.self, action, target, { allow: false, rule: 'rateLimit', reason: 'rate-limit' });
+    if (this.allowance.tokens < 1) this.refuse(action, target, { allow: false, rule: `roles.${this.roleName(policy)}.rateLimit`, reason: 'rate-limit' });
+    // Budgets, checked all before any is spent, as the kernel does. A budget that suspends its
+    // actor is left to the kernel, which alone can suspend.
+    const budgets = this.budgetsOf(policy);
+    const counted: number[] = [];
+    for (let i = 0; i < budgets.length; i++) {
+      const b = budgets[i]!;
+      const left = this.allowance.budgets![i]!;
+      let spent: boolean;
+      if (b.counts !== undefined) {
+        if (!inScope(b.counts, action, target)) continue;
+        spent = left < 1;
+        if (!spent) counted.push(i);
+      } else spent = inScope(b.appliesTo, action, target) && left <= 0;
+      if (!spent || b.onExhausted === 'suspend') continue;
+      this.refuse(action, target, { allow: false, rule: `roles.${this.roleName(policy)}.budgets[${i}]=${b.name}`, reason: 'budget', code: b.onExhausted === 'approval' ? 'ERR_APPROVAL_REQUIRED' : 'ERR_DENIED' });
     }
-    this.allowance--;
+    this.allowance.tokens--;
+    for (const i of counted) this.allowance.budgets![i]!--;
+  }
+
+  /** Units reported spent: the unit budgets count them at once. */
+  report(unit: string, amount: number): void {
+    const budgets = this.budgetsOf(this.view.policy);
+    for (let i = 0; i < budgets.length; i++) if (budgets[i]!.unit === unit) this.allowance.budgets![i]! -= amount;
+  }
+
+  private roleName(policy: Policy | undefined): string {
+    return policy?.assignment(this.type)?.role ?? '?';
+  }
+
+  /** The role's budgets, when the worker knows both them and what is left of them. */
+  private budgetsOf(policy: Policy | undefined): BudgetDoc[] {
+    if (policy === undefined || this.allowance.budgets === undefined) return [];
+    const role = policy.assignment(this.type)?.role;
+    const budgets = role === undefined ? undefined : policy.role(role)?.budgets;
+    return budgets !== undefined && budgets.length === this.allowance.budgets.length ? budgets : [];
   }
 }

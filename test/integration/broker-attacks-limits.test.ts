@@ -141,8 +141,8 @@ describe('broker attacks - budgets', () => {
     const results = (seq as { result: Outcome[] }).result;
     expect(results[1]).toMatchObject({ ok: true });
     expectCaught(results[3]!, 'ERR_DENIED', 'budget');
-    // The worker does not know budgets: the publish raised nothing in the handler, but the kernel refused it at commit.
-    expect(results[4]).toEqual({ ok: true });
+    // The worker is handed what is left of each budget with the batch: the publish is refused at the call site too.
+    expectCaught(results[4]!, 'ERR_DENIED', 'budget');
     expect(crm.runs).toBe(1);
     await expectOnlyMarkers(g.system, g.nc, [after]);
     for (const [action, target] of [
