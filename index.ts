@@ -27,4 +27,6 @@ export { defaultPolicyDoc } from './runtime/broker/policy.js';
 export type { DenyReason } from './runtime/broker/policy.js';
 export type { DecisionRecord, Suspension } from './runtime/broker/broker.js';
 export type { GovernanceStatus } from './runtime/governance.js';
-export type { ToolSpec, ToolContext } from './runtime/tools/tool-registry.js';
+export type { ToolSpec, ToolContext, WorkerToolSpec, ToolRegistration } from './runtime/tools/tool-registry.js';
+export { defineTool } from './runtime/tools/define-tool.js';
+export type { ToolDefinition, ToolRunContext } from './runtime/tools/define-tool.js';

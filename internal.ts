@@ -32,3 +32,7 @@ export { isSubset, overlaps, tokens } from './runtime/broker/subject-pattern.js'
 export { TokenBucket, BudgetCounter } from './runtime/broker/limits.js';
 export { GovernanceStore, governanceBucket, POLICY_KEY, SUSPENSIONS_KEY } from './runtime/broker/governance-store.js';
 export { CLIENT_HEADER, IDENTITY_HEADERS } from './runtime/inbound.js';
+export { canonicalJson } from './runtime/canonical-json.js';
+export { LogWriter, verifyLog, entryHash, GENESIS, formatHead, parseHead, DEFAULT_CHECKPOINT_EVERY } from './runtime/trace/hash-chain.js';
+export type { LogEntry, RecordEntry, CheckpointEntry, VerifyReport, ChainProblem, ProblemKind, HeadMark } from './runtime/trace/hash-chain.js';
+export { FileLog, verifyLogFile, headPathOf } from './runtime/trace/file-log.js';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `aos` command: dispatches a verb (start, tree, policy, suspend, resume, demo, help) and
+// The `aos` command: dispatches a verb (start, tree, policy, suspend, resume, trace, demo, help) and
 // turns every failure into one line on stderr and an exit code: 0 done, 1 runtime error
 // (`aos: <CODE>: <message>`; an invalid policy also lists its problems, one per line),
 // 2 wrong usage or an invalid config file.
@@ -16,6 +16,7 @@ commands:
   policy show    the policy and suspensions in force on every node: ${SYNOPSIS['policy show']}
   suspend        the kill switch: deny every further action of an actor or a role: ${SYNOPSIS.suspend}
   resume         lift a suspension: ${SYNOPSIS.resume}
+  trace verify   check a hash-chained trace log file (no NATS needed): ${SYNOPSIS['trace verify']}
   demo           run a support-desk demo on an embedded NATS, under cli/demo/policy.json: agents hand tickets to each other, then exit
   help           show this text
 
@@ -35,6 +36,10 @@ new version; nodes still on another version are listed, and the exit code is 1. 
 write to the same bucket and wait the same way. A target is an AgentId (type/key) or role:NAME (every
 actor type that plays the role); a suspended actor's in-flight turn is aborted and it takes no more
 turns until it is resumed.
+
+trace verify reads a trace log and its FILE.head sidecar and prints \`ok: N records, M checkpoints, head <hash> (seq S)\`,
+or exits 1 naming the first entry that was edited, deleted, reordered, malformed or cut off:
+\`FAIL: <kind> at line L (seq S): <detail>\`; --json prints the report as JSON.
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -59,6 +64,8 @@ async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./suspend.js')).runSuspend(cmd.flags);
       case 'resume':
         return await (await import('./suspend.js')).runResume(cmd.flags);
+      case 'trace verify':
+        return await (await import('./trace-verify.js')).runTraceVerify(cmd.flags);
       case 'demo':
         return await (await import('./demo.js')).runDemo();
     }

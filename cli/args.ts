@@ -26,6 +26,7 @@ export const SYNOPSIS = {
   'policy show': 'aos policy show [--nats URL] [--namespace NS] [--timeout MS] [--json]',
   suspend: 'aos suspend <type/key|role:NAME> [--reason TEXT] [--nats URL] [--namespace NS] [--timeout MS]',
   resume: 'aos resume <type/key|role:NAME> [--nats URL] [--namespace NS] [--timeout MS]',
+  'trace verify': 'aos trace verify FILE [--json]',
   demo: 'aos demo',
 } as const;
 
@@ -75,6 +76,11 @@ export interface SuspendFlags extends NodesFlags {
   reason?: string;
 }
 
+export interface TraceVerifyFlags {
+  file: string;
+  json?: boolean;
+}
+
 export type Command =
   | { verb: 'help' }
   | { verb: 'start'; flags: StartFlags }
@@ -84,6 +90,7 @@ export type Command =
   | { verb: 'policy show'; flags: PolicyShowFlags }
   | { verb: 'suspend'; flags: SuspendFlags }
   | { verb: 'resume'; flags: SuspendFlags }
+  | { verb: 'trace verify'; flags: TraceVerifyFlags }
   | { verb: 'demo' };
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
@@ -94,7 +101,7 @@ export function parseCommand(argv: readonly string[]): Command {
     return parseVerb(argv);
   } catch (err) {
     // A command's own usage error shows that command's synopsis.
-    const key = argv[0] === 'policy' ? `policy ${argv[1]}` : argv[0];
+    const key = argv[0] === 'policy' || argv[0] === 'trace' ? `${argv[0]} ${argv[1]}` : argv[0];
     if (err instanceof UsageError && !err.showUsage && err.synopsis === undefined && key !== undefined && Object.hasOwn(SYNOPSIS, key)) {
       throw new UsageError(err.message, false, SYNOPSIS[key as keyof typeof SYNOPSIS]);
     }
@@ -117,6 +124,8 @@ function parseVerb(argv: readonly string[]): Command {
       return parseTree(rest);
     case 'policy':
       return parsePolicyCommand(rest);
+    case 'trace':
+      return parseTraceCommand(rest);
     case 'suspend':
     case 'resume':
       return parseSuspend(verb, rest);
@@ -201,6 +210,28 @@ function parsePolicyCommand(args: string[]): Command {
       throw new UsageError('policy needs a subcommand: check, apply or show', true);
     default:
       throw new UsageError(`unknown policy subcommand ${JSON.stringify(sub)} (check, apply or show)`, true);
+  }
+}
+
+function parseTraceCommand(args: string[]): Command {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'verify': {
+      const options = { ...HELP, json: { type: 'boolean' } } as const;
+      const { values, positionals } = parse(() => parseArgs({ args: rest, options, strict: true, allowPositionals: true }));
+      if (values.help === true) return { verb: 'help' };
+      const flags: TraceVerifyFlags = { file: onePositional(positionals, 'a log FILE', 'trace verify') };
+      if (values.json === true) flags.json = true;
+      return { verb: 'trace verify', flags };
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      return { verb: 'help' };
+    case undefined:
+      throw new UsageError('trace needs a subcommand: verify', true);
+    default:
+      throw new UsageError(`unknown trace subcommand ${JSON.stringify(sub)} (verify)`, true);
   }
 }
 

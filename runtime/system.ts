@@ -3,8 +3,7 @@
 // without losing what it accepted. The way in is inbox.ts, turn results are turn-results.ts,
 // what supervisors may ask is supervision-host.ts. Actor code never runs here: only in the pool.
 
-import { isAbsolute, resolve as resolvePath } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { resolveModule } from './module-url.js';
 import type { Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { ActorCell, type MailboxOptions } from './actor-cell.js';
@@ -33,7 +32,7 @@ import { Governance, type GovernanceStatus } from './governance.js';
 import { TraceBatcher } from './trace-batcher.js';
 import { openGovernance, type NodeGovernance } from './governance-start.js';
 import { WorkerRequests } from './worker-requests.js';
-import { ToolRegistry, type ToolSpec } from './tools/tool-registry.js';
+import { ToolRegistry, type ToolRegistration } from './tools/tool-registry.js';
 import { Inbox } from './inbox.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TURN_TIMEOUT_MS, validateOptions, type ActorSystemOptions } from './system-options.js';
 import { EmbeddedNats } from './transport/embedded-nats.js';
@@ -67,12 +66,6 @@ export interface ActorInfo {
 }
 
 type SystemState = 'running' | 'draining' | 'stopped';
-
-function resolveModule(module: string | URL): string {
-  if (module instanceof URL) return module.href;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(module) && !/^[a-z]:[\\/]/i.test(module)) return new URL(module).href;
-  return pathToFileURL(isAbsolute(module) ? module : resolvePath(module)).href;
-}
 
 export class ActorSystem {
   readonly nodeId: string;
@@ -438,9 +431,10 @@ export class ActorSystem {
     this.clock.clearTimeout(timer);
   }
 
-  /** Registers a tool actors may call with `ctx.call(name, args)` when their role is granted it. It runs here, in the kernel. */
-  registerTool<I, O>(name: string, spec: ToolSpec<I, O>): void {
-    this.tools.register(name, spec as ToolSpec);
+  /** Registers a tool actors may call with `ctx.call(name, args)` when their role is granted it: `{ input, output, run }` runs here, in
+   *  the kernel; `{ module }` (a module default-exporting `defineTool`) runs in the tool pool, a worker pool of its own. */
+  registerTool<I, O>(name: string, spec: ToolRegistration<I, O>): void {
+    this.tools.register(name, spec as ToolRegistration);
   }
 
   /** The policy in force on this node, and the suspensions. */
@@ -554,6 +548,7 @@ export class ActorSystem {
       this.transport.failPending(aosError('ERR_SHUTTING_DOWN', `node ${this.nodeId} shut down`, { nodeId: this.nodeId }));
       await this.transport.close();
       await this.pool.destroy();
+      await this.tools.close();
       await this.embedded?.stop();
       this.log.info('node stopped');
     }

@@ -4,6 +4,7 @@
 // so every decision cites exactly one version.
 
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../canonical-json.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { subjectProblem } from '../subjects.js';
 import type { Action, PolicyDoc, RoleDoc, ScopeDoc } from './policy-schema.js';
@@ -64,20 +65,9 @@ function area(pattern: string): ReservedArea {
 
 const CACHE_LIMIT = 50_000;
 
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** The version of a policy: a digest of its canonical JSON, equal on every node that holds it. */
 export function policyDigest(doc: PolicyDoc): string {
-  return createHash('sha256').update(canonical(doc)).digest('hex').slice(0, 12);
+  return createHash('sha256').update(canonicalJson(doc)).digest('hex').slice(0, 12);
 }
 
 export class Policy {

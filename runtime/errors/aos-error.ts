@@ -109,6 +109,7 @@ const FAMILY: Partial<Record<ErrorCode, new (c: ErrorCode, m: string, d?: ErrorD
   ERR_TOOL_INPUT: InputError,
   ERR_TOOL_OUTPUT: TurnError,
   ERR_TOOL_FAILED: TurnError,
+  ERR_TRACE_LOG: ConfigError,
 };
 
 /** Builds the error of the right family for a code. */

@@ -9,6 +9,8 @@ import type { Clock } from '../clock.js';
 import { AosError, aosError, toAosError } from '../errors/aos-error.js';
 import { formatTraceparent, newMessageId } from '../ids.js';
 import { subjectProblem } from '../subjects.js';
+import { resolveModule } from '../module-url.js';
+import { WorkerTools } from './worker-tools.js';
 
 /** What a tool's `run` gets besides its arguments. */
 export interface ToolContext {
@@ -33,6 +35,20 @@ export interface ToolSpec<I = unknown, O = unknown> {
   description?: string;
 }
 
+/** A tool whose code runs in a worker of the tool pool, apart from the kernel and the actors:
+ *  its module default-exports `defineTool({ input, output, run })`. */
+export interface WorkerToolSpec {
+  module: string | URL;
+  timeoutMs?: number;
+  description?: string;
+}
+
+export type ToolRegistration<I = unknown, O = unknown> = ToolSpec<I, O> | WorkerToolSpec;
+
+function isWorkerTool(spec: ToolRegistration): spec is WorkerToolSpec {
+  return typeof spec === 'object' && spec !== null && 'module' in spec;
+}
+
 export interface ToolCall {
   actor: { id: string; role: string | null; owner: string | null };
   tool: string;
@@ -49,19 +65,31 @@ function issues(e: z.ZodError): { path: string[]; message: string }[] {
 }
 
 export class ToolRegistry {
-  private readonly tools = new Map<string, ToolSpec>();
+  private readonly tools = new Map<string, ToolSpec | { module: string; timeoutMs?: number }>();
+  private workers: WorkerTools | undefined;
   /** In-flight calls per actor, so a suspension or stop aborts them. */
   private readonly inflight = new Map<string, Set<AbortController>>();
 
   constructor(
     private readonly log: Logger,
     private readonly clock: Clock,
+    /** Threads of the pool that runs `{ module }` tools (started at the first call to one). */
+    private readonly threads = 1,
   ) {}
 
-  register(name: string, spec: ToolSpec): void {
+  /** Stops the tool pool, if one was started. */
+  async close(): Promise<void> {
+    await this.workers?.destroy();
+  }
+
+  register(name: string, spec: ToolRegistration): void {
     const problem = subjectProblem(name);
     if (problem !== undefined) throw aosError('ERR_CONFIG', `tool name ${JSON.stringify(name)} ${problem} (names are dot-separated tokens, like subjects)`, { tool: name });
     if (this.tools.has(name)) throw aosError('ERR_CONFIG', `tool ${name} is already registered`, { tool: name });
+    if (isWorkerTool(spec)) {
+      this.tools.set(name, { module: resolveModule(spec.module), ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }) });
+      return;
+    }
     if (spec === null || typeof spec !== 'object' || typeof spec.run !== 'function' || typeof (spec.input as { safeParse?: unknown })?.safeParse !== 'function') {
       throw aosError('ERR_CONFIG', `tool ${name} needs { input: zod schema, run: function }`, { tool: name });
     }
@@ -80,8 +108,21 @@ export class ToolRegistry {
   async call(c: ToolCall): Promise<unknown> {
     const spec = this.tools.get(c.tool);
     if (spec === undefined) throw aosError('ERR_UNKNOWN_TOOL', `no tool ${c.tool} is registered on this node`, { tool: c.tool });
-    const parsed = spec.input.safeParse(c.args);
-    if (!parsed.success) throw aosError('ERR_TOOL_INPUT', `arguments for ${c.tool} fail its input schema`, { tool: c.tool, issues: issues(parsed.error) });
+    let run: (ctx: ToolContext) => unknown;
+    if ('module' in spec) {
+      const workers = (this.workers ??= new WorkerTools(this.threads));
+      run = (ctx) => workers.run(spec.module, c.tool, c.args, ctx);
+    } else {
+      const parsed = spec.input.safeParse(c.args);
+      if (!parsed.success) throw aosError('ERR_TOOL_INPUT', `arguments for ${c.tool} fail its input schema`, { tool: c.tool, issues: issues(parsed.error) });
+      run = async (ctx) => {
+        const result = await spec.run(parsed.data, ctx);
+        if (spec.output === undefined) return result;
+        const out = spec.output.safeParse(result);
+        if (!out.success) throw aosError('ERR_TOOL_OUTPUT', `tool ${c.tool} returned a result that breaks its output schema`, { tool: c.tool, issues: issues(out.error) });
+        return out.data;
+      };
+    }
     const controller = new AbortController();
     const timeoutMs = Math.min(c.timeoutMs, spec.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS);
     const timer = this.clock.setTimeout(() => controller.abort(aosError('ERR_TIMEOUT', `tool ${c.tool} ran past ${timeoutMs} ms`, { tool: c.tool, timeoutMs })), timeoutMs);
@@ -102,13 +143,7 @@ export class ToolRegistry {
         if (controller.signal.aborted) fail();
         else controller.signal.addEventListener('abort', fail, { once: true });
       });
-      const result = await Promise.race([Promise.resolve().then(() => spec.run(parsed.data, ctx)), aborted]);
-      if (spec.output !== undefined) {
-        const out = spec.output.safeParse(result);
-        if (!out.success) throw aosError('ERR_TOOL_OUTPUT', `tool ${c.tool} returned a result that breaks its output schema`, { tool: c.tool, issues: issues(out.error) });
-        return out.data;
-      }
-      return result;
+      return await Promise.race([Promise.resolve().then(() => run(ctx)), aborted]);
     } catch (err) {
       if (err instanceof AosError) throw err;
       throw toAosError(err, 'ERR_TOOL_FAILED', { tool: c.tool });

@@ -1,0 +1,163 @@
+// The hash-chained trace log in a local file (format: hash-chain.ts). Opening verifies the whole
+// file and its `<log>.head` sidecar and refuses a broken log (ERR_TRACE_LOG); each batch is one
+// appendFileSync, then the head moves atomically (temp file + rename), so the head never runs ahead.
+
+import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { aosError } from '../errors/aos-error.js';
+import { formatHead, LogWriter, parseHead, short, verifyLog, type ChainProblem, type HeadMark, type VerifyReport } from './hash-chain.js';
+
+/** The sidecar that holds the last entry's `{seq, hash}`. */
+export function headPathOf(logPath: string): string {
+  return `${logPath}.head`;
+}
+
+/** verifyLog's report for a file, and whether its head sidecar was there to check against. */
+export type FileVerifyReport = VerifyReport & { file: string; headFile: 'checked' | 'missing' };
+
+/** Verifies a log file against its head sidecar. A missing log is ERR_TRACE_LOG; a missing head is reported, not a failure. */
+export function verifyLogFile(path: string): FileVerifyReport {
+  const text = readText(path, false);
+  const head = readHead(path);
+  if (head === 'malformed') {
+    const report = verifyLog(text ?? '');
+    const problem: ChainProblem = { kind: 'malformed', line: 0, seq: null, detail: `the head file ${headPathOf(path)} is not {"seq": n, "hash": <64 hex digits>}` };
+    return { ...(report.ok ? { ok: false, tail: report.tail, problem } : report), file: path, headFile: 'checked' };
+  }
+  return { ...verifyLog(text ?? '', { head }), file: path, headFile: head === null ? 'missing' : 'checked' };
+}
+
+export interface FileLogOptions {
+  /** A checkpoint entry after every this many records (default 1000). */
+  checkpointEvery?: number;
+  /** The clock for each entry's `at` (default Date.now). */
+  now?: () => number;
+}
+
+/** An append-only, hash-chained log file. One writer per file: two would fork the chain. */
+export class FileLog {
+  readonly headPath: string;
+  private failure: Error | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly writer: LogWriter,
+  ) {
+    this.headPath = headPathOf(path);
+  }
+
+  /**
+   * Opens a log, creating it (and its directory) if needed, and resumes its chain. Refuses with
+   * ERR_TRACE_LOG a log that does not verify, or that has entries but no head file (its tail
+   * could have been cut, and a new head would hide that).
+   */
+  static open(path: string, options: FileLogOptions = {}): FileLog {
+    const existing = readText(path, true);
+    const text = existing ?? '';
+    const head = readHead(path);
+    if (head === 'malformed') throw brokenLog(path, { kind: 'malformed', line: 0, seq: null, detail: `the head file ${headPathOf(path)} is malformed` });
+    const report = verifyLog(text, { head });
+    if (!report.ok) throw brokenLog(path, report.problem);
+    if (head === null && report.tail.seq > 0) {
+      throw brokenLog(path, { kind: 'truncated', line: 0, seq: null, detail: `it has ${report.tail.seq} entries but no head file ${headPathOf(path)}` });
+    }
+    const log = new FileLog(path, new LogWriter({ ...options, from: report.tail }));
+    if (existing === undefined) log.create();
+    // The head exists before the first entry, so a log with entries and no head is never a crash's doing.
+    if (head === null) log.writeHead();
+    return log;
+  }
+
+  /** The last entry written. */
+  get head(): HeadMark {
+    return this.writer.head;
+  }
+
+  get records(): number {
+    return this.writer.chain.records;
+  }
+
+  get checkpoints(): number {
+    return this.writer.chain.checkpoints;
+  }
+
+  /**
+   * Appends a batch of records (one write), then moves the head. After a failed write the log
+   * may end in a partial line: this FileLog refuses further appends, and opening it again
+   * verifies what is there.
+   */
+  append(records: readonly unknown[]): void {
+    if (this.failure !== undefined) throw aosError('ERR_TRACE_LOG', `an earlier write to ${this.path} failed: open it again`, { file: this.path }, this.failure);
+    if (records.length === 0) return;
+    const lines = this.writer.append(records);
+    try {
+      appendFileSync(this.path, `${lines.join('\n')}\n`);
+    } catch (err) {
+      this.failure = err as Error;
+      throw aosError('ERR_TRACE_LOG', `cannot append to ${this.path}`, { file: this.path }, err);
+    }
+    this.writeHead();
+  }
+
+  private create(): void {
+    try {
+      appendFileSync(this.path, '');
+    } catch (err) {
+      throw aosError('ERR_TRACE_LOG', `cannot create the trace log ${this.path}`, { file: this.path }, err);
+    }
+  }
+
+  private writeHead(): void {
+    const tmp = `${this.headPath}.tmp`;
+    try {
+      writeFileSync(tmp, `${formatHead(this.writer.head)}\n`);
+      renameSync(tmp, this.headPath);
+    } catch (err) {
+      this.failure = err as Error;
+      throw aosError('ERR_TRACE_LOG', `cannot write the head file ${this.headPath}`, { file: this.path }, err);
+    }
+  }
+}
+
+function brokenLog(path: string, p: ChainProblem): Error {
+  const where = p.line === 0 ? '' : ` at line ${p.line} (seq ${p.seq ?? '-'})`;
+  return aosError('ERR_TRACE_LOG', `the trace log ${path} is broken, ${p.kind}${where}: ${p.detail}; nothing is appended to it`, {
+    file: path,
+    kind: p.kind,
+    line: p.line,
+    seq: p.seq,
+  });
+}
+
+/** The file's text; undefined when it does not exist and `create` (after making its directory). */
+function readText(path: string, create: boolean): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if (create && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      try {
+        mkdirSync(dirname(path), { recursive: true });
+      } catch (mkdirErr) {
+        throw aosError('ERR_TRACE_LOG', `cannot create the directory of ${path}`, { file: path }, mkdirErr);
+      }
+      return undefined;
+    }
+    throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${path}`, { file: path }, err);
+  }
+}
+
+function readHead(path: string): HeadMark | null | 'malformed' {
+  let text: string;
+  try {
+    text = readFileSync(headPathOf(path), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw aosError('ERR_TRACE_LOG', `cannot read the head file ${headPathOf(path)}`, { file: path }, err);
+  }
+  return parseHead(text) ?? 'malformed';
+}
+
+/** `head 3fa2c1d0e9b8 (seq 42)`: a head for people. */
+export function describeHead(head: HeadMark): string {
+  return `head ${short(head.hash)} (seq ${head.seq})`;
+}

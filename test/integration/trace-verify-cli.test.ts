@@ -1,0 +1,192 @@
+// `aos trace verify` end to end: the built CLI (dist/cli/aos.js, so `npm run build` first) run on
+// logs written by FileLog in a temp dir, good and tampered, checking exit codes and the first
+// problem's line; and FileLog itself: it creates, resumes, and refuses a broken log (ERR_TRACE_LOG).
+// FileLog and the format are imported by path: they are not on the internal entry yet.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AOS_BIN, packageRoot } from '../helpers/processes.js';
+import { entryHash, FileLog, GENESIS, headPathOf, type LogEntry } from 'autonomy-os/internal';
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `aos <args>` to completion (verify reads one file and exits). */
+function aos(args: string[]): Promise<Exit> {
+  const child = spawn(process.execPath, [AOS_BIN, ...args], { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  return new Promise<Exit>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'aos-trace-log-'));
+  dirs.push(dir);
+  return dir;
+}
+
+type Json = Record<string, unknown>;
+
+function rec(i: number): Json {
+  return { type: 'envelope', event: 'received', node: 'n1', actor: `echo/${i % 3}`, id: `m${i}`, correlationId: 'c1', meta: { size: i, tags: ['x'] } };
+}
+
+/** A log of 10 records in two batches, a checkpoint every 4: 12 lines, checkpoints at seq 5 and 10. */
+function goodLog(): { file: string; lines: string[]; head: string } {
+  const file = join(tempDir(), 'trace.log');
+  let t = 1_700_000_000_000;
+  const log = FileLog.open(file, { checkpointEvery: 4, now: () => t++ });
+  log.append([0, 1, 2].map(rec));
+  log.append([3, 4, 5, 6, 7, 8, 9].map(rec));
+  return { file, lines: readFileSync(file, 'utf8').split('\n').slice(0, -1), head: log.head.hash };
+}
+
+function rewrite(file: string, lines: readonly string[], trailer = '\n'): void {
+  writeFileSync(file, lines.join('\n') + (lines.length > 0 ? trailer : ''));
+}
+
+function edited(lines: readonly string[], index: number, edit: (e: Json) => void, rehash = false): string[] {
+  const out = [...lines];
+  const e = JSON.parse(out[index]!) as Json;
+  edit(e);
+  if (rehash) e['hash'] = entryHash(e as unknown as LogEntry);
+  out[index] = JSON.stringify(e);
+  return out;
+}
+
+describe('trace verify cli', () => {
+  it('trace verify - a good log: ok with its records, checkpoints and head, exit 0', async () => {
+    const { file, head } = goodLog();
+    const r = await aos(['trace', 'verify', file]);
+    expect(r).toEqual({ code: 0, stdout: `ok: 10 records, 2 checkpoints, head ${head.slice(0, 12)} (seq 12)\n`, stderr: '' });
+  });
+
+  it('trace verify - each kind of tampering: FAIL naming the kind, the first bad line and its seq, exit 1', async () => {
+    const cases: [string, (lines: string[]) => string[], RegExp][] = [
+      ['edit a record field', (l) => edited(l, 3, (e) => ((e['record'] as Json)['actor'] = 'evil/0')), /^FAIL: edited at line 4 \(seq 4\): /],
+      ['edit a nested field', (l) => edited(l, 6, (e) => (((e['record'] as Json)['meta'] as Json)['size'] = 99)), /^FAIL: edited at line 7 \(seq 7\): /],
+      ['edit `at`', (l) => edited(l, 0, (e) => (e['at'] = 0)), /^FAIL: edited at line 1 \(seq 1\): /],
+      ['forge a re-hash', (l) => edited(l, 2, (e) => ((e['record'] as Json)['id'] = 'forged'), true), /^FAIL: edited at line 4 \(seq 4\): its prev .* seq 3 \(line 3\)/],
+      ['delete a middle entry', (l) => l.filter((_, i) => i !== 6), /^FAIL: deleted at line 7 \(seq 8\): seq 7 is missing/],
+      ['delete the last entry', (l) => l.slice(0, -1), /^FAIL: truncated at line 12 \(seq 12\): the log ends at seq 11; its head file says it reached seq 12/],
+      ['swap two entries', (l) => [...l.slice(0, 7), l[8]!, l[7]!, ...l.slice(9)], /^FAIL: reordered at line 8 \(seq 9\): /],
+      ['a line of garbage', (l) => [...l.slice(0, 2), '{"seq":', ...l.slice(3)], /^FAIL: malformed at line 3 \(seq 3\): not JSON/],
+    ];
+    for (const [what, tamper, expected] of cases) {
+      const { file, lines } = goodLog();
+      rewrite(file, tamper(lines));
+      const r = await aos(['trace', 'verify', file]);
+      expect(r.code, what).toBe(1);
+      expect(r.stdout, what).toMatch(expected);
+      expect(r.stdout.split('\n'), what).toHaveLength(2); // one line
+    }
+  });
+
+  it('trace verify - a partial last line (a write cut short) is truncated at that line', async () => {
+    const { file, lines } = goodLog();
+    writeFileSync(file, `${lines.slice(0, -1).join('\n')}\n${lines[11]!.slice(0, 50)}`);
+    const r = await aos(['trace', 'verify', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL: truncated at line 12 \(seq 12\): partial last line/);
+  });
+
+  it('trace verify - --json prints the report: ok with counts and head, or the problem', async () => {
+    const { file, lines, head } = goodLog();
+    const ok = await aos(['trace', 'verify', file, '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toEqual({ ok: true, file, records: 10, checkpoints: 2, head: { seq: 12, hash: head }, headFile: 'checked' });
+    rewrite(file, lines.filter((_, i) => i !== 1));
+    const bad = await aos(['trace', 'verify', '--json', file]);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, records: 1, head: { seq: 1 }, problem: { kind: 'deleted', line: 2, seq: 3, detail: expect.any(String) } });
+  });
+
+  it('trace verify - without its head file a log verifies with a warning; a malformed head file fails', async () => {
+    const { file } = goodLog();
+    const headFile = headPathOf(file);
+    writeFileSync(headFile, 'not a head');
+    const bad = await aos(['trace', 'verify', file]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^FAIL: malformed in .*trace\.log\.head: /);
+    unlinkSync(headFile);
+    const r = await aos(['trace', 'verify', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ok: 10 records, 2 checkpoints, head [0-9a-f]{12} \(seq 12\)$/m);
+    expect(r.stderr).toMatch(/^aos: warning: no head file .*trace\.log\.head: a cut-off tail cannot be detected$/m);
+  });
+
+  it('trace verify - a file that does not exist is ERR_TRACE_LOG, exit 1; no FILE is a usage error, exit 2', async () => {
+    const missing = await aos(['trace', 'verify', join(tempDir(), 'nope.log')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toMatch(/^aos: ERR_TRACE_LOG: /);
+    const usage = await aos(['trace', 'verify']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/^usage: aos trace verify FILE/m);
+    const help = await aos(['help']);
+    expect(help.stdout).toMatch(/^ {2}trace verify\s/m);
+  });
+});
+
+describe('trace file log', () => {
+  it('file log - open creates the directories, an empty log and a head at genesis', () => {
+    const file = join(tempDir(), 'a', 'b', 'trace.log');
+    const log = FileLog.open(file);
+    expect(readFileSync(file, 'utf8')).toBe('');
+    expect(JSON.parse(readFileSync(headPathOf(file), 'utf8'))).toEqual({ seq: 0, hash: GENESIS });
+    expect(log.head).toEqual({ seq: 0, hash: GENESIS });
+    log.append([]);
+    expect(readFileSync(file, 'utf8')).toBe('');
+  });
+
+  it('file log - a reopened log (a restart) continues the chain, and the head follows every batch', async () => {
+    const { file, head } = goodLog();
+    const again = FileLog.open(file, { checkpointEvery: 4 });
+    expect(again.head).toEqual({ seq: 12, hash: head });
+    expect([again.records, again.checkpoints]).toEqual([10, 2]);
+    again.append([rec(10), rec(11)]);
+    expect(JSON.parse(readFileSync(headPathOf(file), 'utf8'))).toEqual(again.head);
+    expect(again.head.seq).toBe(15); // two records and the checkpoint after the 12th
+    expect(existsSync(`${headPathOf(file)}.tmp`)).toBe(false);
+    const r = await aos(['trace', 'verify', file]);
+    expect(r.stdout).toBe(`ok: 12 records, 3 checkpoints, head ${again.head.hash.slice(0, 12)} (seq 15)\n`);
+  });
+
+  it('file log - refuses to append to a broken log: ERR_TRACE_LOG with the first problem, the file untouched', () => {
+    const { file, lines } = goodLog();
+    const broken = edited(lines, 4, (e) => ((e['checkpoint'] as Json)['count'] = 5));
+    rewrite(file, broken);
+    const before = readFileSync(file, 'utf8');
+    expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: { file, kind: 'edited', line: 5, seq: 5 } }));
+    rewrite(file, lines.slice(0, -2)); // cut off: the head says seq 12
+    expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'truncated', line: 11, seq: 11 }) }));
+    rewrite(file, lines, ''); // no final newline: a partial write
+    expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'truncated', line: 12 }) }));
+    rewrite(file, broken);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+  });
+
+  it('file log - refuses a log with entries but no head file (its tail could have been cut)', () => {
+    const { file } = goodLog();
+    unlinkSync(headPathOf(file));
+    expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'truncated' }) }));
+    writeFileSync(headPathOf(file), '{"seq":"x"}');
+    expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'malformed' }) }));
+  });
+});
