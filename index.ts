@@ -30,3 +30,6 @@ export type { GovernanceStatus } from './runtime/governance.js';
 export type { ToolSpec, ToolContext, WorkerToolSpec, ToolRegistration } from './runtime/tools/tool-registry.js';
 export { defineTool } from './runtime/tools/define-tool.js';
 export type { ToolDefinition, ToolRunContext } from './runtime/tools/define-tool.js';
+export { startTracer } from './actors/start-tracer.js';
+export type { TracerOptions } from './actors/start-tracer.js';
+export type { TraceRecord, EnvelopeRecord } from './runtime/trace/records.js';

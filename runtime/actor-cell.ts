@@ -28,6 +28,8 @@ export interface Delivery {
   replyMode: ReplyMode;
   /** Set instead of `replyTo` when the asker runs on this node. */
   local?: LocalReply;
+  /** False for trace traffic (a batch on `<ns>.trace.>`): it is never traced itself. */
+  traced?: boolean;
 }
 
 /** True when the sender waits for an answer. */
@@ -61,6 +63,8 @@ export class ActorCell {
   failed: { delivery: Delivery; error: AosError } | undefined;
   /** Restarted: its next batch runs `init` first (in the same worker task as its next messages). */
   needsInit = false;
+  /** The `config` it was spawned with (msgpack), handed to every run of `init`. */
+  config: Uint8Array | undefined;
   /** Suspended by the kill switch: it takes no turns until resumed (its mailbox keeps filling). */
   suspended = false;
   /** Its task subscriptions are live (false before spawn completes, while paused, once stopped). */

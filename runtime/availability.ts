@@ -41,6 +41,8 @@ export class Availability {
    * node, stand in.
    */
   async losing(subject: string, type: string): Promise<void> {
+    // Only task subjects get a stand-in: other subscriptions (trace, events) have no one waiting on an answer.
+    if (!this.subjects.isTask(subject)) return;
     if (this.hooks.servesLocally(subject) || this.fallbacks.has(subject)) return;
     const elsewhere = await this.servedElsewhere(subject);
     if (elsewhere || this.hooks.servesLocally(subject) || this.fallbacks.has(subject)) return;
@@ -52,6 +54,7 @@ export class Availability {
 
   /** An instance serves `subject` here again: drop the fallback and tell the other nodes. */
   regained(subject: string): void {
+    if (!this.subjects.isTask(subject)) return;
     this.drop(subject);
     this.transport.publish(this.subjects.control('all', 'up'), encoder.encode(JSON.stringify({ subject })), { headers: this.transport.jsonHeaders });
   }

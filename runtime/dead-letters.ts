@@ -38,9 +38,12 @@ export class DeadLetters {
     private readonly nodeId: string,
     private readonly log: Logger,
     private readonly now: () => number,
+    /** Called for each dead letter that has an envelope (its trace record). */
+    private readonly onDead: (env: Envelope, subject: string, code: string) => void = () => undefined,
   ) {}
 
   publish(type: string, subject: string, reason: AosError, env: Envelope | undefined, raw?: Uint8Array): void {
+    if (env !== undefined) this.onDead(env, subject, reason.code);
     const bytes = env?.payload ?? raw ?? new Uint8Array();
     const cut = bytes.length > DEAD_LETTER_PAYLOAD_LIMIT;
     const letter: DeadLetter = {

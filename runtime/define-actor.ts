@@ -20,6 +20,10 @@ export interface SpawnOptions {
   key: string;
   /** Task subjects to serve as part of the type's queue group, e.g. `aos.task.echo`. */
   tasks?: string[];
+  /** Other subjects or patterns to serve in the type's queue group (full NATS subjects, e.g. `aos.trace.>` for the tracer), by grant. */
+  subscribe?: string[];
+  /** A value (msgpack-encodable) handed to `init` as `ctx.config`, at spawn and at every restart. */
+  config?: unknown;
 }
 
 /** What a handler may do. Every effect is an intent the kernel checks; tells, publishes,
@@ -35,6 +39,8 @@ export interface ActorContext {
   readonly correlationId: string;
   /** The message that caused the current one (null at the root of a chain). */
   readonly causationId: string | null;
+  /** In `init`: the `config` the actor was spawned with (undefined in `handle`: keep what you need in the state). */
+  readonly config: unknown;
   /** The subject the current message arrived on. */
   readonly subject: string | null;
   /** Aborted when the actor is stopped or the turn is abandoned: pass it to fetch, LLM clients... */

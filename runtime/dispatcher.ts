@@ -137,6 +137,7 @@ export class Dispatcher {
         module: cell.module,
         state: init === true ? null : cell.state,
         init: init === true,
+        ...(init === true && cell.config !== undefined ? { config: cell.config } : {}),
         messages: deliveries.map(toTurnMessage),
         ...this.opts.limits(cell),
       })),

@@ -12,6 +12,7 @@ import type { Envelope, EnvelopeKind } from './envelope.js';
 import { aosError, type AosError } from './errors/aos-error.js';
 import { InboundError, parseInbound, SpoofError } from './inbound.js';
 import type { Broker } from './broker/broker.js';
+import type { TraceEmitter } from './trace/trace-emitter.js';
 import { RecentIds } from './recent-ids.js';
 import type { Outbox } from './outbox.js';
 import type { Quiescence } from './quiescence.js';
@@ -31,6 +32,8 @@ export interface InboxDeps {
   dispatcher: Dispatcher;
   quiet: Quiescence;
   broker: Broker;
+  trace: TraceEmitter;
+  isTrace: (subject: string) => boolean;
   /** The cluster key envelopes must be sealed with. */
   key: Uint8Array;
 }
@@ -63,6 +66,7 @@ export class Inbox {
       this.reject(cell, d, err.error, env === undefined ? msg.data : undefined);
       return;
     }
+    if (this.deps.isTrace(msg.subject)) delivery.traced = false; // a trace batch for the tracer: never traced itself
     this.accept(cell, delivery);
   }
 

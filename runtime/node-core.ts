@@ -5,6 +5,7 @@ import type { Msg, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import type { ActorCell, Delivery } from './actor-cell.js';
 import type { Broker } from './broker/broker.js';
+import type { TraceEmitter } from './trace/trace-emitter.js';
 import type { Clock } from './clock.js';
 import type { DeadLetters } from './dead-letters.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -33,6 +34,7 @@ export interface NodeCore {
   readonly pool: WorkerPool;
   readonly quiet: Quiescence;
   readonly broker: Broker;
+  readonly trace: TraceEmitter;
   /** The cluster key that seals envelopes. */
   readonly key: Uint8Array;
   /** False once the node drains: failures are then dropped, not supervised. */

@@ -13,6 +13,7 @@ import { CT_ENVELOPE, CONTENT_TYPE_HEADER, decodeEnvelope, encodeEnvelope, envel
 import { aosError, fromWire, toAosError, type AosError } from './errors/aos-error.js';
 import { newCorrelationId, newMessageId } from './ids.js';
 import type { Subjects } from './subjects.js';
+import type { TraceEmitter } from './trace/trace-emitter.js';
 import { ERROR_HEADER, type NatsTransport } from './transport/nats-transport.js';
 
 /** Recent tells kept for dead-lettering on "no responders" (the answer comes within a round trip). */
@@ -58,6 +59,7 @@ export class Outbox {
     private readonly replyAllowed: (d: Delivery, from: string) => boolean,
     /** Records a forged reply (the broker's decision record). */
     private readonly onSpoof: (claimed: string, action: 'receive', env: Envelope, rule: string, detail: Record<string, unknown>) => void,
+    private readonly trace: TraceEmitter,
   ) {
     this.deadlines = new Deadlines(clock);
     transport.setNoResponderHandler((token) => this.onNoResponder(token));
@@ -173,6 +175,7 @@ export class Outbox {
 
   /** Answers a waiting sender with a typed error: `{"error":{code,message,details}}` for JSON clients. */
   replyError(d: Delivery, from: string, err: AosError): void {
+    if (d.traced !== false && (d.local !== undefined || d.replyTo !== undefined)) this.trace.envelope('replied', from, d.env, d.subject, err.code);
     if (d.local !== undefined) {
       d.local.reject(err);
       return;

@@ -83,6 +83,11 @@ export class Subjects {
     return `${this.prefix}.dead.${type}`;
   }
 
+  /** True for subjects under `<prefix>.trace.` (trace traffic is never traced itself). */
+  isTrace(subject: string): boolean {
+    return subject.startsWith(`${this.prefix}.trace.`);
+  }
+
   /** True for subjects under `<prefix>.task.`. */
   isTask(subject: string): boolean {
     return subject.startsWith(`${this.prefix}.task.`);

@@ -35,6 +35,8 @@ export interface ActorChildStart {
   type: string;
   key: string;
   tasks?: string[];
+  subscribe?: string[];
+  config?: unknown;
   mailbox?: MailboxOptions;
   turnTimeoutMs?: number;
   /** How many times the message that made a turn fail is tried before it is dead-lettered (default 3). */

@@ -46,6 +46,10 @@ const schema = z.object({
   policy: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
   /** The secret that seals envelopes between the nodes of a namespace (default: AOS_CLUSTER_KEY, else one kept in JetStream KV). */
   clusterKey: z.string().min(16, 'clusterKey must be at least 16 characters').optional(),
+  /** Trace records kept while no tracer acknowledges them (default 100,000); past it the oldest are dropped and counted. */
+  traceBufferRecords: z.number().int().min(100).optional(),
+  /** Benchmarks only: `false` turns the kernel's trace off, to measure what it costs. Tracing is always on otherwise. */
+  tracing: z.boolean().optional(),
   mailbox: z
     .object({
       capacity: z.number().int().min(1).optional(),

@@ -21,7 +21,7 @@ import { createLogger } from './logger.js';
 import { DEFAULT_MAILBOX_CAPACITY } from './mailbox.js';
 import { Outbox } from './outbox.js';
 import { WorkerPool } from './pool.js';
-import { Subjects } from './subjects.js';
+import { assertSubject, Subjects } from './subjects.js';
 import type { NodeCore } from './node-core.js';
 import { Quiescence } from './quiescence.js';
 import { NodeSupervisionHost } from './supervision-host.js';
@@ -29,7 +29,8 @@ import { TurnResults } from './turn-results.js';
 import { Broker, deniedError, type Suspension } from './broker/broker.js';
 import { loadPolicyFile, parsePolicy } from './broker/policy-schema.js';
 import { Governance, type GovernanceStatus } from './governance.js';
-import { TraceBatcher } from './trace-batcher.js';
+import { TraceEmitter } from './trace/trace-emitter.js';
+import { TracePublisher } from './trace/trace-publisher.js';
 import { openGovernance, type NodeGovernance } from './governance-start.js';
 import { WorkerRequests } from './worker-requests.js';
 import { ToolRegistry, type ToolRegistration } from './tools/tool-registry.js';
@@ -94,7 +95,8 @@ export class ActorSystem {
   readonly broker: Broker;
   private readonly governance: Governance;
   private readonly tools: ToolRegistry;
-  private readonly trace: TraceBatcher;
+  private readonly trace: TraceEmitter;
+  private readonly tracePublisher: TracePublisher;
   private readonly requests: WorkerRequests;
 
   private constructor(
@@ -114,18 +116,31 @@ export class ActorSystem {
     this.maxMessageBytes = Math.min(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, transport.maxPayload);
     this.askTimeoutMs = options.askTimeoutMs ?? 30_000;
     this.mailboxDefaults = { capacity: options.mailbox?.capacity ?? DEFAULT_MAILBOX_CAPACITY, overflow: options.mailbox?.overflow ?? 'reject' };
-    this.deadLetters = new DeadLetters(transport, this.subjects, nodeId, log, () => this.clock.now());
-    this.trace = new TraceBatcher(transport, this.subjects.trace(nodeId), nodeId);
+    this.tracePublisher = new TracePublisher({
+      transport,
+      subject: this.subjects.trace(nodeId),
+      clock: this.clock,
+      log,
+      onDropped: (count) => this.trace.other({ type: 'trace', event: 'dropped', count, at: this.clock.now(), node: nodeId }),
+      ...(options.traceBufferRecords === undefined ? {} : { maxRecords: options.traceBufferRecords }),
+    });
+    this.trace = new TraceEmitter(nodeId, () => this.clock.now(), this.tracePublisher, this.maxMessageBytes);
+    this.trace.enabled = options.tracing !== false;
+    this.deadLetters = new DeadLetters(transport, this.subjects, nodeId, log, () => this.clock.now(), (env, subject, code) => {
+      if (!this.subjects.isTrace(subject)) this.trace.envelope('dead-lettered', env.to, env, subject, code);
+    });
     this.broker = new Broker({
       nodeId,
       clock: this.clock,
       policy: governance.policy,
-      record: (r) => this.trace.add(r),
+      record: (r) => this.trace.other(r),
+      traceSaturated: () => this.tracePublisher.saturated,
       onBudgetSuspend: (id, budget) => void this.suspend(id, { reason: `budget ${budget} exhausted`, by: `broker/${nodeId}` }).catch((err: unknown) => log.error({ err, actor: id }, 'could not suspend an actor whose budget ran out')),
     });
     this.tools = new ToolRegistry(log, this.clock);
     this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.inbox.deliverLocal(to, d), governance.key, (d, from) => this.requests.replyAllowed(d, from), (claimed, action, env, rule, detail) =>
       this.broker.recordDenial(claimed, action, this.subjects.actor(parseAgentId(env.to)), 'spoof', rule, { messageId: env.id, correlationId: env.correlationId }, { claimed, ...detail }),
+      this.trace,
     );
     this.dispatcher = new Dispatcher({
       run: (task) => pool.run(task),
@@ -160,6 +175,8 @@ export class ActorSystem {
       dispatcher: this.dispatcher,
       quiet: this.quiet,
       broker: this.broker,
+      trace: this.trace,
+      isTrace: (subject) => this.subjects.isTrace(subject),
       key: governance.key,
     });
     const core: NodeCore = {
@@ -177,6 +194,7 @@ export class ActorSystem {
       pool,
       quiet: this.quiet,
       broker: this.broker,
+      trace: this.trace,
       key: governance.key,
       running: () => this.state === 'running',
       reject: (cell, d, err, raw) => this.inbox.reject(cell, d, err, raw),
@@ -215,7 +233,7 @@ export class ActorSystem {
       abort: (cell, reason) => this.abortTurn(cell, reason),
       wake: (cell) => this.dispatcher.wake(cell),
       resubscribe: (cell) => this.resubscribe(cell),
-      record: (event) => this.trace.add({ ...event, at: this.clock.now(), node: nodeId }),
+      record: (event) => this.trace.other({ ...event, at: this.clock.now(), node: nodeId }),
     });
   }
 
@@ -276,7 +294,7 @@ export class ActorSystem {
     this.assertAccepting();
     const id = agentId(options.type, options.key);
     if (this.cells.has(id)) throw aosError('ERR_ACTOR_EXISTS', `actor ${id} already runs on node ${this.nodeId}`, { actorId: id });
-    const tasks = (options.tasks ?? []).map((t) => this.subjects.task(t));
+    const tasks = [...(options.tasks ?? []).map((t) => this.subjects.task(t)), ...(options.subscribe ?? []).map((s) => assertSubject(s, { wildcards: true }))];
     const cell = new ActorCell(
       parseAgentId(id),
       resolveModule(module),
@@ -286,6 +304,7 @@ export class ActorSystem {
       options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     );
     cell.watcher = watcher;
+    if (options.config !== undefined) cell.config = this.encode(options.config).payload;
     // Actors subscribe by grant: every task subject is decided before the actor exists.
     for (const task of tasks) {
       const d = this.broker.decide({ id, type: cell.addr.type }, 'subscribe', task);
@@ -350,7 +369,7 @@ export class ActorSystem {
         kind: 'batch',
         batchId: -1,
         progress,
-        actors: [{ slot: 0, self: cell.id, module: cell.module, state: null, init: true, messages: [], ...this.turnLimits(cell) }],
+        actors: [{ slot: 0, self: cell.id, module: cell.module, state: null, init: true, messages: [], ...(cell.config === undefined ? {} : { config: cell.config }), ...this.turnLimits(cell) }],
       });
     } catch (cause) {
       if (cause instanceof AosError && cause.code === 'ERR_MEMORY_LIMIT') throw cause;
@@ -544,7 +563,8 @@ export class ActorSystem {
     } finally {
       this.clock.clearTimeout(timer);
       this.state = 'stopped';
-      this.trace.flush();
+      const lost = this.tracePublisher.close();
+      if (lost > 0) this.log.warn({ records: lost }, 'trace records not acknowledged by a tracer before shutdown were dropped');
       this.transport.failPending(aosError('ERR_SHUTTING_DOWN', `node ${this.nodeId} shut down`, { nodeId: this.nodeId }));
       await this.transport.close();
       await this.pool.destroy();

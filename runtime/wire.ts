@@ -32,6 +32,8 @@ export interface ActorTurns {
   /** msgpack-encoded state; null before init. */
   state: Uint8Array | null;
   init: boolean;
+  /** The spawn `config` (msgpack), sent with init only. */
+  config?: Uint8Array;
   messages: TurnMessage[];
   /** The policy version the kernel decides this actor's actions with (the worker checks with its copy). */
   policy: string;

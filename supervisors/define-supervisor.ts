@@ -17,6 +17,8 @@ const actorChild = z.object({
   type: z.string().min(1),
   key: z.string().min(1),
   tasks: z.array(z.string()).optional(),
+  subscribe: z.array(z.string()).optional(),
+  config: z.unknown().optional(),
   mailbox: z.object({ capacity: z.number().int().min(1).optional(), overflow: z.enum(['reject', 'drop-oldest']).optional() }).optional(),
   turnTimeoutMs: z.number().int().min(0).optional(),
   maxAttempts: z.number().int().min(1).optional(),

@@ -59,6 +59,8 @@ export interface BrokerOptions {
   clock: Clock;
   policy: Policy;
   record: (r: DecisionRecord) => void;
+  /** True while the trace cannot take more records: audited actions are held back. */
+  traceSaturated?: () => boolean;
   /** A budget whose `onExhausted` is "suspend" ran out: suspend the actor. */
   onBudgetSuspend?: (actorId: string, budget: string) => void;
 }
@@ -124,6 +126,12 @@ export class Broker {
     if (held !== undefined) return { allow: false, rule: `suspended:${held.target}`, reason: 'suspended', code: 'ERR_DENIED' };
     const s = policy.check(actor.type, action, target, actor.id);
     if (!s.allow || action === 'subscribe') return s;
+    if (this.opts.traceSaturated?.() === true) {
+      const roleName = policy.assignment(actor.type)?.role;
+      const audit = roleName === undefined ? [] : (policy.role(roleName)?.audit ?? []);
+      const i = audit.findIndex((a) => inScope(a, action, target));
+      if (i >= 0) return { allow: false, rule: `roles.${roleName}.audit[${i}]`, reason: 'audit', code: 'ERR_DENIED' };
+    }
     const limits = this.limitsOf(policy, actor);
     if (limits === undefined) return s;
     const now = this.opts.clock.now();

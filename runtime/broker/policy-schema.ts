@@ -80,6 +80,8 @@ const role = z
       .strict()
       .optional(),
     budgets: z.array(budget).default([]),
+    /** Audited actions: held back (denied, reason `audit`) while the trace cannot take their records (audit before act). */
+    audit: z.array(scope).default([]),
     /** Actions that need a human decision (ERR_APPROVAL_REQUIRED until the approval flow exists). */
     approvals: z.array(scope.required({ action: true })).default([]),
   })

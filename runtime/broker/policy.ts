@@ -21,7 +21,8 @@ export type DenyReason =
   | 'budget'
   | 'suspended'
   | 'spoof' // a message claimed an identity it does not have
-  | 'reply'; // a reply to a subject the kernel does not own
+  | 'reply' // a reply to a subject the kernel does not own
+  | 'audit'; // an audited action while the trace cannot record it
 
 export interface StaticDecision {
   allow: boolean;
@@ -196,8 +197,21 @@ export function defaultPolicyDoc(namespace: string): PolicyDoc {
         spawn: { allow: ['*'], deny: [] },
         budgets: [],
         approvals: [],
+        audit: [],
+      },
+      tracer: {
+        description: 'The tracer: reads the trace subjects (reserved, so granted by name) and does nothing else.',
+        publish: { allow: [], deny: [] },
+        subscribe: { allow: [`${ns}.trace.>`], deny: [] },
+        tell: { allow: [], deny: [] },
+        ask: { allow: [], deny: [] },
+        tools: { allow: [], deny: [] },
+        spawn: { allow: [], deny: [] },
+        budgets: [],
+        approvals: [],
+        audit: [],
       },
     },
-    actors: { '*': { role: 'default' } },
+    actors: { tracer: { role: 'tracer' }, '*': { role: 'default' } },
   };
 }

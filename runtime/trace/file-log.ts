@@ -1,11 +1,13 @@
 // The hash-chained trace log in a local file (format: hash-chain.ts). Opening verifies the whole
 // file and its `<log>.head` sidecar and refuses a broken log (ERR_TRACE_LOG); each batch is one
 // appendFileSync, then the head moves atomically (temp file + rename), so the head never runs ahead.
+// One writer at a time: a FileLog notices entries another FileLog appended since its own last
+// write (another worker thread's, the same actor's earlier turns) and continues after them.
 
-import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { aosError } from '../errors/aos-error.js';
-import { formatHead, LogWriter, parseHead, short, verifyLog, type ChainProblem, type HeadMark, type VerifyReport } from './hash-chain.js';
+import { formatHead, LogWriter, parseHead, short, verifyLog, type ChainProblem, type ChainState, type HeadMark, type VerifyReport } from './hash-chain.js';
 
 /** The sidecar that holds the last entry's `{seq, hash}`. */
 export function headPathOf(logPath: string): string {
@@ -34,14 +36,17 @@ export interface FileLogOptions {
   now?: () => number;
 }
 
-/** An append-only, hash-chained log file. One writer per file: two would fork the chain. */
+/** An append-only, hash-chained log file. One writer at a time per file: two appending at once would fork the chain. */
 export class FileLog {
   readonly headPath: string;
   private failure: Error | undefined;
 
   private constructor(
     readonly path: string,
-    private readonly writer: LogWriter,
+    private writer: LogWriter,
+    /** The file's size in bytes after this FileLog's last read or write: any other size means someone else wrote. */
+    private size: number,
+    private readonly options: FileLogOptions,
   ) {
     this.headPath = headPathOf(path);
   }
@@ -53,19 +58,26 @@ export class FileLog {
    */
   static open(path: string, options: FileLogOptions = {}): FileLog {
     const existing = readText(path, true);
-    const text = existing ?? '';
-    const head = readHead(path);
-    if (head === 'malformed') throw brokenLog(path, { kind: 'malformed', line: 0, seq: null, detail: `the head file ${headPathOf(path)} is malformed` });
-    const report = verifyLog(text, { head });
-    if (!report.ok) throw brokenLog(path, report.problem);
-    if (head === null && report.tail.seq > 0) {
-      throw brokenLog(path, { kind: 'truncated', line: 0, seq: null, detail: `it has ${report.tail.seq} entries but no head file ${headPathOf(path)}` });
-    }
-    const log = new FileLog(path, new LogWriter({ ...options, from: report.tail }));
+    const { tail, head, size } = load(path, existing ?? '');
+    const log = new FileLog(path, new LogWriter({ ...options, from: tail }), size, options);
     if (existing === undefined) log.create();
     // The head exists before the first entry, so a log with entries and no head is never a crash's doing.
     if (head === null) log.writeHead();
     return log;
+  }
+
+  /**
+   * Continues after entries another writer appended since this FileLog last read or wrote the
+   * file (its size or its head file moved): verifies the file again, as open does, and resumes
+   * the chain from its end. Append does this first; true when the file had moved.
+   */
+  resume(): boolean {
+    const head = readHead(this.path);
+    if (head !== 'malformed' && head !== null && head.seq === this.writer.head.seq && head.hash === this.writer.head.hash && fileSize(this.path) === this.size) return false;
+    const { tail, size } = load(this.path, readText(this.path, false) ?? '');
+    this.writer = new LogWriter({ ...this.options, from: tail });
+    this.size = size;
+    return true;
   }
 
   /** The last entry written. */
@@ -89,9 +101,11 @@ export class FileLog {
   append(records: readonly unknown[]): void {
     if (this.failure !== undefined) throw aosError('ERR_TRACE_LOG', `an earlier write to ${this.path} failed: open it again`, { file: this.path }, this.failure);
     if (records.length === 0) return;
-    const lines = this.writer.append(records);
+    this.resume();
+    const text = `${this.writer.append(records).join('\n')}\n`;
     try {
-      appendFileSync(this.path, `${lines.join('\n')}\n`);
+      appendFileSync(this.path, text);
+      this.size += Buffer.byteLength(text);
     } catch (err) {
       this.failure = err as Error;
       throw aosError('ERR_TRACE_LOG', `cannot append to ${this.path}`, { file: this.path }, err);
@@ -116,6 +130,26 @@ export class FileLog {
       this.failure = err as Error;
       throw aosError('ERR_TRACE_LOG', `cannot write the head file ${this.headPath}`, { file: this.path }, err);
     }
+  }
+}
+
+/** Verifies a log's text against its head file: where its chain ends, its head, and its size in bytes; ERR_TRACE_LOG if broken. */
+function load(path: string, text: string): { tail: ChainState; head: HeadMark | null; size: number } {
+  const head = readHead(path);
+  if (head === 'malformed') throw brokenLog(path, { kind: 'malformed', line: 0, seq: null, detail: `the head file ${headPathOf(path)} is malformed` });
+  const report = verifyLog(text, { head });
+  if (!report.ok) throw brokenLog(path, report.problem);
+  if (head === null && report.tail.seq > 0) {
+    throw brokenLog(path, { kind: 'truncated', line: 0, seq: null, detail: `it has ${report.tail.seq} entries but no head file ${headPathOf(path)}` });
+  }
+  return { tail: report.tail, head, size: Buffer.byteLength(text) };
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch (err) {
+    throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${path}`, { file: path }, err);
   }
 }
 

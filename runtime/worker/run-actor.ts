@@ -66,6 +66,7 @@ async function turn(
   const correlationId = message?.correlationId ?? newCorrelationId();
   const guard = new TurnGuard(env.channel.policy, actor.self, allowance);
   const ctx = new TurnContext({
+    config: message === null ? actor.config : undefined,
     guard,
     actorSubject: (id) => env.channel.policy.actorSubject(id),
     self: actor.self,

@@ -26,6 +26,8 @@ export interface TurnScope {
   log: Logger;
   maxMessageBytes: number;
   guard: TurnGuard;
+  /** The spawn config (init only). */
+  config: Uint8Array | undefined;
   /** The actor's own subject (`<ns>.actor.<type>.<key>` is built from it for tell and ask checks). */
   actorSubject: (id: string) => string;
 }
@@ -70,6 +72,9 @@ export class TurnContext implements ActorContext {
   }
   get causationId(): string | null {
     return this.scope.message?.causationId ?? null;
+  }
+  get config(): unknown {
+    return this.scope.config === undefined ? undefined : decodeValue(this.scope.config, 'msgpack');
   }
   get subject(): string | null {
     return this.scope.message?.subject ?? null;

@@ -4,6 +4,7 @@
 
 import type { NatsConnection, Subscription } from 'nats';
 import type { DecisionRecord } from 'autonomy-os';
+import { decodeTraceBatch, type DecodedBatch } from 'autonomy-os/internal';
 import { deferred, DEFAULT_DEADLINE_MS } from './deferred.js';
 
 /** `{type:'policy'}`: a node applied or refused a policy from the store. */
@@ -39,26 +40,29 @@ interface Waiter {
   resolve: (r: TraceRecord) => void;
 }
 
-const decoder = new TextDecoder();
 
 export class TraceLog {
   /** Every record, in the order it arrived (per node, the order the node made them). */
   readonly records: TraceRecord[] = [];
   private waiters: Waiter[] = [];
+  private readonly batches = new Set<string>();
   private readonly sub: Subscription;
 
   private constructor(nc: NatsConnection, namespace: string) {
     this.sub = nc.subscribe(`${namespace}.trace.>`, {
       callback: (err, msg) => {
         if (err !== null) return;
-        let batch: { node?: unknown; records?: unknown };
+        let batch: DecodedBatch;
         try {
-          batch = JSON.parse(decoder.decode(msg.data)) as typeof batch;
+          batch = decodeTraceBatch(msg.data);
         } catch {
           return; // not a trace batch (a test's marker message on a trace subject)
         }
-        if (!Array.isArray(batch?.records)) return;
-        for (const r of batch.records as TraceRecord[]) this.add(r);
+        // A batch no tracer acknowledged is sent again: each counts once.
+        const key = `${batch.node} ${batch.batch}`;
+        if (this.batches.has(key)) return;
+        this.batches.add(key);
+        for (const r of batch.records) this.add(r as TraceRecord);
       },
     });
   }

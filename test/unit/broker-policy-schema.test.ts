@@ -59,8 +59,9 @@ describe('policy schema - valid documents', () => {
         { name: 'refunds', counts: { action: 'call', target: 'payments.refund' }, limit: 10, onExhausted: 'approval' },
       ],
       approvals: [{ action: 'call', target: 'payments.>' }],
+      audit: [],
     });
-    expect(doc.roles['idle']).toEqual({ publish: empty, subscribe: empty, tell: empty, ask: empty, tools: empty, spawn: empty, budgets: [], approvals: [] });
+    expect(doc.roles['idle']).toEqual({ publish: empty, subscribe: empty, tell: empty, ask: empty, tools: empty, spawn: empty, budgets: [], approvals: [], audit: [] });
     expect(doc.actors).toEqual({ triage: { role: 'triage', owner: 'support' }, '*': { role: 'idle' } });
     expect(doc.name).toBe('desk');
   });
