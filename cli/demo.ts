@@ -5,8 +5,11 @@
 
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { ActorSystem, loadPolicyFile } from '../index.js';
+import { ActorSystem, loadPolicyFile, startTracer } from '../index.js';
+import { verifyLogFile } from '../internal.js';
 import { OutsideClient, workload, type Outcome } from './demo-workload.js';
 import { compactLogger, policyLine, progress } from './output.js';
 
@@ -39,7 +42,10 @@ export async function runDemo(): Promise<number> {
     system.registerTool('payments.refund.large', refund);
     progress(`spawning ${TEAM.length} actors…`, 'aos demo');
     await Promise.all(TEAM.map((a) => system.spawn(moduleUrl(a.module), { type: a.type, key: a.key, tasks: a.tasks })));
-    console.log(`node ${system.nodeId} on ${system.natsUrl}: ${team()}`);
+    // Kept after the demo (and continued by the next run): `aos trace verify|show|stats --file` it.
+    const traceFile = join('.aos', 'demo', 'trace.log');
+    await startTracer(system, { file: traceFile });
+    console.log(`node ${system.nodeId} on ${system.natsUrl}: ${team()}; tracer/${system.nodeId} writes ${traceFile}`);
 
     client = await OutsideClient.connect(system.natsUrl, NS);
     const sends = workload(NS);
@@ -52,6 +58,7 @@ export async function runDemo(): Promise<number> {
     for (const o of outcomes) console.log(describe(o, client));
     const ok = outcomes.every((o) => (o.error?.code ?? 'resolved') === o.send.expect) && client.deadLetters.length === rejected;
     console.log(summary(outcomes, client.deadLetters.length, system.deadLetterCount, performance.now() - started));
+    console.log(await traceLine(system, traceFile));
     if (!ok) console.log('demo: some tickets did not end as expected (see above)');
     return ok ? 0 : 1;
   } finally {
@@ -92,6 +99,23 @@ function describe(o: Outcome, client: OutsideClient): string {
   }
   const route = o.reply?.route ?? [o.send.subject, o.reply?.by ?? '?'];
   return `${head}${route.join(' -> ')}: ${o.reply?.resolution ?? '?'} ${ms}`;
+}
+
+/** What the tracer kept: once the node's trace is acknowledged, the log is verified as `aos trace verify` would. */
+async function traceLine(system: ActorSystem, file: string): Promise<string> {
+  const deadline = Date.now() + 2_000;
+  while (system.traceBacklog > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const report = verifyLogFile(file);
+  const kinds = new Map<string, number>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line.length === 0) continue;
+    const r = (JSON.parse(line) as { record?: { type?: string; event?: string } }).record;
+    if (r?.type === undefined || (r.type === 'trace' && r.event === 'batch')) continue;
+    const k = r.type === 'envelope' ? (r.event ?? 'envelope') : r.type;
+    kinds.set(k, (kinds.get(k) ?? 0) + 1);
+  }
+  const what = [...kinds].map(([k, n]) => `${n} ${k}`).join(', ');
+  return report.ok ? `trace: ${what}; hash chain verified (${report.tail.seq} entries in ${file}: try aos trace verify ${file})` : `trace: ${what}; VERIFY FAILED: ${report.problem.kind} at line ${report.problem.line}`;
 }
 
 function summary(outcomes: Outcome[], deadSeen: number, deadSent: number, ms: number): string {

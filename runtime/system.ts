@@ -280,6 +280,11 @@ export class ActorSystem {
     return this.embedded?.url ?? this.options.nats!;
   }
 
+  /** Trace records this node has sent that no tracer has acknowledged yet. */
+  get traceBacklog(): number {
+    return this.tracePublisher.backlog;
+  }
+
   /** Dead letters this node has published since start. */
   get deadLetterCount(): number {
     return this.deadLetters.count;
