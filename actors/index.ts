@@ -3,5 +3,5 @@
 
 /** The tracer (tracer.ts): spawn as type `tracer` with `subscribe: ['<ns>.trace.>']` and `config: { file }`. */
 export const TRACER_MODULE: URL = new URL('./tracer.js', import.meta.url);
-export const TRACER_TYPE = 'tracer';
+export { TRACER_TYPE } from '../runtime/trace/trace-query.js';
 export type { TracerConfig, TracerState } from './tracer.js';

@@ -17,6 +17,10 @@ commands:
   suspend        the kill switch: deny every further action of an actor or a role: ${SYNOPSIS.suspend}
   resume         lift a suspension: ${SYNOPSIS.resume}
   trace verify   check a hash-chained trace log file (no NATS needed): ${SYNOPSIS['trace verify']}
+  trace tail     print trace records as the nodes publish them, until Ctrl-C: ${SYNOPSIS['trace tail']}
+  trace show     the causal tree of one chain of work: ${SYNOPSIS['trace show']}
+  trace stats    per actor: turns, failures, denials, p50/p99 turn time: ${SYNOPSIS['trace stats']}
+  trace html     one chain of work as a sequence diagram, in a self-contained HTML page: ${SYNOPSIS['trace html']}
   demo           run a support-desk demo on an embedded NATS, under cli/demo/policy.json: agents hand tickets to each other, then exit
   help           show this text
 
@@ -40,6 +44,18 @@ turns until it is resumed.
 trace verify reads a trace log and its FILE.head sidecar and prints \`ok: N records, M checkpoints, head <hash> (seq S)\`,
 or exits 1 naming the first entry that was edited, deleted, reordered, malformed or cut off:
 \`FAIL: <kind> at line L (seq S): <detail>\`; --json prints the report as JSON.
+
+trace tail listens to every node's trace batches on <ns>.trace.> (a bystander: the tracer acknowledges them)
+and prints one line per record: --actor keeps one actor's records, --type a record type (decision, supervision)
+or an envelope event (received, turn.finished, sent, replied, failed, retried, dead-lettered), --denied the
+denials and the envelope events that ended in an error; --limit N exits after N records; --json prints each record.
+trace show, stats and html read a trace log with --file LOG (checkpoints skipped; a log that does not verify is
+read with a warning), or ask the namespace's tracer over NATS (the first answer within --timeout ms, default 2000).
+A correlationId may be abbreviated with --file (8 hex digits or more, when one chain matches). show prints the
+chain as an indented tree: each message under the one whose handling sent it, with times from the chain's start,
+turns, replies, denials, failures, retries, restarts and dead letters; stats prints a table per actor. html
+writes a page (inline CSS and SVG: no network) to --out (default trace-<correlationId>.html; - for stdout).
+Each exits 1 when there is nothing to show (no such chain, no tracer answered).
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -66,6 +82,14 @@ async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./suspend.js')).runResume(cmd.flags);
       case 'trace verify':
         return await (await import('./trace-verify.js')).runTraceVerify(cmd.flags);
+      case 'trace tail':
+        return await (await import('./trace.js')).runTraceTail(cmd.flags);
+      case 'trace show':
+        return await (await import('./trace.js')).runTraceShow(cmd.flags);
+      case 'trace stats':
+        return await (await import('./trace.js')).runTraceStats(cmd.flags);
+      case 'trace html':
+        return await (await import('./trace.js')).runTraceHtml(cmd.flags);
       case 'demo':
         return await (await import('./demo.js')).runDemo();
     }

@@ -27,6 +27,10 @@ export const SYNOPSIS = {
   suspend: 'aos suspend <type/key|role:NAME> [--reason TEXT] [--nats URL] [--namespace NS] [--timeout MS]',
   resume: 'aos resume <type/key|role:NAME> [--nats URL] [--namespace NS] [--timeout MS]',
   'trace verify': 'aos trace verify FILE [--json]',
+  'trace tail': 'aos trace tail [--actor ID] [--type T] [--denied] [--limit N] [--nats URL] [--namespace NS] [--json]',
+  'trace show': 'aos trace show <correlationId> [--file LOG | --nats URL [--namespace NS] [--timeout MS]] [--json]',
+  'trace stats': 'aos trace stats [--file LOG | --nats URL [--namespace NS] [--timeout MS]] [--json]',
+  'trace html': 'aos trace html <correlationId> [--file LOG | --nats URL [--namespace NS] [--timeout MS]] [--out FILE]',
   demo: 'aos demo',
 } as const;
 
@@ -81,6 +85,40 @@ export interface TraceVerifyFlags {
   json?: boolean;
 }
 
+export interface TraceTailFlags {
+  nats?: string;
+  namespace?: string;
+  /** Records of this actor only (the record's `actor`). */
+  actor?: string;
+  /** A record type (`decision`, `supervision`...) or an envelope event (`turn.finished`, `dead-lettered`...). */
+  type?: string;
+  /** Denials only: decisions that did not allow, and envelope events with an error outcome. */
+  denied?: boolean;
+  /** Stop after this many records (default: until SIGINT). */
+  limit?: number;
+  json?: boolean;
+}
+
+/** Where show, stats and html read the trace: a log file, or the tracer over NATS. */
+export interface TraceSourceFlags extends NodesFlags {
+  file?: string;
+}
+
+export interface TraceShowFlags extends TraceSourceFlags {
+  correlationId: string;
+  json?: boolean;
+}
+
+export interface TraceStatsFlags extends TraceSourceFlags {
+  json?: boolean;
+}
+
+export interface TraceHtmlFlags extends TraceSourceFlags {
+  correlationId: string;
+  /** The page's file (default `trace-<correlationId>.html`; `-` for stdout). */
+  out?: string;
+}
+
 export type Command =
   | { verb: 'help' }
   | { verb: 'start'; flags: StartFlags }
@@ -91,6 +129,10 @@ export type Command =
   | { verb: 'suspend'; flags: SuspendFlags }
   | { verb: 'resume'; flags: SuspendFlags }
   | { verb: 'trace verify'; flags: TraceVerifyFlags }
+  | { verb: 'trace tail'; flags: TraceTailFlags }
+  | { verb: 'trace show'; flags: TraceShowFlags }
+  | { verb: 'trace stats'; flags: TraceStatsFlags }
+  | { verb: 'trace html'; flags: TraceHtmlFlags }
   | { verb: 'demo' };
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
@@ -224,14 +266,49 @@ function parseTraceCommand(args: string[]): Command {
       if (values.json === true) flags.json = true;
       return { verb: 'trace verify', flags };
     }
+    case 'tail': {
+      const options = { ...HELP, nats: { type: 'string' }, namespace: { type: 'string' }, actor: { type: 'string' }, type: { type: 'string' }, denied: { type: 'boolean' }, limit: { type: 'string' }, json: { type: 'boolean' } } as const;
+      const { values } = parse(() => parseArgs({ args: rest, options, strict: true }));
+      if (values.help === true) return { verb: 'help' };
+      const flags: TraceTailFlags = nodesFlags(values);
+      if (values.actor !== undefined) flags.actor = nonEmpty('--actor', values.actor);
+      if (values.type !== undefined) flags.type = nonEmpty('--type', values.type);
+      if (values.denied === true) flags.denied = true;
+      if (values.limit !== undefined) {
+        if (!/^[1-9]\d{0,8}$/.test(values.limit)) throw new UsageError(`--limit must be a positive whole number, got ${JSON.stringify(values.limit)}`);
+        flags.limit = Number(values.limit);
+      }
+      if (values.json === true) flags.json = true;
+      return { verb: 'trace tail', flags };
+    }
+    case 'show':
+    case 'html': {
+      const options = { ...NODES, file: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } } as const;
+      const { values, positionals } = parse(() => parseArgs({ args: rest, options, strict: true, allowPositionals: true }));
+      if (values.help === true) return { verb: 'help' };
+      const source = traceSource(values);
+      const correlationId = onePositional(positionals, 'a correlationId', `trace ${sub}`);
+      if (sub === 'show') {
+        if (values.out !== undefined) throw new UsageError('trace show takes no --out (trace html writes a page)');
+        return { verb: 'trace show', flags: { ...source, correlationId, ...(values.json === true ? { json: true } : {}) } };
+      }
+      if (values.json === true) throw new UsageError('trace html takes no --json (trace show --json prints the chain as JSON)');
+      return { verb: 'trace html', flags: { ...source, correlationId, ...(values.out === undefined ? {} : { out: nonEmpty('--out', values.out) }) } };
+    }
+    case 'stats': {
+      const options = { ...NODES, file: { type: 'string' }, json: { type: 'boolean' } } as const;
+      const { values } = parse(() => parseArgs({ args: rest, options, strict: true }));
+      if (values.help === true) return { verb: 'help' };
+      return { verb: 'trace stats', flags: { ...traceSource(values), ...(values.json === true ? { json: true } : {}) } };
+    }
     case 'help':
     case '--help':
     case '-h':
       return { verb: 'help' };
     case undefined:
-      throw new UsageError('trace needs a subcommand: verify', true);
+      throw new UsageError('trace needs a subcommand: verify, tail, show, stats or html', true);
     default:
-      throw new UsageError(`unknown trace subcommand ${JSON.stringify(sub)} (verify)`, true);
+      throw new UsageError(`unknown trace subcommand ${JSON.stringify(sub)} (verify, tail, show, stats or html)`, true);
   }
 }
 
@@ -257,6 +334,18 @@ function nodesFlags(values: { nats?: string; namespace?: string; timeout?: strin
       throw new UsageError(`--timeout must be a whole number of ms from 1 to 60000, got ${JSON.stringify(values.timeout)}`);
     }
     flags.timeoutMs = Number(values.timeout);
+  }
+  return flags;
+}
+
+/** A log file, or the tracer on a NATS: not both. */
+function traceSource(values: { nats?: string; namespace?: string; timeout?: string; file?: string }): TraceSourceFlags {
+  const flags: TraceSourceFlags = nodesFlags(values);
+  if (values.file !== undefined) {
+    if (values.nats !== undefined || values.namespace !== undefined || values.timeout !== undefined) {
+      throw new UsageError('--file reads a log: --nats, --namespace and --timeout ask the tracer instead; give one or the other');
+    }
+    flags.file = nonEmpty('--file', values.file);
   }
   return flags;
 }

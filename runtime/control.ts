@@ -24,6 +24,8 @@ export interface ControlHandlers {
   policy: () => unknown;
   suspend: (target: string, by: string, reason: string | undefined) => Promise<unknown>;
   resume: (target: string) => Promise<unknown>;
+  /** A query for this node's tracer (undefined when none runs here: the node stays silent). */
+  trace: (query: Record<string, unknown>) => Promise<unknown> | undefined;
 }
 
 function target(args: Record<string, unknown>, verb: string): string {
@@ -94,6 +96,12 @@ export class ControlPlane {
         case 'suspend':
           body = await this.handlers.suspend(target(args, verb), typeof args['by'] === 'string' ? args['by'] : 'external', typeof args['reason'] === 'string' ? args['reason'] : undefined);
           break;
+        case 'trace': {
+          const answer = this.handlers.trace(args);
+          if (answer === undefined) return;
+          body = await answer;
+          break;
+        }
         case 'resume':
           body = await this.handlers.resume(target(args, verb));
           break;

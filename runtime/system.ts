@@ -30,6 +30,7 @@ import { Broker, deniedError, type Suspension } from './broker/broker.js';
 import { loadPolicyFile, parsePolicy } from './broker/policy-schema.js';
 import { Governance, type GovernanceStatus } from './governance.js';
 import { TraceEmitter } from './trace/trace-emitter.js';
+import { TRACER_TYPE, traceQuerySchema } from './trace/trace-query.js';
 import { TracePublisher } from './trace/trace-publisher.js';
 import { openGovernance, type NodeGovernance } from './governance-start.js';
 import { WorkerRequests } from './worker-requests.js';
@@ -220,6 +221,13 @@ export class ActorSystem {
         return this.governance.status();
       },
       resume: async (target) => ({ resumed: await this.resume(target), ...this.governance.status() }),
+      trace: (query) => {
+        const tracer = [...this.cells.values()].find((c) => c.addr.type === TRACER_TYPE && c.status === 'running');
+        if (tracer === undefined) return undefined;
+        const q = traceQuerySchema.safeParse(query);
+        if (!q.success) return Promise.reject(aosError('ERR_BAD_REQUEST', 'a trace query is {"kind":"show","correlationId"} | {"kind":"tail",...} | {"kind":"stats"}', { issues: q.error.issues.map((i) => i.message) }));
+        return this.ref(tracer.id).ask({ op: 'query', query: q.data });
+      },
     });
     this.governance = new Governance({
       nodeId,

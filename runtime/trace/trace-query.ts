@@ -196,6 +196,9 @@ function reaches(from: CausalNode, to: CausalNode, parent: ReadonlyMap<CausalNod
   return false;
 }
 
+/** The actor type of the tracer: a node's control plane hands trace queries to its local one. */
+export const TRACER_TYPE = 'tracer';
+
 export const DEFAULT_TAIL_LIMIT = 50;
 
 export interface TailFilters {

@@ -112,7 +112,7 @@ describe('cli policy', () => {
   it('cli policy - check accepts the demo policy shipped in the repo', async () => {
     const r = await aos(['policy', 'check', 'cli/demo/policy.json']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^ok: support desk demo \(version [0-9a-f]{12}\), 3 roles, 3 actor types$/m);
+    expect(r.stdout).toMatch(/^ok: support desk demo \(version [0-9a-f]{12}\), 4 roles, 4 actor types$/m);
     expect(r.stderr).toBe(''); // no warnings: every grant lies inside namespace aos, every role is played
   });
 

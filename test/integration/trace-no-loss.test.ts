@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, onTestFinished, test, vi } from 'vitest';
 import { startTracer, type DecisionRecord } from 'autonomy-os';
 import { recordsOfLog, verifyLogFile } from 'autonomy-os/internal';
+import { rawClient } from '../helpers/nats.js';
 import { startSystem } from '../helpers/system.js';
 
 const AGENT = new URL('../fixtures/broker/agent.ts', import.meta.url);
@@ -43,6 +44,16 @@ describe('trace delivery', () => {
     expect(seen).toHaveLength(9 * per);
     expect(new Set(seen).size).toBe(9 * per); // none twice
     expect(verifyLogFile(file).ok).toBe(true);
+
+    // The same log, for any NATS client: the node hands the query to its tracer.
+    const nc = await rawClient();
+    const answer = await nc.request(`${ns}.ctl.all.trace`, new TextEncoder().encode(JSON.stringify({ kind: 'tail', actor: 'agent/a', limit: 5 })), { timeout: 10_000 });
+    const body = answer.json<{ kind: string; records: DecisionRecord[] }>();
+    expect(body.kind).toBe('tail');
+    expect(body.records).toHaveLength(5);
+    for (const r of body.records) expect(r).toMatchObject({ type: 'decision', actor: 'agent/a' });
+    const bad = await nc.request(`${ns}.ctl.all.trace`, new TextEncoder().encode(JSON.stringify({ kind: 'everything' })), { timeout: 10_000 });
+    expect(bad.json<{ error: { code: string } }>().error.code).toBe('ERR_BAD_REQUEST');
   });
 
   test('trace - with no tracer the node keeps the records (bounded) and hands them over when one starts', async () => {

@@ -1,0 +1,195 @@
+// `aos trace tail|show|stats|html`: exploring the trace. tail is a bystander on `<ns>.trace.>` (it
+// never answers a batch: the tracer does); show, stats and html read a hash-chained log file, or
+// ask the namespace's tracer (`<ns>.ctl.all.trace`) and take the first answer.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Msg } from 'nats';
+import { aosError, fromWire } from '../runtime/errors/aos-error.js';
+import { verifyLogFile } from '../runtime/trace/file-log.js';
+import type { TraceRecord } from '../runtime/trace/records.js';
+import { decodeTraceBatch } from '../runtime/trace/trace-codec.js';
+import { buildCausalTree, chainOf, recordsOfLog, stats, tail, type ActorStats } from '../runtime/trace/trace-query.js';
+import type { TraceHtmlFlags, TraceShowFlags, TraceSourceFlags, TraceStatsFlags, TraceTailFlags } from './args.js';
+import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL, gather, namespaceSubjects } from './control-client.js';
+import { progress } from './output.js';
+import { renderTraceHtml } from './trace-html.js';
+import { isDenied, renderStats, renderTree, tailLine } from './trace-text.js';
+
+export const DEFAULT_TRACE_TIMEOUT_MS = 2_000;
+/** Batches remembered per tail, to drop a re-sent one (the kernel re-sends until the tracer acks). */
+const SEEN_BATCHES = 4_096;
+
+export async function runTraceTail(flags: TraceTailFlags): Promise<number> {
+  const url = flags.nats ?? DEFAULT_NATS_URL;
+  const subjects = namespaceSubjects(flags.namespace ?? DEFAULT_NAMESPACE);
+  const nc = await connectNats(url, 'aos-trace-tail');
+  const subject = `${subjects.prefix}.trace.>`;
+  const seen = new Set<string>();
+  let printed = 0;
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const onBatch = (msg: Msg): void => {
+    if (flags.limit !== undefined && printed >= flags.limit) return; // more batches may come before the subscription ends
+    let batch;
+    try {
+      batch = decodeTraceBatch(msg.data);
+    } catch (err) {
+      progress(`ignored a message on ${msg.subject} that is not a trace batch (${(err as Error).message})`);
+      return;
+    }
+    const key = `${batch.node} ${batch.batch}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (seen.size > SEEN_BATCHES) seen.delete(seen.values().next().value!);
+    const filters = { limit: batch.records.length, ...(flags.actor === undefined ? {} : { actor: flags.actor }), ...(flags.type === undefined ? {} : { type: flags.type }) };
+    for (const r of tail(batch.records, filters)) {
+      if (flags.denied === true && !isDenied(r)) continue;
+      process.stdout.write(flags.json === true ? `${JSON.stringify(r)}\n` : `${tailLine(r)}\n`);
+      if (flags.limit !== undefined && ++printed >= flags.limit) return finish();
+    }
+  };
+  // No reply, ever: a bystander's ack would tell the kernel a batch is logged when it may not be.
+  const sub = nc.subscribe(subject, { callback: (err, msg) => (err === null ? onBatch(msg) : undefined) });
+  const onSigint = (): void => finish();
+  process.once('SIGINT', onSigint);
+  try {
+    await nc.flush();
+    progress(`listening on ${subject} at ${url} (Ctrl-C to stop)`);
+    const lost = nc.closed().then((err) => {
+      if (err) throw aosError('ERR_TRANSPORT', `lost the NATS connection to ${url}`, { url }, err);
+    });
+    await Promise.race([done, lost]);
+  } finally {
+    process.off('SIGINT', onSigint);
+    sub.unsubscribe();
+    if (!nc.isClosed()) await nc.close();
+  }
+  return 0;
+}
+
+export async function runTraceShow(flags: TraceShowFlags): Promise<number> {
+  const chain = await chainFrom(flags, flags.correlationId);
+  if (chain === undefined) return 1;
+  const tree = buildCausalTree(chain.records);
+  process.stdout.write(flags.json === true ? `${JSON.stringify({ correlationId: chain.correlationId, ...tree }, null, 2)}\n` : renderTree(chain.correlationId, chain.records, tree));
+  return 0;
+}
+
+export async function runTraceStats(flags: TraceStatsFlags): Promise<number> {
+  let actors: ActorStats[];
+  if (flags.file !== undefined) {
+    const records = readLog(flags.file);
+    actors = stats(records);
+  } else {
+    const answer = await askTracer(flags, { op: 'stats', kind: 'stats' });
+    if (answer === undefined) return 1;
+    if (!Array.isArray(answer['actors'])) {
+      unexpected(answer);
+      return 1;
+    }
+    actors = answer['actors'] as ActorStats[];
+  }
+  process.stdout.write(flags.json === true ? `${JSON.stringify(actors, null, 2)}\n` : renderStats(actors));
+  return 0;
+}
+
+export async function runTraceHtml(flags: TraceHtmlFlags): Promise<number> {
+  const chain = await chainFrom(flags, flags.correlationId);
+  if (chain === undefined) return 1;
+  const page = renderTraceHtml(chain.records, { correlationId: chain.correlationId });
+  if (flags.out === '-') {
+    process.stdout.write(page);
+    return 0;
+  }
+  const out = flags.out ?? `trace-${chain.correlationId}.html`;
+  try {
+    writeFileSync(out, page);
+  } catch (err) {
+    throw aosError('ERR_CONFIG', `cannot write the page to ${out}`, { file: out }, err);
+  }
+  process.stdout.write(`${out}\n`);
+  return 0;
+}
+
+// ---- where the records come from ---------------------------------------------------
+
+interface Chain {
+  correlationId: string;
+  records: TraceRecord[];
+}
+
+/** One chain's records, from the log file or the tracer; undefined (said on stderr) when there is none. */
+async function chainFrom(flags: TraceSourceFlags, asked: string): Promise<Chain | undefined> {
+  if (flags.file !== undefined) {
+    const all = readLog(flags.file);
+    const correlationId = resolveChain(all, asked);
+    if (correlationId === undefined) return undefined;
+    return { correlationId, records: chainOf(all, correlationId) };
+  }
+  const answer = await askTracer(flags, { op: 'show', kind: 'show', correlationId: asked });
+  if (answer === undefined) return undefined;
+  if (!Array.isArray(answer['records'])) return unexpected(answer);
+  const records = answer['records'] as TraceRecord[];
+  if (records.length === 0) {
+    progress(`the tracer has no record of chain ${asked}`);
+    return undefined;
+  }
+  return { correlationId: asked, records };
+}
+
+/** The chain's full id: the one given, or the only one it abbreviates (8 hex digits or more). */
+function resolveChain(records: readonly TraceRecord[], asked: string): string | undefined {
+  const ids = new Set<string>();
+  for (const r of records) {
+    const c = (r as { correlationId?: unknown }).correlationId;
+    if (typeof c === 'string') ids.add(c);
+  }
+  if (ids.has(asked)) return asked;
+  const matches = asked.length >= 8 ? [...ids].filter((c) => c.startsWith(asked)) : [];
+  if (matches.length === 1) return matches[0];
+  if (matches.length > 1) progress(`${asked} abbreviates ${matches.length} chains: ${matches.slice(0, 5).join(', ')}${matches.length > 5 ? ', …' : ''}`);
+  else progress(`no record of chain ${asked} in the log (${ids.size} chain${ids.size === 1 ? '' : 's'} there)`);
+  return undefined;
+}
+
+/** A log's records; warns (stderr) when the log does not verify, and reads it anyway. A missing file is ERR_TRACE_LOG. */
+function readLog(file: string): TraceRecord[] {
+  const report = verifyLogFile(file);
+  if (!report.ok) {
+    const p = report.problem;
+    progress(`warning: ${file} does not verify (${p.kind}${p.line === 0 ? '' : ` at line ${p.line}`}): showing what it holds; \`aos trace verify ${file}\` says more`);
+  }
+  try {
+    return recordsOfLog(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${file}`, { file }, err);
+  }
+}
+
+/** Asks the namespace's tracers; the first answer, or undefined (said on stderr) when none came. An answer `{error}` is thrown. */
+async function askTracer(flags: TraceSourceFlags, body: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
+  const url = flags.nats ?? DEFAULT_NATS_URL;
+  const namespace = flags.namespace ?? DEFAULT_NAMESPACE;
+  const timeoutMs = flags.timeoutMs ?? DEFAULT_TRACE_TIMEOUT_MS;
+  const subjects = namespaceSubjects(namespace);
+  const nc = await connectNats(url, 'aos-trace');
+  let replies: Record<string, unknown>[];
+  let nobodyListens: boolean;
+  try {
+    ({ replies, nobodyListens } = await gather<Record<string, unknown>>(nc, subjects.control('all', 'trace'), { windowMs: timeoutMs, body, enough: (r) => r.length > 0 }));
+  } finally {
+    await nc.close();
+  }
+  const answer = replies[0];
+  if (answer === undefined) {
+    progress(nobodyListens ? `no node listens on ${url} in namespace ${namespace}` : `no tracer answered on ${url} in namespace ${namespace} within ${timeoutMs} ms (or read a log with --file)`);
+    return undefined;
+  }
+  if (answer['error'] !== undefined) throw fromWire(answer['error']);
+  return answer;
+}
+
+function unexpected(answer: unknown): undefined {
+  progress(`the tracer's answer is not one this aos reads: ${JSON.stringify(answer).slice(0, 200)}`);
+  return undefined;
+}
