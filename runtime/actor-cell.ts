@@ -30,6 +30,8 @@ export interface Delivery {
   local?: LocalReply;
   /** False for trace traffic (a batch on `<ns>.trace.>`): it is never traced itself. */
   traced?: boolean;
+  /** When the mailbox took it (the trace's `received`). */
+  receivedAt?: number;
 }
 
 /** True when the sender waits for an answer. */

@@ -84,6 +84,7 @@ export class Inbox {
       this.reject(cell, delivery, aosError('ERR_ACTOR_STOPPED', `actor ${cell.id} is stopping`, { actorId: cell.id }));
       return;
     }
+    delivery.receivedAt = this.deps.clock.now();
     const offer = cell.mailbox.offer(delivery);
     const full = (d: Delivery) =>
       this.reject(cell, d, aosError('ERR_MAILBOX_FULL', `mailbox of ${cell.id} is full (${cell.mailbox.capacity})`, { actorId: cell.id, capacity: cell.mailbox.capacity }));

@@ -84,6 +84,7 @@ export class Outbox {
     const addr = parseAgentId(to);
     const env = this.envelope('tell', origin, to, body);
     const subject = this.subjects.actor(addr);
+    this.trace.envelope('sent', origin.from, env, subject);
     // An actor of this node gets the message straight into its mailbox, as Akka's local refs do.
     if (this.local(to, { env, subject, replyMode: 'envelope' })) return env;
     this.recent.set(env.id, { type: addr.type, subject, env });
@@ -94,6 +95,7 @@ export class Outbox {
 
   publish(origin: Origin, subject: string, body: Encoded): Envelope {
     const env = this.envelope(this.subjects.isTask(subject) ? 'task' : 'event', origin, subject, body);
+    this.trace.envelope('sent', origin.from, env, subject);
     this.transport.publish(subject, encodeEnvelope(env, this.key), { headers: this.transport.envelopeHeaders });
     return env;
   }
@@ -102,6 +104,7 @@ export class Outbox {
   async ask(origin: Origin, to: string, body: Encoded, timeoutMs: number): Promise<Encoded> {
     const addr = parseAgentId(to);
     const env = this.envelope('ask', origin, to, body);
+    this.trace.envelope('sent', origin.from, env, this.subjects.actor(addr));
     const local = this.askLocal(env, this.subjects.actor(addr), timeoutMs);
     if (local !== undefined) return local;
     const msg = await this.transport.request(this.subjects.actor(addr), encodeEnvelope(env, this.key), this.transport.envelopeHeaders, timeoutMs).catch(

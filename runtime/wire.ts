@@ -103,9 +103,15 @@ export interface Refused {
   rule?: string;
 }
 
+/** When a turn ran (epoch ms, fractional) and for how long: the trace's `turn.started` and `turn.finished`. */
+export interface TurnTiming {
+  startedAt?: number;
+  ms?: number;
+}
+
 export type TurnOutcome =
-  | { ok: true; reply?: { format: PayloadFormat; payload: Uint8Array }; intents: Intent[]; refused?: Refused[] }
-  | { ok: false; error: WireError; refused?: Refused[] };
+  | ({ ok: true; reply?: { format: PayloadFormat; payload: Uint8Array }; intents: Intent[]; refused?: Refused[] } & TurnTiming)
+  | ({ ok: false; error: WireError; refused?: Refused[] } & TurnTiming);
 
 export interface ActorResult {
   slot: number;

@@ -17,7 +17,7 @@ import type { EnvelopeEvent, EnvelopeRecord, TraceRecord } from './records.js';
 export const TRACE_WIRE_VERSION = 1;
 
 /** The wire's event names: the record events, and `turn` (started + finished in one row). */
-export type WireEvent = Exclude<EnvelopeEvent, 'turn.started' | 'turn.finished'> | 'turn';
+export type WireEvent = Exclude<EnvelopeEvent, 'turn.started' | 'turn.finished'> | 'turn' | 'handled';
 
 export type EventRow = [WireEvent, number, number, string, string, string | null, number, number, number, number, number, number | null, number | null, number];
 
@@ -36,7 +36,7 @@ export interface DecodedBatch {
   records: TraceRecord[];
 }
 
-const EVENTS = new Set<string>(['received', 'turn', 'sent', 'replied', 'failed', 'retried', 'dead-lettered']);
+const EVENTS = new Set<string>(['received', 'turn', 'handled', 'sent', 'replied', 'failed', 'retried', 'dead-lettered']);
 
 /** Reads a batch (bytes or parsed JSON); throws a plain Error naming the problem when it is not one. */
 export function decodeTraceBatch(input: Uint8Array | string | unknown): DecodedBatch {
@@ -53,7 +53,7 @@ export function decodeTraceBatch(input: Uint8Array | string | unknown): DecodedB
   };
   const out: TraceRecord[] = [];
   for (const row of b.events) {
-    if (!Array.isArray(row) || row.length !== 14 || !EVENTS.has(row[0] as string)) throw new Error('malformed event row');
+    if (!Array.isArray(row) || !EVENTS.has(row[0] as string) || row.length !== (row[0] === 'handled' ? 16 : 14)) throw new Error('malformed event row');
     const [event, at, actor, id, correlationId, causationId, kind, from, to, subject, size, outcome, durationMs, attempt] = row as EventRow;
     const base: EnvelopeRecord = {
       type: 'envelope',
@@ -73,6 +73,23 @@ export function decodeTraceBatch(input: Uint8Array | string | unknown): DecodedB
     };
     if (attempt > 0) base.attempt = attempt;
     const result = outcome === null ? undefined : str(outcome);
+    if (event === 'handled') {
+      // received at `at`; the turn from `at + start` for `durationMs`; replied when it ended, if the sender waited
+      const [start, replied] = (row as unknown[]).slice(14) as [number | null, number];
+      out.push({ ...base, event: 'received' });
+      if (start !== null && durationMs !== null) {
+        out.push({ ...base, event: 'turn.started', at: at + start });
+        const finished: EnvelopeRecord = { ...base, event: 'turn.finished', at: at + start + durationMs, durationMs };
+        if (result !== undefined) finished.outcome = result;
+        out.push(finished);
+      }
+      if (replied === 1) {
+        const r: EnvelopeRecord = { ...base, event: 'replied', at: at + (start ?? 0) + (durationMs ?? 0) };
+        if (result !== undefined) r.outcome = result;
+        out.push(r);
+      }
+      continue;
+    }
     if (event === 'turn') {
       out.push({ ...base, event: 'turn.started' });
       const finished: EnvelopeRecord = { ...base, event: 'turn.finished', at: at + (durationMs ?? 0), durationMs: durationMs ?? 0 };

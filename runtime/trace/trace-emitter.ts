@@ -3,6 +3,7 @@
 // over a per-batch string table, so recording costs little on the kernel thread. What is
 // recorded during one turn of the event loop goes out as one batch; the tracer acknowledges it.
 
+import type { Delivery } from '../actor-cell.js';
 import type { Envelope } from '../envelope.js';
 import { TRACE_WIRE_VERSION, type WireEvent } from './trace-codec.js';
 
@@ -66,6 +67,22 @@ export class TraceEmitter {
     this.push(
       this.rows,
       `["${event}",${at ?? this.now()},${this.s(actor)},${quote(env.id)},${quote(env.correlationId)},${cause},${this.s(env.kind)},${this.s(env.from)},${this.s(env.to)},${this.s(subject)},${env.payload.length},${outcome === undefined ? 'null' : this.s(outcome)},${durationMs === undefined ? 'null' : durationMs},${env.attempt}]`,
+    );
+  }
+
+  /**
+   * One message's handling at its receiver, as one row: received (at), turn started and finished
+   * (offset and duration), replied (when the sender waited). The reader expands it into those events.
+   */
+  handled(actor: string, d: Delivery, outcome: string, startedAt: number | undefined, ms: number | undefined, replied: boolean): void {
+    if (!this.enabled) return;
+    const env = d.env;
+    const at = d.receivedAt ?? startedAt ?? this.now();
+    const start = startedAt === undefined ? 'null' : startedAt - at;
+    const cause = env.causationId === null ? 'null' : hex(env.causationId);
+    this.push(
+      this.rows,
+      `["handled",${at},${this.s(actor)},${hex(env.id)},${hex(env.correlationId)},${cause},${this.s(env.kind)},${this.s(env.from)},${this.s(env.to)},${this.s(d.subject)},${env.payload.length},${this.s(outcome)},${ms ?? 'null'},${env.attempt},${start},${replied ? 1 : 0}]`,
     );
   }
 

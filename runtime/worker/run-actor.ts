@@ -64,6 +64,7 @@ async function turn(
     return null;
   }
   const correlationId = message?.correlationId ?? newCorrelationId();
+  const t0 = performance.now();
   const guard = new TurnGuard(env.channel.policy, actor.self, allowance);
   const ctx = new TurnContext({
     config: message === null ? actor.config : undefined,
@@ -86,15 +87,23 @@ async function turn(
     const outcome: TurnOutcome = { ok: true, intents: ctx.intents };
     if (ctx.replyValue !== undefined) outcome.reply = ctx.replyValue;
     if (guard.refused.length > 0) outcome.refused = guard.refused;
+    timed(outcome, t0);
     return { outcome, state: { value: next, bytes } };
   } catch (err) {
     const outcome = failure(err, 'ERR_HANDLER_FAILED', actor.self);
     if (guard.refused.length > 0) outcome.refused = guard.refused;
+    timed(outcome, t0);
     return { outcome };
   } finally {
     ctx.close();
     Atomics.add(progress.view, finishedIndex(progress.slot), 1);
   }
+}
+
+/** Stamps when the turn ran, for the kernel's trace of it. */
+function timed(outcome: TurnOutcome, t0: number): void {
+  outcome.startedAt = performance.timeOrigin + t0;
+  outcome.ms = performance.now() - t0;
 }
 
 /** Decodes and validates a message; returns the parsed input or an input-error outcome. */

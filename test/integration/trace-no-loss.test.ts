@@ -1,9 +1,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { headers } from 'nats';
 import { describe, expect, onTestFinished, test, vi } from 'vitest';
-import { startTracer, type DecisionRecord } from 'autonomy-os';
-import { recordsOfLog, verifyLogFile } from 'autonomy-os/internal';
+import { startTracer, type DecisionRecord, type EnvelopeRecord } from 'autonomy-os';
+import { buildCausalTree, chainOf, recordsOfLog, verifyLogFile } from 'autonomy-os/internal';
 import { rawClient } from '../helpers/nats.js';
 import { startSystem } from '../helpers/system.js';
 
@@ -47,7 +48,7 @@ describe('trace delivery', () => {
 
     // The same log, for any NATS client: the node hands the query to its tracer.
     const nc = await rawClient();
-    const answer = await nc.request(`${ns}.ctl.all.trace`, new TextEncoder().encode(JSON.stringify({ kind: 'tail', actor: 'agent/a', limit: 5 })), { timeout: 10_000 });
+    const answer = await nc.request(`${ns}.ctl.all.trace`, new TextEncoder().encode(JSON.stringify({ kind: 'tail', actor: 'agent/a', type: 'decision', limit: 5 })), { timeout: 10_000 });
     const body = answer.json<{ kind: string; records: DecisionRecord[] }>();
     expect(body.kind).toBe('tail');
     expect(body.records).toHaveLength(5);
@@ -67,5 +68,52 @@ describe('trace delivery', () => {
     await startTracer(system, { file });
     await vi.waitFor(() => expect(system.traceBacklog).toBe(0), { timeout: 15_000, interval: 50 });
     expect(await publishes(file, 'agent/b')).toHaveLength(10);
+  });
+});
+
+describe('trace completeness', () => {
+  test('trace - a chain from an outside client through two actors is in the log once per event, and rebuilds as its causal tree', async () => {
+    const system = await startSystem({ threads: 2 });
+    const ns = system.subjects.prefix;
+    const file = await tempLog();
+    await startTracer(system, { file });
+    await system.spawn(new URL('../fixtures/relay.ts', import.meta.url), { type: 'relay', key: 'r', tasks: ['relay'] });
+    await system.spawn(new URL('../fixtures/echo.ts', import.meta.url), { type: 'echo', key: 'e' });
+    const nc = await rawClient();
+    const traceId = 'ab'.repeat(16);
+    // the client brings its own W3C traceparent: the chain's id is the client's trace id
+    const h = headers();
+    h.set('traceparent', `00-${traceId}-${'cd'.repeat(8)}-01`);
+    await nc.request(`${ns}.task.relay`, new TextEncoder().encode(JSON.stringify({ op: 'ask', to: 'echo/e', value: { text: 'again' } })), { timeout: 10_000, headers: h });
+    await system.whenIdle();
+    await vi.waitFor(() => expect(system.traceBacklog).toBe(0), { timeout: 15_000, interval: 50 });
+
+    const records = recordsOfLog(await readFile(file, 'utf8'));
+    const chain = chainOf(records, traceId).filter((r): r is EnvelopeRecord => r.type === 'envelope');
+    const events = chain.map((r) => `${r.event} ${r.actor} ${r.kind}`).sort();
+    expect(events).toEqual(
+      [
+        // the task from the client, at relay/r
+        'received relay/r task',
+        'turn.started relay/r task',
+        'turn.finished relay/r task',
+        'replied relay/r task',
+        // the ask relay/r made, sent by it and handled by echo/e
+        'sent relay/r ask',
+        'received echo/e ask',
+        'turn.started echo/e ask',
+        'turn.finished echo/e ask',
+        'replied echo/e ask',
+      ].sort(),
+    );
+    for (const r of chain) expect(r.traceparent).toBe(`00-${traceId}-${r.id}-01`);
+    const task = chain.find((r) => r.kind === 'task')!;
+    const ask = chain.find((r) => r.kind === 'ask')!;
+    expect(task.causationId).toBe('cd'.repeat(8)); // the client's span
+    expect(ask.causationId).toBe(task.id);
+    const tree = buildCausalTree(chainOf(records, traceId));
+    expect(tree.roots.map((n) => n.id)).toEqual([task.id]);
+    expect(tree.roots[0]!.children.map((n) => n.id)).toEqual([ask.id]);
+    expect(verifyLogFile(file).ok).toBe(true);
   });
 });
