@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { EmbeddedNats } from 'autonomy-os/internal';
 import { CSV_HEADER, SYSTEM_PREFIX } from './lib/report.js';
 
-const SCENARIOS = ['ask-throughput', 'ask-latency', 'tell-throughput', 'restart-latency', 'failover-gap', 'broker-decision', 'broker-ask-throughput'];
+const SCENARIOS = ['ask-throughput', 'ask-latency', 'tell-throughput', 'restart-latency', 'failover-gap', 'broker-decision', 'broker-ask-throughput', 'trace-throughput'];
 const SCENARIO_TIMEOUT_MS = 60_000;
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 
