@@ -19,7 +19,7 @@ export class UsageError extends Error {
 
 /** One line per command, shown by `aos help` and under a usage error of that command. */
 export const SYNOPSIS = {
-  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
+  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
   tree: 'aos tree [--nats URL] [--namespace NS] [--timeout MS] [--json]',
   'policy check': 'aos policy check FILE [--namespace NS]',
   'policy apply': 'aos policy apply FILE [--nats URL] [--namespace NS] [--timeout MS]',
@@ -42,6 +42,8 @@ export interface StartFlags {
   config?: string;
   /** A policy file for this node (the namespace's stored policy, if any, wins). */
   policy?: string;
+  /** Run a tracer on this node, appending the namespace's trace to this hash-chained log. */
+  trace?: string;
   namespace?: string;
   nodeId?: string;
   threads?: number;
@@ -186,6 +188,7 @@ function parseStart(args: string[]): Command {
     nats: { type: 'string' },
     config: { type: 'string', short: 'c' },
     policy: { type: 'string' },
+    trace: { type: 'string' },
     namespace: { type: 'string' },
     'node-id': { type: 'string' },
     threads: { type: 'string' },
@@ -197,6 +200,7 @@ function parseStart(args: string[]): Command {
   if (values.nats !== undefined) flags.nats = nonEmpty('--nats', values.nats);
   if (values.config !== undefined) flags.config = nonEmpty('--config', values.config);
   if (values.policy !== undefined) flags.policy = nonEmpty('--policy', values.policy);
+  if (values.trace !== undefined) flags.trace = nonEmpty('--trace', values.trace);
   if (values.namespace !== undefined) flags.namespace = nonEmpty('--namespace', values.namespace);
   if (values['node-id'] !== undefined) flags.nodeId = nonEmpty('--node-id', values['node-id']);
   if (values.threads !== undefined) {

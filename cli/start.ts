@@ -5,7 +5,7 @@
 // drains (system.shutdown) and exits 0. A second signal exits at once.
 
 import { randomBytes } from 'node:crypto';
-import { ActorSystem, loadPolicyFile, type PolicyDoc } from '../index.js';
+import { ActorSystem, loadPolicyFile, startTracer, type PolicyDoc } from '../index.js';
 import type { StartFlags } from './args.js';
 import { loadNodeConfig, type LoadedConfig } from './node-config.js';
 import { policyLine, progress, stderrLogger } from './output.js';
@@ -60,6 +60,10 @@ export async function runStart(flags: StartFlags): Promise<number> {
   });
   progress(policyLine(system.governanceStatus.policy, policyFile, policy));
   try {
+    if (flags.trace !== undefined) {
+      await startTracer(system, { file: flags.trace });
+      progress(`tracer/${system.nodeId} appends the trace to ${flags.trace}`);
+    }
     if (cfg.actors.length > 0) progress(`spawning ${cfg.actors.length} actor${cfg.actors.length === 1 ? '' : 's'}…`);
     // In the file's order, one at a time: a failure names the first actor that could not start.
     for (const a of cfg.actors) {

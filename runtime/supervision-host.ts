@@ -25,6 +25,10 @@ export class NodeSupervisionHost implements SupervisionHost {
     return this.core.clock;
   }
 
+  record(event: Record<string, unknown>): void {
+    this.core.trace.other({ type: 'supervision', at: this.core.clock.now(), node: this.core.nodeId, ...event });
+  }
+
   get log() {
     return this.core.log;
   }

@@ -58,6 +58,8 @@ export interface EscalationEvent {
 export interface SupervisionHost {
   readonly clock: Clock;
   readonly log: Logger;
+  /** A supervision event for the trace (crash, restart, shutdown, give-up): the node stamps time and node. */
+  record(event: Record<string, unknown>): void;
   /** Spawns an actor watched by `watcher`; resolves to its AgentId. */
   startChild(spec: ActorChildStart, watcher: ChildWatcher): Promise<string>;
   /**

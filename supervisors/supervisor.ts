@@ -266,6 +266,7 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
                 : { id: offender.id, restart: offender.spec.restart },
           }),
     };
+    this.host.record({ event: context, ...record, ...(offender === undefined ? {} : { actor: offender.id }) });
     if (context === 'restart') this.host.log.info(record, `supervisor ${this.name}: ${context}`);
     else this.host.log.error(record, `supervisor ${this.name}: ${context}`);
   }
