@@ -11,6 +11,9 @@ import { MemoryWatchdog } from './memory-watchdog.js';
 import { DEFAULT_MAX_WORKER_EXTERNAL_BYTES } from './system-options.js';
 import { progressThread, type ActorResult, type BatchResult, type BatchTask, type KernelToWorker, type WorkerConfig, type WorkerToKernel } from './wire.js';
 
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+
 export type AskFromWorker = Extract<WorkerToKernel, { t: 'ask' }>;
 export type CallFromWorker = Extract<WorkerToKernel, { t: 'call' }>;
 export type ReportFromWorker = Extract<WorkerToKernel, { t: 'report' }>;
@@ -138,7 +141,14 @@ export class WorkerPool {
       if (msg.t === 'result') this.opts.onEarlyResult(msg.batchId, msg.result);
       if (msg.t === 'report') this.opts.onReport(msg);
       if (msg.t !== 'ask' && msg.t !== 'call') return;
-      void (msg.t === 'ask' ? this.opts.onAsk(msg) : this.opts.onCall(msg)).then((answer) => {
+      // Worker code is untrusted: ids it hands the kernel must be the W3C hex the kernel makes.
+      const wellFormed = TRACE_ID.test(msg.correlationId) && (msg.causationId === null || SPAN_ID.test(msg.causationId));
+      const answered = wellFormed
+        ? msg.t === 'ask'
+          ? this.opts.onAsk(msg)
+          : this.opts.onCall(msg)
+        : Promise.resolve<AskAnswer>({ ok: false, error: { code: 'ERR_BAD_REQUEST', message: 'malformed correlation or causation id from a worker' } });
+      void answered.then((answer) => {
         const reply: KernelToWorker = answer.ok
           ? { t: 'askResult', reqId: msg.reqId, ok: true, format: answer.format, payload: answer.payload }
           : { t: 'askResult', reqId: msg.reqId, ok: false, error: answer.error };

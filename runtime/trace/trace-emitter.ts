@@ -61,8 +61,9 @@ export class TraceEmitter {
   /** One event of one envelope, at `actor` (the receiver, or the sender for `sent`). `turn` carries started + finished. */
   envelope(event: WireEvent, actor: string, env: Envelope, subject: string, outcome?: string, durationMs?: number, at?: number): void {
     if (!this.enabled) return;
-    // Ids of envelopes the kernel made or accepted are hex; only a dead letter may carry a forged one.
-    const quote = event === 'dead-lettered' ? q : hex;
+    // A send is of an envelope the kernel just made (ids from workers are checked at the pool): hex.
+    // Other events may be about a message refused as forged, whose ids a client chose: quoted properly.
+    const quote = event === 'sent' ? hex : q;
     const cause = env.causationId === null ? 'null' : quote(env.causationId);
     this.push(
       this.rows,
@@ -71,7 +72,8 @@ export class TraceEmitter {
   }
 
   /**
-   * One message's handling at its receiver, as one row: received (at), turn started and finished
+   * One message's handling at its receiver, as one row (an accepted message: sealed by a node, or
+   * stamped here for an outside client, so its ids are the kernel's hex): received (at), turn started and finished
    * (offset and duration), replied (when the sender waited). The reader expands it into those events.
    */
   handled(actor: string, d: Delivery, outcome: string, startedAt: number | undefined, ms: number | undefined, replied: boolean): void {
