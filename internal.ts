@@ -42,3 +42,4 @@ export type { TraceRecord, EnvelopeRecord, EnvelopeEvent, GovernanceRecord } fro
 export { buildCausalTree, chainOf, tail, stats, recordsOfLog, answerQuery, traceQuerySchema, isBatchMark, percentile, DEFAULT_TAIL_LIMIT } from './runtime/trace/trace-query.js';
 export type { CausalTree, CausalNode, Handling, TreeEvent, TailFilters, ActorStats, TraceQuery, TraceAnswer, BatchMark } from './runtime/trace/trace-query.js';
 export { TRACER_MODULE, TRACER_TYPE } from './actors/index.js';
+export { TraceEmitter } from './runtime/trace/trace-emitter.js';
