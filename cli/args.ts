@@ -19,7 +19,7 @@ export class UsageError extends Error {
 
 /** One line per command, shown by `aos help` and under a usage error of that command. */
 export const SYNOPSIS = {
-  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
+  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG [--ui] [--ui-port N]] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
   tree: 'aos tree [--nats URL] [--namespace NS] [--timeout MS] [--json]',
   'policy check': 'aos policy check FILE [--namespace NS]',
   'policy apply': 'aos policy apply FILE [--nats URL] [--namespace NS] [--timeout MS]',
@@ -44,6 +44,10 @@ export interface StartFlags {
   policy?: string;
   /** Run a tracer on this node, appending the namespace's trace to this hash-chained log. */
   trace?: string;
+  /** Serve the trace page (cli/trace-ui.ts) over the --trace log on 127.0.0.1. */
+  ui?: boolean;
+  /** The page's port (default 0: a free one). */
+  uiPort?: number;
   namespace?: string;
   nodeId?: string;
   threads?: number;
@@ -189,6 +193,8 @@ function parseStart(args: string[]): Command {
     config: { type: 'string', short: 'c' },
     policy: { type: 'string' },
     trace: { type: 'string' },
+    ui: { type: 'boolean' },
+    'ui-port': { type: 'string' },
     namespace: { type: 'string' },
     'node-id': { type: 'string' },
     threads: { type: 'string' },
@@ -201,6 +207,16 @@ function parseStart(args: string[]): Command {
   if (values.config !== undefined) flags.config = nonEmpty('--config', values.config);
   if (values.policy !== undefined) flags.policy = nonEmpty('--policy', values.policy);
   if (values.trace !== undefined) flags.trace = nonEmpty('--trace', values.trace);
+  if (values['ui-port'] !== undefined) {
+    if (values.ui !== true) throw new UsageError('--ui-port needs --ui');
+    if (!/^\d{1,5}$/.test(values['ui-port']) || Number(values['ui-port']) > 65_535) throw new UsageError(`--ui-port must be a port from 0 to 65535, got ${JSON.stringify(values['ui-port'])}`);
+    flags.uiPort = Number(values['ui-port']);
+  }
+  if (values.ui === true) {
+    // The page reads the log the node's tracer writes: no tracer, nothing to show.
+    if (flags.trace === undefined) throw new UsageError('--ui shows the trace log: give it one with --trace LOG');
+    flags.ui = true;
+  }
   if (values.namespace !== undefined) flags.namespace = nonEmpty('--namespace', values.namespace);
   if (values['node-id'] !== undefined) flags.nodeId = nonEmpty('--node-id', values['node-id']);
   if (values.threads !== undefined) {

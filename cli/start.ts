@@ -2,13 +2,15 @@
 // no NATS URL the node starts an embedded nats-server. A policy file (--policy) is validated
 // before anything starts, and offered to the namespace (a policy already stored there wins). When every listed actor is spawned
 // it prints exactly one line on stdout, `aos: node <id> ready on <url>`, and on a signal it
-// drains (system.shutdown) and exits 0. A second signal exits at once.
+// drains (system.shutdown) and exits 0. A second signal exits at once. With --ui it also serves
+// the trace page (cli/trace-ui.ts) over the --trace log on 127.0.0.1, closed before the drain.
 
 import { randomBytes } from 'node:crypto';
 import { ActorSystem, loadPolicyFile, startTracer, type PolicyDoc } from '../index.js';
 import type { StartFlags } from './args.js';
 import { loadNodeConfig, type LoadedConfig } from './node-config.js';
 import { policyLine, progress, stderrLogger } from './output.js';
+import { serveTraceUi, type TraceUi } from './trace-ui.js';
 
 interface StopSignal {
   /** Resolves with the first SIGINT/SIGTERM. */
@@ -59,10 +61,15 @@ export async function runStart(flags: StartFlags): Promise<number> {
     logTo: 'stderr',
   });
   progress(policyLine(system.governanceStatus.policy, policyFile, policy));
+  let ui: TraceUi | undefined;
   try {
     if (flags.trace !== undefined) {
       await startTracer(system, { file: flags.trace });
       progress(`tracer/${system.nodeId} appends the trace to ${flags.trace}`);
+      if (flags.ui === true) {
+        ui = await serveTraceUi({ file: flags.trace, port: flags.uiPort ?? 0 });
+        progress(`trace ui on ${ui.url}`);
+      }
     }
     if (cfg.actors.length > 0) progress(`spawning ${cfg.actors.length} actor${cfg.actors.length === 1 ? '' : 's'}…`);
     // In the file's order, one at a time: a failure names the first actor that could not start.
@@ -71,6 +78,7 @@ export async function runStart(flags: StartFlags): Promise<number> {
       await system.spawn(a.module, { type: a.type, key: a.key, tasks: a.tasks });
     }
   } catch (err) {
+    await ui?.close();
     await system.shutdown({ timeoutMs: 5_000 });
     throw err;
   }
@@ -79,6 +87,7 @@ export async function runStart(flags: StartFlags): Promise<number> {
 
   const sig = await stop.promise;
   progress(`${sig}: draining and shutting down node ${system.nodeId}…`);
+  await ui?.close();
   await system.shutdown();
   progress('stopped');
   return 0;
