@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ActorCell, Delivery } from './actor-cell.js';
 import type { Broker } from './broker/broker.js';
 import type { TraceEmitter } from './trace/trace-emitter.js';
+import type { OtelSpans } from './trace/otel.js';
 import type { Clock } from './clock.js';
 import type { DeadLetters } from './dead-letters.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -35,6 +36,8 @@ export interface NodeCore {
   readonly quiet: Quiescence;
   readonly broker: Broker;
   readonly trace: TraceEmitter;
+  /** OpenTelemetry spans, when the user registered a tracer provider (trace/otel.ts). */
+  readonly otel?: OtelSpans | undefined;
   /** The cluster key that seals envelopes. */
   readonly key: Uint8Array;
   /** False once the node drains: failures are then dropped, not supervised. */

@@ -30,6 +30,7 @@ import { Broker, deniedError, type Suspension } from './broker/broker.js';
 import { loadPolicyFile, parsePolicy } from './broker/policy-schema.js';
 import { Governance, type GovernanceStatus } from './governance.js';
 import { TraceEmitter } from './trace/trace-emitter.js';
+import { OtelSpans } from './trace/otel.js';
 import { TRACER_TYPE, traceQuerySchema } from './trace/trace-query.js';
 import { TracePublisher } from './trace/trace-publisher.js';
 import { openGovernance, type NodeGovernance } from './governance-start.js';
@@ -108,6 +109,7 @@ export class ActorSystem {
     nodeId: string,
     log: Logger,
     governance: NodeGovernance,
+    otel: OtelSpans | undefined,
   ) {
     this.nodeId = nodeId;
     this.log = log;
@@ -165,6 +167,7 @@ export class ActorSystem {
       log,
       outbox: this.outbox,
       encode: (value) => this.encode(value).payload,
+      otel,
     });
     this.inbox = new Inbox({
       cells: this.cells,
@@ -196,6 +199,7 @@ export class ActorSystem {
       quiet: this.quiet,
       broker: this.broker,
       trace: this.trace,
+      otel,
       key: governance.key,
       running: () => this.state === 'running',
       reject: (cell, d, err, raw) => this.inbox.reject(cell, d, err, raw),
@@ -257,6 +261,9 @@ export class ActorSystem {
     try {
       transport = await NatsTransport.connect({ servers, name: `aos-node-${nodeId}`, clock: options.clock ?? systemClock, log });
       const governance = await openGovernance(options, transport, log);
+      // OpenTelemetry is on only when the user installed @opentelemetry/api and registered a provider.
+      const clock = options.clock ?? systemClock;
+      const otel = await OtelSpans.load(nodeId, () => clock.now());
       const maxMessageBytes = Math.min(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, transport.maxPayload);
       let system: ActorSystem | undefined;
       const pool = new WorkerPool({
@@ -271,7 +278,7 @@ export class ActorSystem {
         onQuiet: () => system!.quiet.wake(),
         onEarlyResult: (batchId, result) => system!.dispatcher.early(batchId, result),
       });
-      system = new ActorSystem(options, transport, pool, embedded, nodeId, log, governance);
+      system = new ActorSystem(options, transport, pool, embedded, nodeId, log, governance, otel);
       await system.governance.start();
       await transport.flush();
       log.info({ nats: transport.connectedUrl, threads: pool.threads, namespace: system.subjects.prefix }, 'node started');

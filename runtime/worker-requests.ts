@@ -12,6 +12,7 @@ import { aosError, toAosError } from './errors/aos-error.js';
 import type { Origin, Outbox } from './outbox.js';
 import type { AskAnswer, AskFromWorker, CallFromWorker } from './pool.js';
 import type { Subjects } from './subjects.js';
+import type { OtelSpans } from './trace/otel.js';
 import type { ToolRegistry } from './tools/tool-registry.js';
 
 export interface WorkerRequestDeps {
@@ -24,6 +25,8 @@ export interface WorkerRequestDeps {
   outbox: Outbox;
   /** A value as msgpack bytes within the node's message limit (throws ERR_ENCODE / ERR_PAYLOAD_TOO_LARGE). */
   encode: (value: unknown) => Uint8Array;
+  /** OpenTelemetry spans for tool calls, when a tracer provider is registered. */
+  otel?: OtelSpans | undefined;
 }
 
 function notRunning(self: string): AskAnswer {
@@ -67,6 +70,9 @@ export class WorkerRequests {
     const d = broker.decide(actor, 'call', call.tool, { ...(call.causationId === null ? {} : { messageId: call.causationId }), correlationId: call.correlationId });
     if (!d.allow) return { ok: false, error: deniedError(cell.id, 'call', call.tool, d).toWire() };
     dispatcher.waitingOnAsk(1);
+    const otel = this.deps.otel;
+    const startedAt = otel?.now() ?? 0;
+    let outcome = 'ok';
     try {
       const result = await tools.call({
         actor: { id: cell.id, role: d.role, owner: d.owner },
@@ -78,9 +84,12 @@ export class WorkerRequests {
       });
       return { ok: true, format: 'msgpack', payload: this.deps.encode(result) };
     } catch (err) {
-      return { ok: false, error: toAosError(err, 'ERR_TOOL_FAILED', { tool: call.tool }).toWire() };
+      const error = toAosError(err, 'ERR_TOOL_FAILED', { tool: call.tool });
+      outcome = error.code;
+      return { ok: false, error: error.toWire() };
     } finally {
       dispatcher.waitingOnAsk(-1);
+      otel?.toolCall(cell.id, call.tool, call.correlationId, call.causationId, startedAt, otel.now(), outcome);
     }
   }
 
