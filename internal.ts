@@ -43,3 +43,4 @@ export { buildCausalTree, chainOf, tail, stats, recordsOfLog, answerQuery, trace
 export type { CausalTree, CausalNode, Handling, TreeEvent, TailFilters, ActorStats, TraceQuery, TraceAnswer, BatchMark } from './runtime/trace/trace-query.js';
 export { TRACER_MODULE, TRACER_TYPE } from './actors/index.js';
 export { TraceEmitter } from './runtime/trace/trace-emitter.js';
+export { maskValue, compileMask, recordedValue } from './runtime/trace/payloads.js';

@@ -67,6 +67,7 @@ export class TurnResults {
   private settleTurn(cell: ActorCell, d: Delivery, outcome: TurnOutcome): void {
     this.core.quiet.activity++;
     if (d.traced !== false) this.core.trace.handled(cell.id, d, outcome.ok ? 'ok' : outcome.error.code, outcome.startedAt, outcome.ms, outcome.ok && outcome.reply !== undefined && awaitsReply(d));
+    if (d.traced !== false) this.core.trace.payload(cell.id, d, this.core.broker.policy);
     if (d.traced !== false) this.core.otel?.handled(cell.id, d, outcome.ok ? 'ok' : outcome.error.code, outcome.startedAt, outcome.ms);
     if (outcome.refused !== undefined) this.recordRefused(cell, d, outcome.refused);
     if (outcome.ok) {

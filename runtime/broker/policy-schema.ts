@@ -87,12 +87,32 @@ const role = z
   })
   .strict();
 
+/** A field path in a payload: keys separated by dots, `*` for any one key or array index. */
+const fieldPath = z.string().superRefine((v, ctx) => {
+  if (v.split('.').some((k) => k === '')) ctx.addIssue({ code: 'custom', message: `field path ${JSON.stringify(v)} has an empty key` });
+});
+
+/** What the trace records of message payloads. Without this section, no payload is ever recorded. */
+const trace = z
+  .object({
+    /** Messages whose payloads are recorded (decoded), by the subject they arrive on. */
+    payloads: z.object({ subjects: z.array(pattern('subject')) }).strict().optional(),
+    /**
+     * Field paths whose values are replaced by "***" in every recorded payload. A path starts at
+     * the top level of the value: `password` masks a top-level field only, `*.password` one level down,
+     * `customers.*.email` the email of every customer.
+     */
+    mask: z.array(fieldPath).default([]),
+  })
+  .strict();
+
 const schema = z
   .object({
     name: z.string().optional(),
     roles: z.record(z.string().min(1), role),
     /** The role (and owner) of each actor type; "*" for every type not listed. */
     actors: z.record(actorType, z.object({ role: z.string().min(1), owner: z.string().min(1).optional() }).strict()),
+    trace: trace.optional(),
   })
   .strict()
   .superRefine((p, ctx) => {

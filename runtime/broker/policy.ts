@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from '../canonical-json.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { subjectProblem } from '../subjects.js';
+import { compileMask, type MaskPath } from '../trace/payloads.js';
 import type { Action, PolicyDoc, RoleDoc, ScopeDoc } from './policy-schema.js';
 import { firstContaining, firstOverlapping, isSubset, overlaps, patternList, tokens, type PatternList } from './subject-pattern.js';
 
@@ -76,6 +77,11 @@ export class Policy {
   private readonly roles = new Map<string, CompiledRole>();
   private readonly reserved: ReservedArea[];
   private readonly cache = new Map<string, StaticDecision>();
+  /** Subjects whose message payloads the trace records (none unless the policy's `trace` section names some). */
+  private readonly payloadSubjects: PatternList;
+  private readonly payloadCache = new Map<string, boolean>();
+  /** Field paths masked in every recorded payload. */
+  readonly mask: readonly MaskPath[];
 
   constructor(
     readonly doc: PolicyDoc,
@@ -86,6 +92,8 @@ export class Policy {
     readonly revision = 0,
   ) {
     this.version = policyDigest(doc);
+    this.payloadSubjects = patternList(doc.trace?.payloads?.subjects ?? []);
+    this.mask = compileMask(doc.trace?.mask ?? []);
     this.reserved = [DOLLAR, area('_INBOX.>'), area(`${namespace}.ctl.>`), area(`${namespace}.trace.>`), area(`${namespace}.approval.>`)];
     for (const [name, r] of Object.entries(doc.roles)) {
       const g = (x: { allow: string[]; deny: string[] }): CompiledGrant => ({ allow: patternList(x.allow), deny: patternList(x.deny) });
@@ -119,6 +127,19 @@ export class Policy {
       this.cache.set(key, d);
     }
     return d;
+  }
+
+  /** True when the trace records the payloads of messages on `subject` (cached). */
+  payloadsFor(subject: string): boolean {
+    // The common case, no payloads recorded, costs one length check per message.
+    if (this.payloadSubjects.compiled.length === 0) return false;
+    let p = this.payloadCache.get(subject);
+    if (p === undefined) {
+      p = subjectProblem(subject) === undefined && firstContaining(this.payloadSubjects, tokens(subject)) >= 0;
+      if (this.payloadCache.size >= CACHE_LIMIT) this.payloadCache.clear();
+      this.payloadCache.set(subject, p);
+    }
+    return p;
   }
 
   private decide(type: string, action: Action, target: string): StaticDecision {

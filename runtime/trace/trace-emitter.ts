@@ -5,6 +5,7 @@
 
 import type { Delivery } from '../actor-cell.js';
 import type { Envelope } from '../envelope.js';
+import { recordedValue, type PayloadRecord, type PayloadRule } from './payloads.js';
 import { TRACE_WIRE_VERSION, type WireEvent } from './trace-codec.js';
 
 export interface TraceSink {
@@ -86,6 +87,26 @@ export class TraceEmitter {
       this.rows,
       `["handled",${at},${this.s(actor)},${hex(env.id)},${hex(env.correlationId)},${cause},${this.s(env.kind)},${this.s(env.from)},${this.s(env.to)},${this.s(d.subject)},${env.payload.length},${this.s(outcome)},${ms ?? 'null'},${env.attempt},${start},${replied ? 1 : 0}]`,
     );
+  }
+
+  /**
+   * The payload of a handled message, decoded and masked, when the policy in force records the
+   * payloads of its subject. Nothing is decoded otherwise.
+   */
+  payload(actor: string, d: Delivery, rule: PayloadRule): void {
+    if (!this.enabled || !rule.payloadsFor(d.subject)) return;
+    const env = d.env;
+    const record: PayloadRecord = {
+      type: 'payload',
+      at: d.receivedAt ?? this.now(),
+      node: this.nodeId,
+      id: env.id,
+      correlationId: env.correlationId,
+      actor,
+      subject: d.subject,
+      value: recordedValue(env, rule.mask),
+    };
+    this.other(record);
   }
 
   /** A decision, supervision or governance record (a plain object). */

@@ -22,7 +22,7 @@ import {
 } from 'autonomy-os/internal';
 import { collect, json, rawClient, replyAsActor } from '../helpers/nats.js';
 import { errorOf, fixture, startSystem } from '../helpers/system.js';
-import { buildCausalTree, recordsOfLog, type ActorStats } from '../../runtime/trace/trace-query.js';
+import { buildCausalTree, recordsOfLog, type ActorStats } from 'autonomy-os/internal';
 
 /** The built tracer (npm test builds first): its errors carry the runtime's codes. */
 const TRACER = new URL('../../dist/actors/tracer.js', import.meta.url);

@@ -16,7 +16,7 @@ import {
   tail,
   traceQuerySchema,
   type CausalNode,
-} from '../../runtime/trace/trace-query.js';
+} from 'autonomy-os/internal';
 
 const C = 'c0ffee00c0ffee00c0ffee00c0ffee00';
 
