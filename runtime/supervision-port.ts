@@ -17,6 +17,8 @@ export interface ChildFailure {
   /** The message whose turn failed, and how many times it has been tried. */
   messageId: string;
   attempt: number;
+  /** The chain of work the message belongs to ('' for a failed init): supervision records join it in the trace. */
+  correlationId: string;
 }
 
 /** Why a child stopped on its own: it called ctx.stop() (`normal`), or was stopped from outside (`shutdown`). */

@@ -60,7 +60,7 @@ export class TurnResults {
     this.core.log.error({ actor: cell.id, reason: { code: err.code, message: err.message, stack: err.stack } }, 'init failed after a restart');
     if (cell.watcher === undefined || cell.status !== 'running') return false;
     cell.status = 'failed';
-    cell.watcher.childFailed(cell.id, { kind: FAILURE_KINDS[err.code] ?? 'threw', error: err, messageId: '', attempt: 0 });
+    cell.watcher.childFailed(cell.id, { kind: FAILURE_KINDS[err.code] ?? 'threw', error: err, messageId: '', attempt: 0, correlationId: '' });
     return false;
   }
 
@@ -107,7 +107,7 @@ export class TurnResults {
     }
     cell.status = 'failed';
     cell.failed = { delivery: d, error: err };
-    cell.watcher.childFailed(cell.id, { kind, error: err, messageId: d.env.id, attempt: d.env.attempt });
+    cell.watcher.childFailed(cell.id, { kind, error: err, messageId: d.env.id, attempt: d.env.attempt, correlationId: d.env.correlationId });
   }
 
   /**

@@ -50,6 +50,8 @@ export interface SupervisorParent {
 }
 
 export class Supervisor implements ChildWatcher, SupervisorHandle {
+  /** For each child whose last exit was a failed turn: that message and its chain (trace records of the crash and restart). */
+  private readonly traceIds = new WeakMap<Child, { messageId: string; correlationId: string }>();
   status: Status = 'starting';
   private children: Child[] = [];
   private window: RestartWindow = EMPTY_WINDOW;
@@ -135,7 +137,8 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
   // ---- ChildWatcher: events from the kernel ------------------------------------------
 
   childFailed(id: string, failure: ChildFailure): void {
-    void this.enqueue(() => this.onFailure(id, { kind: 'failure', failure: failure.kind, code: failure.error.code }, failure.error.message, failure.error.stack));
+    const ids = failure.messageId === '' ? undefined : { messageId: failure.messageId, correlationId: failure.correlationId };
+    void this.enqueue(() => this.onFailure(id, { kind: 'failure', failure: failure.kind, code: failure.error.code }, failure.error.message, failure.error.stack, ids));
   }
 
   childExited(id: string, reason: ExitKind): void {
@@ -148,7 +151,7 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
 
   // ---- policy -----------------------------------------------------------------------
 
-  private async onFailure(id: string, reason: ExitReason, message: string, cause?: string): Promise<void> {
+  private async onFailure(id: string, reason: ExitReason, message: string, cause?: string, ids?: { messageId: string; correlationId: string }): Promise<void> {
     const child = this.children.find((c) => c.id === id);
     if (child === undefined || this.status !== 'running') {
       // A child of a supervisor that is stopping, or already forgotten: nothing to restart.
@@ -158,6 +161,9 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
     const now = this.host.clock.now();
     const code = reason.kind === 'failure' ? reason.code : reason.kind;
     if (reason.kind === 'failure') child.lastFailure = { code, message, kind: reason.failure, at: now };
+    // The termination and the restart it causes join the failed message's chain in the trace.
+    if (ids !== undefined && reason.kind === 'failure') this.traceIds.set(child, ids);
+    else this.traceIds.delete(child);
     this.log('child_terminated', { code, message, ...(cause === undefined ? {} : { cause }) }, child);
     const directive = child.kind === 'actor' && reason.kind === 'failure' ? child.spec.directives[reason.failure] : 'restart';
     if (directive === 'resume' && child.kind === 'actor') {
@@ -266,7 +272,8 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
                 : { id: offender.id, restart: offender.spec.restart },
           }),
     };
-    this.host.record({ event: context, ...record, ...(offender === undefined ? {} : { actor: offender.id }) });
+    const ids = (context === 'child_terminated' || context === 'restart') && offender !== undefined ? (this.traceIds.get(offender) ?? {}) : {};
+    this.host.record({ event: context, ...record, ...(offender === undefined ? {} : { actor: offender.id }), ...ids });
     if (context === 'restart') this.host.log.info(record, `supervisor ${this.name}: ${context}`);
     else this.host.log.error(record, `supervisor ${this.name}: ${context}`);
   }
