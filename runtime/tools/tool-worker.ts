@@ -3,36 +3,14 @@
 // the module's schemas here; errors go back as `{code, message, details}`. The kernel never
 // imports this file (the pool loads it by path).
 
-import { tsImport } from 'tsx/esm/api';
 import { decodeValue, encodeValue } from '../envelope.js';
 import { aosError, toAosError, type WireError } from '../errors/aos-error.js';
 import { isToolDefinition, type ToolDefinition } from './define-tool.js';
 import type { ToolTask, ToolTaskResult } from './tool-wire.js';
-
-const cache = new Map<string, Promise<ToolDefinition>>();
-const TS = /\.[cm]?tsx?$/;
-
-async function load(url: string): Promise<ToolDefinition> {
-  let ns: Record<string, unknown>;
-  try {
-    ns = TS.test(new URL(url).pathname) ? await tsImport(url, import.meta.url) : await import(url);
-  } catch (err) {
-    throw toAosError(err, 'ERR_CONFIG', { module: url });
-  }
-  let def = ns['default'];
-  if (!isToolDefinition(def) && typeof def === 'object' && def !== null) def = (def as Record<string, unknown>)['default'];
-  if (!isToolDefinition(def)) throw aosError('ERR_CONFIG', `${url} does not default-export defineTool({...})`, { module: url });
-  return def;
-}
+import { loadDefaultExport } from '../worker/load-module.js';
 
 function loadTool(url: string): Promise<ToolDefinition> {
-  let p = cache.get(url);
-  if (p === undefined) {
-    p = load(url);
-    p.catch(() => cache.delete(url));
-    cache.set(url, p);
-  }
-  return p;
+  return loadDefaultExport(url, isToolDefinition, 'ERR_CONFIG', 'defineTool({...})');
 }
 
 const issues = (e: { issues: { path: PropertyKey[]; message: string }[] }) => e.issues.map((i) => ({ path: i.path.map(String), message: i.message }));

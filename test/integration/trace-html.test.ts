@@ -4,12 +4,13 @@
 // message, the denial must be red, nothing may be fetched, and a screenshot must show a drawing.
 // .ci/ensure-chromium.sh finds /usr/bin/chromium (or installs it once, as root): beforeAll runs it.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM_SETUP_MS, launchChromium, pixels } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AOS_BIN, packageRoot } from '../helpers/processes.js';
 import { ARROWS, CHAIN, PARTICIPANTS, writeChainLog } from '../helpers/trace-chain.js';
@@ -21,20 +22,9 @@ interface Box {
   left: number;
   right: number;
 }
-interface Pixels {
-  data: Uint8ClampedArray;
-}
-interface Canvas {
-  width: number;
-  height: number;
-  getContext(kind: '2d'): { drawImage(img: unknown, x: number, y: number): void; getImageData(x: number, y: number, w: number, h: number): Pixels } | null;
-}
-declare const document: { querySelector(selector: string): { getBoundingClientRect(): Box } | null; createElement(tag: 'canvas'): Canvas };
-declare const Image: new () => { src: string; naturalWidth: number; naturalHeight: number; decode(): Promise<void> };
+declare const document: { querySelector(selector: string): { getBoundingClientRect(): Box } | null };
 declare function getComputedStyle(element: unknown): { stroke: string };
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let dir: string;
 let browser: Browser;
@@ -43,19 +33,17 @@ let page: Page;
 const requested: string[] = [];
 
 beforeAll(async () => {
-  // The first install of chromium can take minutes; later runs find it at once.
-  execFileSync('sh', [join(packageRoot(), '.ci', 'ensure-chromium.sh')], { stdio: 'inherit', timeout: 600_000 });
   dir = mkdtempSync(join(tmpdir(), 'aos-trace-html-'));
   const log = writeChainLog(dir);
   const out = join(dir, 'chain.html');
   const cli = await run(['trace', 'html', CHAIN, '--file', log, '--out', out]);
   if (cli.code !== 0) throw new Error(`aos trace html exited ${cli.code}: ${cli.stderr}`);
   expect(cli.stdout).toBe(`${out}\n`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('request', (r) => requested.push(r.url()));
   await page.goto(pathToFileURL(out).href, { waitUntil: 'load' });
-}, 660_000);
+}, CHROMIUM_SETUP_MS);
 
 afterAll(async () => {
   await browser?.close();
@@ -81,33 +69,6 @@ function rgb(css: string): number[] {
 
 const isRed = ([r, g, b]: number[]) => r! > 170 && g! < 90 && b! < 90;
 
-/** Decodes a PNG in a blank page's canvas: its size, and how many pixels are not white and how many red. */
-async function pixels(png: Buffer): Promise<{ width: number; height: number; inked: number; red: number }> {
-  const blank = await browser.newPage();
-  try {
-    return await blank.evaluate(async (b64) => {
-      const img = new Image();
-      img.src = `data:image/png;base64,${b64}`;
-      await img.decode();
-      const canvas = document.createElement('canvas');
-      canvas.width = img.naturalWidth;
-      canvas.height = img.naturalHeight;
-      const ctx = canvas.getContext('2d')!;
-      ctx.drawImage(img, 0, 0);
-      const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-      let inked = 0;
-      let red = 0;
-      for (let i = 0; i < data.length; i += 4) {
-        const [r, g, b] = [data[i]!, data[i + 1]!, data[i + 2]!];
-        if (r < 235 || g < 235 || b < 235) inked++;
-        if (r > 170 && g < 90 && b < 90) red++;
-      }
-      return { width: canvas.width, height: canvas.height, inked, red };
-    }, png.toString('base64'));
-  } finally {
-    await blank.close();
-  }
-}
 
 describe('trace html in chromium', () => {
   it('trace html - one lifeline per participant, left to right in order of appearance', async () => {
@@ -164,12 +125,12 @@ describe('trace html in chromium', () => {
     expect(existsSync(file)).toBe(true);
     expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
     expect(png.length).toBeGreaterThan(20_000);
-    const all = await pixels(png);
+    const all = await pixels(browser, png);
     expect(all.width).toBe(1280);
     expect(all.height).toBeGreaterThan(900); // the diagram and its table run past one screen
     expect(all.inked / (all.width * all.height)).toBeGreaterThan(0.03);
     expect(all.red).toBeGreaterThan(200);
-    const denial = await pixels(await page.locator('#sequence .denial').screenshot());
+    const denial = await pixels(browser, await page.locator('#sequence .denial').screenshot());
     expect(denial.red).toBeGreaterThan(50);
   });
 });

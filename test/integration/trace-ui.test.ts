@@ -4,31 +4,18 @@
 // diagram drawn. Plain HTTP for the 400 and 404s, and the built CLI for `--ui` without `--trace`.
 // .ci/ensure-chromium.sh finds /usr/bin/chromium (or installs it once, as root): beforeAll runs it.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM_SETUP_MS, launchChromium, pixels } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveTraceUi, type TraceUi } from '../../cli/trace-ui.js';
 import { AOS_BIN, packageRoot } from '../helpers/processes.js';
 import { CHAIN, OTHER_CHAIN, PARTICIPANTS, T0, writeChainLog } from '../helpers/trace-chain.js';
 
-// The browser globals the page function below uses (the tests' tsconfig has no DOM lib).
-interface Pixels {
-  data: Uint8ClampedArray;
-}
-interface Canvas {
-  width: number;
-  height: number;
-  getContext(kind: '2d'): { drawImage(img: unknown, x: number, y: number): void; getImageData(x: number, y: number, w: number, h: number): Pixels } | null;
-}
-declare const document: { createElement(tag: 'canvas'): Canvas };
-declare const Image: new () => { src: string; naturalWidth: number; naturalHeight: number; decode(): Promise<void> };
 
-// The launch of test/integration/trace-html.test.ts (it exports no helper).
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let dir: string;
 let ui: TraceUi;
@@ -36,13 +23,11 @@ let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  // The first install of chromium can take minutes; later runs find it at once.
-  execFileSync('sh', [join(packageRoot(), '.ci', 'ensure-chromium.sh')], { stdio: 'inherit', timeout: 600_000 });
   dir = mkdtempSync(join(tmpdir(), 'aos-trace-ui-'));
   ui = await serveTraceUi({ file: writeChainLog(dir), port: 0 });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-}, 660_000);
+}, CHROMIUM_SETUP_MS);
 
 afterAll(async () => {
   await browser?.close();
@@ -50,28 +35,6 @@ afterAll(async () => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Decodes a PNG in a blank page's canvas: its size, and how many pixels are not white. */
-async function pixels(png: Buffer): Promise<{ width: number; height: number; inked: number }> {
-  const blank = await browser.newPage();
-  try {
-    return await blank.evaluate(async (b64) => {
-      const img = new Image();
-      img.src = `data:image/png;base64,${b64}`;
-      await img.decode();
-      const canvas = document.createElement('canvas');
-      canvas.width = img.naturalWidth;
-      canvas.height = img.naturalHeight;
-      const ctx = canvas.getContext('2d')!;
-      ctx.drawImage(img, 0, 0);
-      const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-      let inked = 0;
-      for (let i = 0; i < data.length; i += 4) if (data[i]! < 235 || data[i + 1]! < 235 || data[i + 2]! < 235) inked++;
-      return { width: canvas.width, height: canvas.height, inked };
-    }, png.toString('base64'));
-  } finally {
-    await blank.close();
-  }
-}
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [AOS_BIN, ...args], { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -113,7 +76,7 @@ describe('trace ui', () => {
     expect(await page.$$eval('#sequence .lifeline', (els) => els.map((e) => e.getAttribute('data-actor')))).toEqual(PARTICIPANTS);
     const png = await page.screenshot({ fullPage: true });
     expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
-    const shot = await pixels(png);
+    const shot = await pixels(browser, png);
     expect(shot.width).toBe(1280);
     expect(shot.inked / (shot.width * shot.height)).toBeGreaterThan(0.03);
     await page.locator('#back').click();
