@@ -40,11 +40,12 @@ export async function runDemo(): Promise<number> {
     const refund = { input: z.object({ amount: z.number().positive() }), output: z.object({ refunded: z.number() }), run: ({ amount }: { amount: number }) => ({ refunded: amount }) };
     system.registerTool('payments.refund', refund);
     system.registerTool('payments.refund.large', refund);
-    progress(`spawning ${TEAM.length} actors…`, 'aos demo');
-    await Promise.all(TEAM.map((a) => system.spawn(moduleUrl(a.module), { type: a.type, key: a.key, tasks: a.tasks })));
-    // Kept after the demo (and continued by the next run): `aos trace verify|show|stats --file` it.
+    // The tracer first, so it records the team's start. The log is kept after the demo (and
+    // continued by the next run): `aos trace verify|show|stats|html --file` it.
     const traceFile = join('.aos', 'demo', 'trace.log');
     await startTracer(system, { file: traceFile });
+    progress(`spawning ${TEAM.length} actors…`, 'aos demo');
+    await Promise.all(TEAM.map((a) => system.spawn(moduleUrl(a.module), { type: a.type, key: a.key, tasks: a.tasks })));
     console.log(`node ${system.nodeId} on ${system.natsUrl}: ${team()}; tracer/${system.nodeId} writes ${traceFile}`);
 
     client = await OutsideClient.connect(system.natsUrl, NS);

@@ -337,18 +337,24 @@ export class ActorSystem {
         const init = await this.runInit(cell);
         this.pool.remember(cell.module);
         const direct = this.subjects.actor(cell.addr);
+        // Running before its subscriptions exist: a message that arrives while the server is told
+        // of them waits in the mailbox instead of being refused as if the actor were stopping.
+        cell.status = 'running';
         cell.subscriptions.push(this.transport.subscribe(direct, (m) => this.inbox.receive(cell, m, 'tell', id), this.subjects.queueGroup('actor')));
         for (const task of tasks) cell.subscriptions.push(this.subscribeTask(cell, task));
         await this.transport.flush(); // the subscriptions are live on the server when spawn resolves
-        cell.status = 'running';
         cell.serving = true;
         for (const task of tasks) this.host.availability.regained(task);
         this.results.commitIntents(cell, { from: id }, init);
         this.log.info({ actor: id, module: cell.module, tasks }, 'actor spawned');
       } catch (err) {
+        const failed = toAosError(err, 'ERR_ACTOR_MODULE', { actorId: id });
+        cell.status = 'stopped';
         this.cells.delete(id);
         for (const s of cell.subscriptions) s.unsubscribe();
-        throw toAosError(err, 'ERR_ACTOR_MODULE', { actorId: id });
+        // Anything that arrived meanwhile is answered and dead-lettered, never dropped.
+        for (const d of cell.mailbox.drain()) this.inbox.reject(cell, d, failed);
+        throw failed;
       }
     });
     return id;

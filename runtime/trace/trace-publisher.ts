@@ -139,7 +139,8 @@ export class TracePublisher implements TraceSink {
     if (this.closed) return;
     if (!this.absent) {
       this.absent = true;
-      this.opts.log.warn({ why, backlog: this.buffered }, 'no tracer acknowledges the trace: buffering (bounded) and retrying');
+      // Normal for a node with no tracer yet; a full buffer is the error (see trim).
+      this.opts.log.info({ why, backlog: this.buffered }, 'no tracer acknowledges the trace: buffering (bounded) and retrying');
     }
     if (this.retryTimer !== undefined) return;
     this.retryTimer = this.opts.clock.setTimeout(() => {

@@ -43,7 +43,7 @@ function workflowPolicy(ns: string): PolicyDoc {
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'aos-trace-complete-'));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  onTestFinished(() => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })); // a tracer still stopping may write meanwhile
   return dir;
 }
 

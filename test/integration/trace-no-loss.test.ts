@@ -12,7 +12,8 @@ const AGENT = new URL('../fixtures/broker/agent.ts', import.meta.url);
 
 async function tempLog(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'aos-trace-'));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  // Retried: a tracer still shutting down may write its head file while the directory goes.
+  onTestFinished(() => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
   return join(dir, 'trace.log');
 }
 

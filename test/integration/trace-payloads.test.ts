@@ -13,7 +13,7 @@ import { fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
 
 async function tempLog(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'aos-trace-payloads-'));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  onTestFinished(() => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })); // a tracer still stopping may write meanwhile
   return join(dir, 'trace.log');
 }
 
