@@ -4,54 +4,19 @@
 // of its own. The CLI confirms every change on every node before it exits, so the nodes'
 // status is checked right after it, without waiting.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { parsePolicy, type ActorSystem } from 'autonomy-os';
 import { EmbeddedNats, GovernanceStore, Policy } from 'autonomy-os/internal';
-import { deferred } from '../helpers/deferred.js';
-import { AOS_BIN, packageRoot } from '../helpers/processes.js';
+import { runAos, startAos, type AosProcess } from '../helpers/processes.js';
 import { rawClient } from '../helpers/nats.js';
 import { fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
 
-const ROOT = packageRoot();
 
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs `aos <args>` to completion (every command here ends on its own, within its --timeout). */
-function aos(args: string[]): Promise<Exit> {
-  return run(args).exit;
-}
 
-/** Starts `aos <args>`; `firstLine()` resolves with its first stdout line (a node's ready line). */
-function run(args: string[]): { child: ChildProcess; exit: Promise<Exit>; firstLine: () => Promise<string> } {
-  const child = spawn(process.execPath, [AOS_BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  const firstLine = deferred<string>();
-  child.stdout.setEncoding('utf8').on('data', (s: string) => {
-    stdout += s;
-    if (stdout.includes('\n')) firstLine.resolve(stdout.slice(0, stdout.indexOf('\n')));
-  });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const exit = new Promise<Exit>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => {
-      firstLine.reject(new Error(`aos exited (code ${code}) before its first line: ${stderr}`));
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { child, exit, firstLine: () => firstLine.wait(20_000, 'first stdout line of aos') };
-}
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -99,6 +64,13 @@ async function twoNodes(): Promise<{ ns: string; a: ActorSystem; b: ActorSystem;
   await a.spawn(fixture('echo.ts'), { type: 'echo', key: 'a' });
   await b.spawn(fixture('echo.ts'), { type: 'echo', key: 'b' });
   return { ns, a, b, v1: versionOf(doc, ns) };
+}
+
+const aos = runAos;
+/** `aos <args>`, with the first line it prints on stdout. */
+function run(args: string[]): AosProcess & { firstLine: () => Promise<string> } {
+  const p = startAos(args);
+  return { ...p, firstLine: () => p.line('stdout', () => true, 20_000, 'the first stdout line of aos') };
 }
 
 describe('cli policy', () => {

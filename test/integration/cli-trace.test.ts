@@ -4,52 +4,19 @@
 // kernel sends them; show and stats read a log written by FileLog in a temp dir, or ask a stand-in
 // tracer on `<ns>.ctl.all.trace`. Each test has a namespace and a directory of its own.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInbox } from 'nats';
-import { afterEach, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { TRACE_WIRE_VERSION, type TraceBatch } from 'autonomy-os/internal';
-import { deferred } from '../helpers/deferred.js';
 import { collect, json, parseJson, rawClient } from '../helpers/nats.js';
-import { AOS_BIN, packageRoot } from '../helpers/processes.js';
+import { runAos, startAos, type AosProcess } from '../helpers/processes.js';
 import { fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
 import { CHAIN, chainRecords, M1, M2, M3, OTHER_CHAIN, writeChainLog } from '../helpers/trace-chain.js';
 
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** Starts `aos <args>`; `listening()` resolves once its stderr says it listens (tail subscribes, then says so). */
-function run(args: string[]): { child: ChildProcess; exit: Promise<Exit>; listening: () => Promise<void> } {
-  const child = spawn(process.execPath, [AOS_BIN, ...args], { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  const listening = deferred<void>();
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
-    stderr += s;
-    if (stderr.includes('listening on')) listening.resolve();
-  });
-  const exit = new Promise<Exit>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => {
-      listening.reject(new Error(`aos exited (code ${code}) before it listened: ${stderr}`));
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { child, exit, listening: () => listening.wait(15_000, 'aos trace tail listening') };
-}
 
-function aos(args: string[]): Promise<Exit> {
-  return run(args).exit;
-}
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -140,6 +107,13 @@ async function tail(flags: string[]) {
     return { ...exit, lines: exit.stdout.split('\n').filter((l) => l !== ''), replies: replies.count };
   };
   return { ns, send, done };
+}
+
+const aos = runAos;
+/** `aos <args>` (trace tail), ready once it says on stderr that it listens. */
+function run(args: string[]): AosProcess & { listening: () => Promise<void> } {
+  const p = startAos(args);
+  return { ...p, listening: () => p.line('stderr', (l) => l.includes('listening on'), 15_000, 'aos trace tail listening').then(() => undefined) };
 }
 
 describe('cli trace tail', () => {

@@ -3,33 +3,13 @@
 // its own; the built CLI (dist/cli/aos.js, so `npm run build` first, as `npm test` does)
 // asks them as a user would. Meant for test/integration/ (it imports ../helpers/).
 
-import { spawn } from 'node:child_process';
 import { describe, expect, inject, it } from 'vitest';
-import { AOS_BIN, packageRoot } from '../helpers/processes.js';
+import { runAos } from '../helpers/processes.js';
 import { defineSupervisor, type ActorInfo, type ActorNode, type SupervisorNode } from 'autonomy-os';
 import { fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
 
-const AOS = AOS_BIN;
-const ROOT = packageRoot();
 
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs `aos <args>` to completion (tree always ends on its own: after --timeout at most). */
-function aos(args: string[]): Promise<Exit> {
-  const child = spawn(process.execPath, [AOS, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 interface TreeReply {
   node: string;
@@ -68,7 +48,7 @@ async function twoNodes(): Promise<{ ns: string; a: string; b: string }> {
 describe('cli tree', () => {
   it('cli - tree prints every node with its supervisors, children, last failure and unsupervised actors', async () => {
     const { ns, a, b } = await twoNodes();
-    const r = await aos(['tree', '--nats', inject('natsUrl'), '--namespace', ns]);
+    const r = await runAos(['tree', '--nats', inject('natsUrl'), '--namespace', ns]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`asking every node on ${inject('natsUrl')}`);
     expect(r.stdout).toMatch(new RegExp(`^node ${a}$`, 'm'));
@@ -90,7 +70,7 @@ describe('cli tree', () => {
 
   it('cli - tree --json prints the replies as one JSON array', async () => {
     const { ns, a, b } = await twoNodes();
-    const r = await aos(['tree', '--nats', inject('natsUrl'), '--namespace', ns, '--json']);
+    const r = await runAos(['tree', '--nats', inject('natsUrl'), '--namespace', ns, '--json']);
     expect(r.code).toBe(0);
     const replies = JSON.parse(r.stdout) as TreeReply[];
     expect(replies.map((x) => x.node).sort()).toEqual([a, b].sort());
@@ -103,7 +83,7 @@ describe('cli tree', () => {
   }, 30_000);
 
   it('cli - tree exits 1 with a message on stderr when no node answers', async () => {
-    const r = await aos(['tree', '--nats', inject('natsUrl'), '--namespace', uniqueNamespace()]);
+    const r = await runAos(['tree', '--nats', inject('natsUrl'), '--namespace', uniqueNamespace()]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^aos: no node (listens|answered) on /m);
@@ -111,13 +91,13 @@ describe('cli tree', () => {
 
   it('cli - tree exits 1 with ERR_TRANSPORT when NATS cannot be reached', async () => {
     // Port 1 on loopback: nothing listens there, and the refusal is immediate.
-    const r = await aos(['tree', '--nats', 'nats://127.0.0.1:1', '--timeout', '100']);
+    const r = await runAos(['tree', '--nats', 'nats://127.0.0.1:1', '--timeout', '100']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^aos: ERR_TRANSPORT: /m);
   });
 
   it('cli - tree with a bad --timeout exits 2', async () => {
-    const r = await aos(['tree', '--timeout', 'soon']);
+    const r = await runAos(['tree', '--timeout', 'soon']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^aos: --timeout /);
   });

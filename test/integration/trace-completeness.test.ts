@@ -3,7 +3,6 @@
 // its hash-chained log; every message must be in the log exactly once per event, and both
 // buildCausalTree and the built `aos trace show` must rebuild the exact causal tree.
 
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { describe, expect, onTestFinished, test, vi } from 'vitest';
 import { defineSupervisor, parsePolicy, startTracer, type DecisionRecord, type EnvelopeRecord, type PolicyDoc, type TraceRecord } from 'autonomy-os';
 import { buildCausalTree, chainOf, recordsOfLog, verifyLogFile, type CausalNode, type GovernanceRecord } from 'autonomy-os/internal';
 import { rawClient } from '../helpers/nats.js';
-import { AOS_BIN, packageRoot } from '../helpers/processes.js';
+import { runAos } from '../helpers/processes.js';
 import { startSystem, uniqueNamespace } from '../helpers/system.js';
 
 const COORDINATOR = new URL('../fixtures/trace/coordinator.ts', import.meta.url);
@@ -47,20 +46,6 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-function aosTrace(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [AOS_BIN, 'trace', ...args], { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const isEnvelope = (r: TraceRecord): r is EnvelopeRecord => r.type === 'envelope';
 
@@ -275,7 +260,7 @@ describe('trace completeness', () => {
     expect(node('tellSink').handlers.map((h) => `${h.actor} ${h.outcome} ${h.replied}`)).toEqual(['sink/s ok null']);
 
     // ---- `aos trace show`: the same tree, as a person reads it ------------------------------
-    const shown = await aosTrace(['show', TRACE_ID, '--file', file]);
+    const shown = await runAos(['trace', 'show', TRACE_ID, '--file', file]);
     expect(shown.stderr).toBe('');
     expect(shown.code).toBe(0);
     const out = shown.stdout;

@@ -4,7 +4,6 @@
 // message, the denial must be red, nothing may be fetched, and a screenshot must show a drawing.
 // .ci/ensure-chromium.sh finds /usr/bin/chromium (or installs it once, as root): beforeAll runs it.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM_SETUP_MS, launchChromium, pixels } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AOS_BIN, packageRoot } from '../helpers/processes.js';
+import { runAos } from '../helpers/processes.js';
 import { ARROWS, CHAIN, PARTICIPANTS, writeChainLog } from '../helpers/trace-chain.js';
 
 // The few browser globals the page functions below use: they run in chromium, and the tests'
@@ -36,7 +35,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aos-trace-html-'));
   const log = writeChainLog(dir);
   const out = join(dir, 'chain.html');
-  const cli = await run(['trace', 'html', CHAIN, '--file', log, '--out', out]);
+  const cli = await runAos(['trace', 'html', CHAIN, '--file', log, '--out', out]);
   if (cli.code !== 0) throw new Error(`aos trace html exited ${cli.code}: ${cli.stderr}`);
   expect(cli.stdout).toBe(`${out}\n`);
   browser = await launchChromium();
@@ -50,17 +49,6 @@ afterAll(async () => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [AOS_BIN, ...args], { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** `rgb(211, 47, 47)` -> [211, 47, 47]. */
 function rgb(css: string): number[] {

@@ -4,7 +4,6 @@
 // diagram drawn. Plain HTTP for the 400 and 404s, and the built CLI for `--ui` without `--trace`.
 // .ci/ensure-chromium.sh finds /usr/bin/chromium (or installs it once, as root): beforeAll runs it.
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM_SETUP_MS, launchChromium, pixels } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveTraceUi, type TraceUi } from '../../cli/trace-ui.js';
-import { AOS_BIN, packageRoot } from '../helpers/processes.js';
+import { runAos } from '../helpers/processes.js';
 import { CHAIN, OTHER_CHAIN, PARTICIPANTS, T0, writeChainLog } from '../helpers/trace-chain.js';
 
 
@@ -36,17 +35,6 @@ afterAll(async () => {
 });
 
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [AOS_BIN, ...args], { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('trace ui', () => {
   it('trace ui - listens on 127.0.0.1 only, on the free port it was given', () => {
@@ -104,11 +92,11 @@ describe('trace ui', () => {
   });
 
   it('cli - start --ui without --trace is a usage error (exit 2)', async () => {
-    const r = await run(['start', '--ui']);
+    const r = await runAos(['start', '--ui']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--trace');
     expect(r.stdout).toBe('');
-    const port = await run(['start', '--trace', join(dir, 'x.log'), '--ui', '--ui-port', '70000']);
+    const port = await runAos(['start', '--trace', join(dir, 'x.log'), '--ui', '--ui-port', '70000']);
     expect(port.code).toBe(2);
   });
 });

@@ -3,32 +3,14 @@
 // problem's line; and FileLog itself: it creates, resumes, and refuses a broken log (ERR_TRACE_LOG).
 // FileLog and the format are imported by path: they are not on the internal entry yet.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AOS_BIN, packageRoot } from '../helpers/processes.js';
+import { runAos } from '../helpers/processes.js';
 import { entryHash, FileLog, GENESIS, headPathOf, type LogEntry } from 'autonomy-os/internal';
 
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs `aos <args>` to completion (verify reads one file and exits). */
-function aos(args: string[]): Promise<Exit> {
-  const child = spawn(process.execPath, [AOS_BIN, ...args], { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise<Exit>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -73,7 +55,7 @@ function edited(lines: readonly string[], index: number, edit: (e: Json) => void
 describe('trace verify cli', () => {
   it('trace verify - a good log: ok with its records, checkpoints and head, exit 0', async () => {
     const { file, head } = goodLog();
-    const r = await aos(['trace', 'verify', file]);
+    const r = await runAos(['trace', 'verify', file]);
     expect(r).toEqual({ code: 0, stdout: `ok: 10 records, 2 checkpoints, head ${head.slice(0, 12)} (seq 12)\n`, stderr: '' });
   });
 
@@ -91,7 +73,7 @@ describe('trace verify cli', () => {
     for (const [what, tamper, expected] of cases) {
       const { file, lines } = goodLog();
       rewrite(file, tamper(lines));
-      const r = await aos(['trace', 'verify', file]);
+      const r = await runAos(['trace', 'verify', file]);
       expect(r.code, what).toBe(1);
       expect(r.stdout, what).toMatch(expected);
       expect(r.stdout.split('\n'), what).toHaveLength(2); // one line
@@ -101,18 +83,18 @@ describe('trace verify cli', () => {
   it('trace verify - a partial last line (a write cut short) is truncated at that line', async () => {
     const { file, lines } = goodLog();
     writeFileSync(file, `${lines.slice(0, -1).join('\n')}\n${lines[11]!.slice(0, 50)}`);
-    const r = await aos(['trace', 'verify', file]);
+    const r = await runAos(['trace', 'verify', file]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAIL: truncated at line 12 \(seq 12\): partial last line/);
   });
 
   it('trace verify - --json prints the report: ok with counts and head, or the problem', async () => {
     const { file, lines, head } = goodLog();
-    const ok = await aos(['trace', 'verify', file, '--json']);
+    const ok = await runAos(['trace', 'verify', file, '--json']);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toEqual({ ok: true, file, records: 10, checkpoints: 2, head: { seq: 12, hash: head }, headFile: 'checked' });
     rewrite(file, lines.filter((_, i) => i !== 1));
-    const bad = await aos(['trace', 'verify', '--json', file]);
+    const bad = await runAos(['trace', 'verify', '--json', file]);
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, records: 1, head: { seq: 1 }, problem: { kind: 'deleted', line: 2, seq: 3, detail: expect.any(String) } });
   });
@@ -121,25 +103,25 @@ describe('trace verify cli', () => {
     const { file } = goodLog();
     const headFile = headPathOf(file);
     writeFileSync(headFile, 'not a head');
-    const bad = await aos(['trace', 'verify', file]);
+    const bad = await runAos(['trace', 'verify', file]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/^FAIL: malformed in .*trace\.log\.head: /);
     unlinkSync(headFile);
-    const r = await aos(['trace', 'verify', file]);
+    const r = await runAos(['trace', 'verify', file]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ok: 10 records, 2 checkpoints, head [0-9a-f]{12} \(seq 12\)$/m);
     expect(r.stderr).toMatch(/^aos: warning: no head file .*trace\.log\.head: a cut-off tail cannot be detected$/m);
   });
 
   it('trace verify - a file that does not exist is ERR_TRACE_LOG, exit 1; no FILE is a usage error, exit 2', async () => {
-    const missing = await aos(['trace', 'verify', join(tempDir(), 'nope.log')]);
+    const missing = await runAos(['trace', 'verify', join(tempDir(), 'nope.log')]);
     expect(missing.code).toBe(1);
     expect(missing.stdout).toBe('');
     expect(missing.stderr).toMatch(/^aos: ERR_TRACE_LOG: /);
-    const usage = await aos(['trace', 'verify']);
+    const usage = await runAos(['trace', 'verify']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/^usage: aos trace verify FILE/m);
-    const help = await aos(['help']);
+    const help = await runAos(['help']);
     expect(help.stdout).toMatch(/^ {2}trace verify\s/m);
   });
 });
@@ -164,7 +146,7 @@ describe('trace file log', () => {
     expect(JSON.parse(readFileSync(headPathOf(file), 'utf8'))).toEqual(again.head);
     expect(again.head.seq).toBe(15); // two records and the checkpoint after the 12th
     expect(existsSync(`${headPathOf(file)}.tmp`)).toBe(false);
-    const r = await aos(['trace', 'verify', file]);
+    const r = await runAos(['trace', 'verify', file]);
     expect(r.stdout).toBe(`ok: 12 records, 3 checkpoints, head ${again.head.hash.slice(0, 12)} (seq 15)\n`);
   });
 
