@@ -28,8 +28,6 @@ export interface Delivery {
   replyMode: ReplyMode;
   /** Set instead of `replyTo` when the asker runs on this node. */
   local?: LocalReply;
-  /** False for trace traffic (a batch on `<ns>.trace.>`): it is never traced itself. */
-  traced?: boolean;
   /** When the mailbox took it (the trace's `received`). */
   receivedAt?: number;
 }

@@ -33,7 +33,6 @@ export interface InboxDeps {
   quiet: Quiescence;
   broker: Broker;
   trace: TraceEmitter;
-  isTrace: (subject: string) => boolean;
   /** The cluster key envelopes must be sealed with. */
   key: Uint8Array;
 }
@@ -66,7 +65,6 @@ export class Inbox {
       this.reject(cell, d, err.error, env === undefined ? msg.data : undefined);
       return;
     }
-    if (this.deps.isTrace(msg.subject)) delivery.traced = false; // a trace batch for the tracer: never traced itself
     this.accept(cell, delivery);
   }
 

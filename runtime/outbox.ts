@@ -178,7 +178,7 @@ export class Outbox {
 
   /** Answers a waiting sender with a typed error: `{"error":{code,message,details}}` for JSON clients. */
   replyError(d: Delivery, from: string, err: AosError): void {
-    if (d.traced !== false && (d.local !== undefined || d.replyTo !== undefined)) this.trace.envelope('replied', from, d.env, d.subject, err.code);
+    if (d.local !== undefined || d.replyTo !== undefined) this.trace.envelope('replied', from, d.env, d.subject, err.code);
     if (d.local !== undefined) {
       d.local.reject(err);
       return;

@@ -81,7 +81,7 @@ export class NodeSupervisionHost implements SupervisionHost {
     const d = failed.delivery;
     if (d.env.attempt + 1 < cell.maxAttempts) {
       d.env.attempt++;
-      if (d.traced !== false) this.core.trace.envelope('retried', cell.id, d.env, d.subject, failed.error.code);
+      this.core.trace.envelope('retried', cell.id, d.env, d.subject, failed.error.code);
       cell.mailbox.unshiftAll([d]);
       return;
     }

@@ -127,10 +127,10 @@ export class ActorSystem {
       onDropped: (count) => this.trace.other({ type: 'trace', event: 'dropped', count, at: this.clock.now(), node: nodeId }),
       ...(options.traceBufferRecords === undefined ? {} : { maxRecords: options.traceBufferRecords }),
     });
-    this.trace = new TraceEmitter(nodeId, () => this.clock.now(), this.tracePublisher, this.maxMessageBytes);
+    this.trace = new TraceEmitter(nodeId, () => this.clock.now(), this.tracePublisher, this.maxMessageBytes, (subject) => this.subjects.isTrace(subject));
     this.trace.enabled = options.tracing !== false;
     this.deadLetters = new DeadLetters(transport, this.subjects, nodeId, log, () => this.clock.now(), (env, subject, code) => {
-      if (!this.subjects.isTrace(subject)) this.trace.envelope('dead-lettered', env.to, env, subject, code);
+      this.trace.envelope('dead-lettered', env.to, env, subject, code);
     });
     this.broker = new Broker({
       nodeId,
@@ -180,7 +180,6 @@ export class ActorSystem {
       quiet: this.quiet,
       broker: this.broker,
       trace: this.trace,
-      isTrace: (subject) => this.subjects.isTrace(subject),
       key: governance.key,
     });
     const core: NodeCore = {
@@ -600,12 +599,9 @@ export class ActorSystem {
     }
   }
 
-  /** What the worker checks an actor's intents with: the policy version, its rate allowance and what is left of its budgets. */
+  /** What the worker checks an actor's intents with (see Broker.turnLimits). */
   private turnLimits(cell: ActorCell): { policy: string; allowance: number; budgetsLeft?: number[] } {
-    const actor = { id: cell.id, type: cell.addr.type };
-    const budgetsLeft = this.broker.budgetsLeft(actor);
-    const limits = { policy: this.broker.policy.version, allowance: this.broker.allowance(actor) };
-    return budgetsLeft === undefined ? limits : { ...limits, budgetsLeft };
+    return this.broker.turnLimits({ id: cell.id, type: cell.addr.type });
   }
 
   /** Aborts an actor's in-flight turn (through ctx.signal) and its tool calls. */

@@ -66,9 +66,10 @@ export class TurnResults {
 
   private settleTurn(cell: ActorCell, d: Delivery, outcome: TurnOutcome): void {
     this.core.quiet.activity++;
-    if (d.traced !== false) this.core.trace.handled(cell.id, d, outcome.ok ? 'ok' : outcome.error.code, outcome.startedAt, outcome.ms, outcome.ok && outcome.reply !== undefined && awaitsReply(d));
-    if (d.traced !== false) this.core.trace.payload(cell.id, d, this.core.broker.policy);
-    if (d.traced !== false) this.core.otel?.handled(cell.id, d, outcome.ok ? 'ok' : outcome.error.code, outcome.startedAt, outcome.ms);
+    const result = outcome.ok ? 'ok' : outcome.error.code;
+    this.core.trace.handled(cell.id, d, result, outcome.startedAt, outcome.ms, outcome.ok && outcome.reply !== undefined && awaitsReply(d));
+    this.core.trace.payload(cell.id, d, this.core.broker.policy);
+    if (this.core.otel !== undefined && !this.core.subjects.isTrace(d.subject)) this.core.otel.handled(cell.id, d, result, outcome.startedAt, outcome.ms);
     if (outcome.refused !== undefined) this.recordRefused(cell, d, outcome.refused);
     if (outcome.ok) {
       cell.turns++;
@@ -95,7 +96,7 @@ export class TurnResults {
   private turnFailed(cell: ActorCell, d: Delivery, err: AosError, kind: FailureKind): void {
     cell.turns++;
     cell.failures++;
-    if (d.traced !== false) this.core.trace.envelope('failed', cell.id, d.env, d.subject, err.code);
+    this.core.trace.envelope('failed', cell.id, d.env, d.subject, err.code);
     this.core.log.error(
       { actor: cell.id, reason: { code: err.code, message: err.message, stack: err.stack }, failure: kind, messageId: d.env.id, correlationId: d.env.correlationId, attempt: d.env.attempt },
       'turn failed: state and effects discarded',

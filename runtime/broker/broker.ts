@@ -5,6 +5,7 @@
 
 import type { Clock } from '../clock.js';
 import { aosError, type AosError } from '../errors/aos-error.js';
+import { checkBudgets } from './budget-check.js';
 import { BudgetCounter, TokenBucket } from './limits.js';
 import { inScope, Policy, type DenyReason, type StaticDecision } from './policy.js';
 import type { Action, RoleDoc } from './policy-schema.js';
@@ -140,25 +141,17 @@ export class Broker {
       return { allow: false, rule: `roles.${roleName}.rateLimit`, reason: 'rate-limit', code: 'ERR_DENIED' };
     }
     // Every limit is checked before any is spent: a denied action uses no token and no budget.
-    const counted: BudgetCounter[] = [];
-    for (let i = 0; i < limits.budgets.length; i++) {
-      const b = limits.budgets[i]!;
-      let spent: boolean;
-      if (b.doc.counts !== undefined) {
-        if (!inScope(b.doc.counts, action, target)) continue;
-        spent = b.spent(now) + 1 > b.doc.limit;
-        if (!spent) counted.push(b);
-      } else {
-        spent = inScope(b.doc.appliesTo, action, target) && b.exhausted(now);
-      }
-      if (!spent) continue;
-      const rule = `roles.${roleName}.budgets[${i}]=${b.doc.name}`;
-      if (b.doc.onExhausted === 'approval') return { allow: false, rule, reason: 'budget', code: 'ERR_APPROVAL_REQUIRED' };
-      if (b.doc.onExhausted === 'suspend') this.opts.onBudgetSuspend?.(actor.id, b.doc.name);
+    const budgets = limits.budgets;
+    const check = checkBudgets(limits.role.budgets, (i) => budgets[i]!.doc.limit - budgets[i]!.spent(now), action, target);
+    if (check.refused >= 0) {
+      const b = budgets[check.refused]!.doc;
+      const rule = `roles.${roleName}.budgets[${check.refused}]=${b.name}`;
+      if (b.onExhausted === 'approval') return { allow: false, rule, reason: 'budget', code: 'ERR_APPROVAL_REQUIRED' };
+      if (b.onExhausted === 'suspend') this.opts.onBudgetSuspend?.(actor.id, b.name);
       return { allow: false, rule, reason: 'budget', code: 'ERR_DENIED' };
     }
     limits.bucket?.take(now);
-    for (const b of counted) b.use(now, 1);
+    for (const i of check.counted) budgets[i]!.use(now, 1);
     return s;
   }
 
@@ -181,18 +174,31 @@ export class Broker {
     return l;
   }
 
-  /** Actions the actor may still take now before its rate limit bites (Infinity when none). */
-  allowance(actor: ActorIdentity): number {
-    const l = this.limitsOf(this.policyInForce, actor);
-    return l?.bucket === undefined ? Number.POSITIVE_INFINITY : l.bucket.available(this.opts.clock.now());
+  /**
+   * What a worker checks an actor's intents with for one batch: the policy version, the actions
+   * its rate limit allows now (Infinity when none), and what is left of each budget, in the
+   * order of its role's `budgets` (absent when it has none).
+   */
+  turnLimits(actor: ActorIdentity): { policy: string; allowance: number; budgetsLeft?: number[] } {
+    const policy = this.policyInForce;
+    const l = this.limitsOf(policy, actor);
+    if (l === undefined) return { policy: policy.version, allowance: Number.POSITIVE_INFINITY };
+    const now = this.opts.clock.now();
+    const allowance = l.bucket === undefined ? Number.POSITIVE_INFINITY : l.bucket.available(now);
+    if (l.budgets.length === 0) return { policy: policy.version, allowance };
+    return { policy: policy.version, allowance, budgetsLeft: l.budgets.map((b) => b.doc.limit - b.spent(now)) };
   }
 
-  /** What is left of each of the actor's budgets now, in the order of its role's `budgets` (undefined: it has none). */
-  budgetsLeft(actor: ActorIdentity): number[] | undefined {
+  /** Actions the actor may still take now before its rate limit bites (Infinity when none). */
+  allowance(actor: ActorIdentity): number {
+    return this.turnLimits(actor).allowance;
+  }
+
+  /** What an actor has spent of each budget. */
+  spent(actor: ActorIdentity): Record<string, number> {
     const l = this.limitsOf(this.policyInForce, actor);
-    if (l === undefined || l.budgets.length === 0) return undefined;
     const now = this.opts.clock.now();
-    return l.budgets.map((b) => b.doc.limit - b.spent(now));
+    return Object.fromEntries((l?.budgets ?? []).map((b) => [b.doc.name, b.spent(now)]));
   }
 
   /** Units an actor (or a tool on its behalf) reports, such as model tokens or cost. */
@@ -201,13 +207,6 @@ export class Broker {
     if (l === undefined) return;
     const now = this.opts.clock.now();
     for (const b of l.budgets) if (b.doc.unit === unit) b.add(now, amount);
-  }
-
-  /** What an actor has spent of each budget (for `aos policy status` and tests). */
-  spent(actor: ActorIdentity): Record<string, number> {
-    const l = this.limitsOf(this.policyInForce, actor);
-    const now = this.opts.clock.now();
-    return Object.fromEntries((l?.budgets ?? []).map((b) => [b.doc.name, b.spent(now)]));
   }
 
   /** Drops an actor's limits when it stops. */

@@ -45,6 +45,8 @@ export class TraceEmitter {
     private readonly now: () => number,
     private readonly sink: TraceSink,
     private readonly maxBytes: number,
+    /** Subjects whose messages are never traced: the trace's own (a batch handled by the tracer would make another). */
+    private readonly untraced: (subject: string) => boolean = () => false,
   ) {
     this.batch = Math.floor(now() * 1000);
   }
@@ -59,16 +61,16 @@ export class TraceEmitter {
     return i;
   }
 
-  /** One event of one envelope, at `actor` (the receiver, or the sender for `sent`). `turn` carries started + finished. */
-  envelope(event: WireEvent, actor: string, env: Envelope, subject: string, outcome?: string, durationMs?: number, at?: number): void {
-    if (!this.enabled) return;
+  /** One event of one envelope, at `actor` (the receiver, or the sender for `sent`). A message's handling is `handled`, below. */
+  envelope(event: Exclude<WireEvent, 'turn' | 'handled'>, actor: string, env: Envelope, subject: string, outcome?: string): void {
+    if (!this.enabled || this.untraced(subject)) return;
     // A send is of an envelope the kernel just made (ids from workers are checked at the pool): hex.
     // Other events may be about a message refused as forged, whose ids a client chose: quoted properly.
     const quote = event === 'sent' ? hex : q;
     const cause = env.causationId === null ? 'null' : quote(env.causationId);
     this.push(
       this.rows,
-      `["${event}",${at ?? this.now()},${this.s(actor)},${quote(env.id)},${quote(env.correlationId)},${cause},${this.s(env.kind)},${this.s(env.from)},${this.s(env.to)},${this.s(subject)},${env.payload.length},${outcome === undefined ? 'null' : this.s(outcome)},${durationMs === undefined ? 'null' : durationMs},${env.attempt}]`,
+      `["${event}",${this.now()},${this.s(actor)},${quote(env.id)},${quote(env.correlationId)},${cause},${this.s(env.kind)},${this.s(env.from)},${this.s(env.to)},${this.s(subject)},${env.payload.length},${outcome === undefined ? 'null' : this.s(outcome)},null,${env.attempt}]`,
     );
   }
 
@@ -78,7 +80,7 @@ export class TraceEmitter {
    * (offset and duration), replied (when the sender waited). The reader expands it into those events.
    */
   handled(actor: string, d: Delivery, outcome: string, startedAt: number | undefined, ms: number | undefined, replied: boolean): void {
-    if (!this.enabled) return;
+    if (!this.enabled || this.untraced(d.subject)) return;
     const env = d.env;
     const at = d.receivedAt ?? startedAt ?? this.now();
     const start = startedAt === undefined ? 'null' : startedAt - at;
@@ -94,7 +96,7 @@ export class TraceEmitter {
    * payloads of its subject. Nothing is decoded otherwise.
    */
   payload(actor: string, d: Delivery, rule: PayloadRule): void {
-    if (!this.enabled || !rule.payloadsFor(d.subject)) return;
+    if (!this.enabled || this.untraced(d.subject) || !rule.payloadsFor(d.subject)) return;
     const env = d.env;
     const record: PayloadRecord = {
       type: 'payload',

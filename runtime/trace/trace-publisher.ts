@@ -54,9 +54,8 @@ export class TracePublisher implements TraceSink {
   private absent = false;
   private closed = false;
   private reported = 0;
-  /** Records acknowledged by a tracer, and records dropped because the buffer was full. */
-  acknowledged = 0;
-  dropped = 0;
+  /** Records dropped because the buffer was full (reported in the trace once a tracer answers). */
+  private dropped = 0;
   private readonly maxRecords: number;
 
   constructor(private readonly opts: TracePublisherOptions) {
@@ -121,7 +120,6 @@ export class TracePublisher implements TraceSink {
       this.opts.log.error({ code: refused, records: p.records, batch: p.batch }, 'the tracer cannot read a trace batch: dropped (and counted)');
       return;
     }
-    this.acknowledged += p.records;
     this.retryMs = RETRY_MIN_MS;
     if (this.dropped > this.reported) {
       const count = this.dropped - this.reported;

@@ -4,7 +4,8 @@
 // before anything reaches the wire (actor code could tamper with anything in this thread).
 
 import { deniedError } from '../broker/broker.js';
-import { inScope, Policy, type StaticDecision } from '../broker/policy.js';
+import { checkBudgets } from '../broker/budget-check.js';
+import { Policy, type StaticDecision } from '../broker/policy.js';
 import { parsePolicy, type BudgetDoc } from '../broker/policy-schema.js';
 import type { Refused } from '../wire.js';
 
@@ -69,21 +70,13 @@ export class TurnGuard {
     // Budgets, checked all before any is spent, as the kernel does. A budget that suspends its
     // actor is left to the kernel, which alone can suspend.
     const budgets = this.budgetsOf(policy);
-    const counted: number[] = [];
-    for (let i = 0; i < budgets.length; i++) {
-      const b = budgets[i]!;
-      const left = this.allowance.budgets![i]!;
-      let spent: boolean;
-      if (b.counts !== undefined) {
-        if (!inScope(b.counts, action, target)) continue;
-        spent = left < 1;
-        if (!spent) counted.push(i);
-      } else spent = inScope(b.appliesTo, action, target) && left <= 0;
-      if (!spent || b.onExhausted === 'suspend') continue;
-      this.refuse(action, target, { allow: false, rule: `roles.${this.roleName(policy)}.budgets[${i}]=${b.name}`, reason: 'budget', code: b.onExhausted === 'approval' ? 'ERR_APPROVAL_REQUIRED' : 'ERR_DENIED' });
+    const check = checkBudgets(budgets, (i) => this.allowance.budgets![i]!, action, target, (b) => b.onExhausted === 'suspend');
+    if (check.refused >= 0) {
+      const b = budgets[check.refused]!;
+      this.refuse(action, target, { allow: false, rule: `roles.${this.roleName(policy)}.budgets[${check.refused}]=${b.name}`, reason: 'budget', code: b.onExhausted === 'approval' ? 'ERR_APPROVAL_REQUIRED' : 'ERR_DENIED' });
     }
     this.allowance.tokens--;
-    for (const i of counted) this.allowance.budgets![i]!--;
+    for (const i of check.counted) this.allowance.budgets![i]!--;
   }
 
   /** Units reported spent: the unit budgets count them at once. */
