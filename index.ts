@@ -1,7 +1,7 @@
 // The public API of Autonomy OS: everything a user imports comes from here, by name.
 
 export { defineActor } from './runtime/define-actor.js';
-export type { ActorContext, ActorDefinition, ActorSpec, AskOptions, CallOptions, SpawnOptions } from './runtime/define-actor.js';
+export type { ActorContext, ActorDefinition, ActorSpec, ApprovalRequest, AskOptions, CallOptions, SpawnOptions } from './runtime/define-actor.js';
 export { ActorSystem } from './runtime/system.js';
 export type { ActorInfo, SpawnActorOptions } from './runtime/system.js';
 export type { ActorSystemOptions } from './runtime/system-options.js';
@@ -33,3 +33,9 @@ export type { ToolDefinition, ToolRunContext } from './runtime/tools/define-tool
 export { startTracer } from './actors/start-tracer.js';
 export type { TracerOptions } from './actors/start-tracer.js';
 export type { TraceRecord, EnvelopeRecord } from './runtime/trace/records.js';
+export { ApprovalClient } from './runtime/approvals/approval-client.js';
+export type { Approver, ApprovalEvent } from './runtime/approvals/approval-client.js';
+export { generateApproverKey, privateKeyOf } from './runtime/approvals/approver-keys.js';
+export type { ApproverKey } from './runtime/approvals/approver-keys.js';
+export { actionHash } from './runtime/approvals/approval-rules.js';
+export type { ApprovalItem, ApprovalOutcome, ApprovalStatus, BoundAction, ChainStep, EscalationAction, HeldTask } from './runtime/approvals/approval-types.js';

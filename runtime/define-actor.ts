@@ -3,6 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { ApprovalOutcome } from './approvals/approval-types.js';
 import { aosError } from './errors/aos-error.js';
 
 export interface AskOptions {
@@ -13,6 +14,14 @@ export interface AskOptions {
 export interface CallOptions {
   /** How long to wait for the tool (default 60 s); past it the tool's signal aborts. */
   timeoutMs?: number;
+}
+
+/** What an actor asks a person to approve (ctx.requestApproval). The kernel performs a `call`, `publish` or `tell` once, if approved. */
+export interface ApprovalRequest {
+  /** The action: a tool call, a message, or `{ custom: name }` for something only the actor does (then the decision is all it gets). */
+  action: { call: string; args?: unknown } | { publish: string; value?: unknown } | { tell: string; value?: unknown } | { custom: string; args?: unknown };
+  /** What the person reads: why the actor asks. */
+  reason: string;
 }
 
 export interface SpawnOptions {
@@ -55,6 +64,13 @@ export interface ActorContext {
   ask<R = unknown>(to: string, value: unknown, options?: AskOptions): Promise<R>;
   /** Calls a tool the node registered (`system.registerTool`), if the actor's role is granted it. Arguments and result are validated by the tool's schemas. */
   call<R = unknown>(tool: string, args: unknown, options?: CallOptions): Promise<R>;
+  /**
+   * Asks a person to approve an action (stored durably; the policy's chain decides who, and for
+   * how long). Resolves with the request's id as soon as it is stored: the turn does not wait.
+   * The outcome arrives later as a message to `onApproval`. An action the role may not take at
+   * all is ERR_DENIED; an approval never widens a role's grants.
+   */
+  requestApproval(request: ApprovalRequest): Promise<{ approvalId: string }>;
   /** Reports units spent (model tokens, cost...), counted against the actor's budgets. */
   report(unit: string, amount: number): void;
   /** Spawns an actor when the turn commits; a relative module path resolves against this actor's module. Returns its AgentId. */
@@ -71,6 +87,8 @@ export interface ActorDefinition<I = unknown, S = unknown> {
   readonly output?: z.ZodType;
   init(ctx: ActorContext): S | Promise<S>;
   handle(state: S, message: I, ctx: ActorContext): S | Promise<S>;
+  /** The outcome of one of this actor's approval requests (executed, denied, expired, failed). Without it, outcomes are logged and kept on the request. */
+  onApproval?(state: S, outcome: ApprovalOutcome, ctx: ActorContext): S | Promise<S>;
 }
 
 const ACTOR_MARK = Symbol.for('autonomy-os.actor-definition');
@@ -81,6 +99,7 @@ export interface ActorSpec<I, S> {
   output?: z.ZodType;
   init: (ctx: ActorContext) => S | Promise<S>;
   handle: (state: S, message: I, ctx: ActorContext) => S | Promise<S>;
+  onApproval?: (state: S, outcome: ApprovalOutcome, ctx: ActorContext) => S | Promise<S>;
 }
 
 /** Defines an actor. The module that calls it must default-export the result. */
@@ -91,6 +110,7 @@ export function defineActor<I, S>(spec: ActorSpec<I, S>): ActorDefinition<I, S> 
   }
   if (typeof spec.init !== 'function') throw aosError('ERR_ACTOR_MODULE', 'defineActor: `init` must be a function');
   if (typeof spec.handle !== 'function') throw aosError('ERR_ACTOR_MODULE', 'defineActor: `handle` must be a function');
+  if (spec.onApproval !== undefined && typeof spec.onApproval !== 'function') throw aosError('ERR_ACTOR_MODULE', 'defineActor: `onApproval` must be a function');
   const def = { ...spec };
   Object.defineProperty(def, ACTOR_MARK, { value: true });
   return Object.freeze(def) as ActorDefinition<I, S>;

@@ -16,8 +16,9 @@ export const CT_JSON = 'application/json';
 export const CT_MSGPACK = 'application/msgpack';
 
 export type PayloadFormat = 'json' | 'msgpack';
-export type EnvelopeKind = 'tell' | 'ask' | 'reply' | 'task' | 'event';
-const KINDS: readonly EnvelopeKind[] = ['tell', 'ask', 'reply', 'task', 'event'];
+/** `approval`: the outcome of an actor's approval request, sent by a node to the actor (its onApproval handler). */
+export type EnvelopeKind = 'tell' | 'ask' | 'reply' | 'task' | 'event' | 'approval';
+const KINDS: readonly EnvelopeKind[] = ['tell', 'ask', 'reply', 'task', 'event', 'approval'];
 const WIRE_VERSION = 1;
 
 export interface Envelope {

@@ -1,6 +1,7 @@
 // The internals one node's kernel parts share: the ActorSystem builds this once and hands it
 // to the parts it delegates to (turn-results.ts, supervision-host.ts). Not public API.
 
+import type { ApprovalService } from './approvals/approval-service.js';
 import type { Msg, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import type { ActorCell, Delivery } from './actor-cell.js';
@@ -42,6 +43,8 @@ export interface NodeCore {
   readonly key: Uint8Array;
   /** False once the node drains: failures are then dropped, not supervised. */
   running(): boolean;
+  /** The node's approval queue (undefined without JetStream). */
+  approvals(): ApprovalService | undefined;
   /** A message that will not be handled: typed error reply (if the sender waits), dead letter, log. */
   reject(cell: ActorCell, d: Delivery, err: AosError, raw?: Uint8Array): void;
   spawnCell(module: string | URL, options: SpawnActorOptions, watcher: ChildWatcher | undefined): Promise<string>;

@@ -80,9 +80,9 @@ export class Outbox {
     };
   }
 
-  tell(origin: Origin, to: string, body: Encoded): Envelope {
+  tell(origin: Origin, to: string, body: Encoded, kind: 'tell' | 'approval' = 'tell'): Envelope {
     const addr = parseAgentId(to);
-    const env = this.envelope('tell', origin, to, body);
+    const env = this.envelope(kind, origin, to, body);
     const subject = this.subjects.actor(addr);
     this.trace.envelope('sent', origin.from, env, subject);
     // An actor of this node gets the message straight into its mailbox, as Akka's local refs do.

@@ -17,6 +17,7 @@ const SPAN_ID = /^[0-9a-f]{16}$/;
 export type AskFromWorker = Extract<WorkerToKernel, { t: 'ask' }>;
 export type CallFromWorker = Extract<WorkerToKernel, { t: 'call' }>;
 export type ReportFromWorker = Extract<WorkerToKernel, { t: 'report' }>;
+export type ApprovalFromWorker = Extract<WorkerToKernel, { t: 'approval' }>;
 type PolicyMessage = Extract<KernelToWorker, { t: 'policy' }>;
 export type AskAnswer = { ok: true; format: 'json' | 'msgpack'; payload: Uint8Array } | { ok: false; error: WireError };
 
@@ -32,6 +33,8 @@ export interface PoolOptions {
   onAsk: (ask: AskFromWorker) => Promise<AskAnswer>;
   /** A tool call from a handler (the kernel checks, validates and runs it). */
   onCall: (call: CallFromWorker) => Promise<AskAnswer>;
+  /** ctx.requestApproval from a handler (the kernel checks and stores it). */
+  onApproval: (req: ApprovalFromWorker) => Promise<AskAnswer>;
   /** Units a handler reports spending. */
   onReport: (report: ReportFromWorker) => void;
   /** A cancelled actor's share of a batch ended (see wire.ts `cancelledIndex`). */
@@ -140,13 +143,15 @@ export class WorkerPool {
       if (msg.t === 'quiet') this.opts.onQuiet(msg.self);
       if (msg.t === 'result') this.opts.onEarlyResult(msg.batchId, msg.result);
       if (msg.t === 'report') this.opts.onReport(msg);
-      if (msg.t !== 'ask' && msg.t !== 'call') return;
+      if (msg.t !== 'ask' && msg.t !== 'call' && msg.t !== 'approval') return;
       // Worker code is untrusted: ids it hands the kernel must be the W3C hex the kernel makes.
       const wellFormed = TRACE_ID.test(msg.correlationId) && (msg.causationId === null || SPAN_ID.test(msg.causationId));
       const answered = wellFormed
         ? msg.t === 'ask'
           ? this.opts.onAsk(msg)
-          : this.opts.onCall(msg)
+          : msg.t === 'call'
+            ? this.opts.onCall(msg)
+            : this.opts.onApproval(msg)
         : Promise.resolve<AskAnswer>({ ok: false, error: { code: 'ERR_BAD_REQUEST', message: 'malformed correlation or causation id from a worker' } });
       void answered.then((answer) => {
         const reply: KernelToWorker = answer.ok

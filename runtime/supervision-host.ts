@@ -5,7 +5,8 @@
 import type { Msg } from 'nats';
 import type { ActorCell, Delivery } from './actor-cell.js';
 import { Availability } from './availability.js';
-import { aosError } from './errors/aos-error.js';
+import { aosError, toAosError } from './errors/aos-error.js';
+import { heldTask } from './approvals/approval-host.js';
 import { InboundError, parseInbound } from './inbound.js';
 import type { NodeCore } from './node-core.js';
 import type { ActorChildStart, ChildWatcher, EscalationEvent, SupervisionHost } from './supervision-port.js';
@@ -146,7 +147,17 @@ export class NodeSupervisionHost implements SupervisionHost {
       d = { env: (e instanceof InboundError ? e.env : undefined) ?? this.core.stubEnvelope(msg.subject, msg), subject: msg.subject, replyMode: 'raw' };
       if (msg.reply) d.replyTo = msg.reply;
     }
-    this.core.outbox.replyError(d, this.core.systemId, err);
+    // Kept on the subject's open escalation too, so a person can reroute it or answer in the agent's place.
+    const approvals = this.core.approvals();
+    let escalation: string | undefined;
+    if (approvals !== undefined) {
+      const open = approvals.openEscalation(msg.subject);
+      if (open !== undefined) {
+        escalation = open;
+        void approvals.holdTask(msg.subject, heldTask(d.env, msg.subject, d.replyTo, this.core.clock.now())).catch((e: unknown) => this.core.log.warn({ err: toAosError(e).toWire() }, 'a task could not be kept on its escalation'));
+      }
+    }
+    this.core.outbox.replyError(d, this.core.systemId, escalation === undefined ? err : aosError('ERR_UNAVAILABLE', err.message, { ...err.details, escalation }));
     this.core.deadLetters.publish(type, msg.subject, err, d.env);
   }
 
@@ -158,5 +169,10 @@ export class NodeSupervisionHost implements SupervisionHost {
     } catch (err) {
       this.core.log.error({ err }, 'could not publish an escalation (it is in this log record)');
     }
+    // And into the approval queue, where a person can act on it (restart, reroute, drop, reply).
+    void this.core
+      .approvals()
+      ?.escalate(event)
+      .catch((err: unknown) => this.core.log.error({ err: toAosError(err).toWire() }, 'could not queue an escalation for a person (it is in this log record)'));
   }
 }

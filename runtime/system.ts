@@ -39,6 +39,10 @@ import { ToolRegistry, type ToolRegistration } from './tools/tool-registry.js';
 import { Inbox } from './inbox.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TURN_TIMEOUT_MS, validateOptions, type ActorSystemOptions } from './system-options.js';
 import { EmbeddedNats } from './transport/embedded-nats.js';
+import { ApprovalService } from './approvals/approval-service.js';
+import { ApprovalStore } from './approvals/approval-store.js';
+import { nodeApprovalHost } from './approvals/approval-host.js';
+import type { ApprovalItem } from './approvals/approval-types.js';
 import { NatsTransport } from './transport/nats-transport.js';
 import { cancelledIndex, progressBuffer, progressThread, slotRunning, type BatchResult, type Intent } from './wire.js';
 import type { ChildWatcher, ExitKind, Supervisable, SupervisorHandle } from './supervision-port.js';
@@ -100,6 +104,13 @@ export class ActorSystem {
   private readonly trace: TraceEmitter;
   private readonly tracePublisher: TracePublisher;
   private readonly requests: WorkerRequests;
+  /** The approval queue (JetStream KV): undefined when the server has no JetStream. */
+  private approvalService: ApprovalService | undefined;
+  private readonly core: NodeCore;
+  /** Supervision trees by name, so a person can restart one that gave up. */
+  private readonly supervisorSpecs = new Map<string, Supervisable>();
+  /** How the last instance of each type was spawned here, so a person can restart a type left with none. */
+  private readonly lastSpawn = new Map<string, { module: string; options: SpawnActorOptions }>();
 
   private constructor(
     private readonly options: ActorSystemOptions,
@@ -168,6 +179,7 @@ export class ActorSystem {
       outbox: this.outbox,
       encode: (value) => this.encode(value).payload,
       otel,
+      approvals: () => this.approvalService,
     });
     this.inbox = new Inbox({
       cells: this.cells,
@@ -201,6 +213,7 @@ export class ActorSystem {
       otel,
       key: governance.key,
       running: () => this.state === 'running',
+      approvals: () => this.approvalService,
       reject: (cell, d, err, raw) => this.inbox.reject(cell, d, err, raw),
       spawnCell: (module, o, watcher) => this.spawnCell(module, o, watcher),
       stopCell: (id, o) => this.stopCell(id, o),
@@ -210,6 +223,7 @@ export class ActorSystem {
       stubEnvelope: (to, msg) => this.inbox.stubEnvelope(to, msg),
       broadcastStop: (id) => this.control.broadcastStop(id),
     };
+    this.core = core;
     this.results = new TurnResults(core);
     this.host = new NodeSupervisionHost(core);
     this.control = new ControlPlane(transport, this.subjects, nodeId, log, {
@@ -273,12 +287,14 @@ export class ActorSystem {
         log,
         onAsk: (ask) => system!.requests.ask(ask),
         onCall: (call) => system!.requests.call(call),
+        onApproval: (req) => system!.requests.approval(req),
         onReport: (r) => system!.broker.report({ id: r.self, type: r.self.slice(0, r.self.indexOf('/')) }, r.unit, r.amount),
         onQuiet: () => system!.quiet.wake(),
         onEarlyResult: (batchId, result) => system!.dispatcher.early(batchId, result),
       });
       system = new ActorSystem(options, transport, pool, embedded, nodeId, log, governance, otel);
       await system.governance.start();
+      if (governance.store !== undefined) await system.startApprovals();
       await transport.flush();
       log.info({ nats: transport.connectedUrl, threads: pool.threads, namespace: system.subjects.prefix }, 'node started');
       return system;
@@ -345,7 +361,9 @@ export class ActorSystem {
         cell.serving = true;
         for (const task of tasks) this.host.availability.regained(task);
         this.results.commitIntents(cell, { from: id }, init);
+        this.lastSpawn.set(cell.addr.type, { module: cell.module, options: { ...options, key: cell.addr.key } });
         this.log.info({ actor: id, module: cell.module, tasks }, 'actor spawned');
+        this.approvalService?.actorStarted(id);
       } catch (err) {
         const failed = toAosError(err, 'ERR_ACTOR_MODULE', { actorId: id });
         cell.status = 'stopped';
@@ -513,7 +531,40 @@ export class ActorSystem {
     this.assertAccepting();
     const handle = await spec.start(this.host);
     this.supervisors.push(handle);
+    this.supervisorSpecs.set(spec.name, spec);
     return handle;
+  }
+
+  private async startApprovals(): Promise<void> {
+    const store = await ApprovalStore.open(this.transport.nc, this.subjects.prefix);
+    const host = nodeApprovalHost({
+      core: this.core,
+      tools: this.tools,
+      encode: (value) => this.encode(value).payload,
+      restart: (item) => this.restartEscalated(item),
+    });
+    this.approvalService = new ApprovalService(store, host);
+    await this.approvalService.start();
+  }
+
+  /** A person chose `restart` on an escalation this node raised: the supervision tree that gave up, or a new instance of the type left with none. */
+  private async restartEscalated(item: ApprovalItem): Promise<string> {
+    const e = item.escalation;
+    if (e?.supervisor !== undefined) {
+      const spec = this.supervisorSpecs.get(e.supervisor);
+      if (spec === undefined) return `no supervision tree ${e.supervisor} on node ${this.nodeId}`;
+      const old = this.supervisors.findIndex((s) => s.name === e.supervisor);
+      if (old >= 0) {
+        await this.supervisors[old]!.stop().catch(() => undefined);
+        this.supervisors.splice(old, 1);
+      }
+      this.supervisors.push(await spec.start(this.host));
+      return `supervision tree ${e.supervisor} restarted on node ${this.nodeId}`;
+    }
+    const last = e?.type === undefined ? undefined : this.lastSpawn.get(e.type);
+    if (last === undefined) return `no instance of ${e?.type ?? '?'} was spawned on node ${this.nodeId}: nothing to restart`;
+    const id = await this.spawnCell(last.module, last.options, undefined);
+    return `${id} spawned on node ${this.nodeId}`;
   }
 
   /** The live tree: supervisors with their children, restart counts and last failures, and unsupervised actors. */
@@ -572,6 +623,7 @@ export class ActorSystem {
     }, timeoutMs);
     try {
       this.governance.stop();
+      await this.approvalService?.close();
       this.host.availability.close();
       await this.control.close();
       const tasksFirst = [...this.cells.values()].flatMap((c) => c.subscriptions.slice(1));

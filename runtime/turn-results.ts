@@ -11,6 +11,7 @@ import { assertSubject } from './subjects.js';
 import type { FailureKind } from './supervision-port.js';
 import type { ActorResult, Intent, Refused, TurnOutcome } from './wire.js';
 import { parseAgentId } from './address.js';
+import { decodeValue } from './envelope.js';
 import type { Action } from './broker/policy-schema.js';
 
 const INPUT_CODES = new Set(['ERR_DECODE', 'ERR_INPUT_SCHEMA', 'ERR_PAYLOAD_TOO_LARGE']);
@@ -73,11 +74,17 @@ export class TurnResults {
     if (outcome.refused !== undefined) this.recordRefused(cell, d, outcome.refused);
     if (outcome.ok) {
       cell.turns++;
-      this.commitIntents(cell, { from: cell.id, correlationId: d.env.correlationId, causationId: d.env.id }, outcome.intents);
-      if (outcome.reply !== undefined) this.core.outbox.reply(d, cell.id, outcome.reply);
-      else if (awaitsReply(d)) {
-        this.core.outbox.replyError(d, cell.id, aosError('ERR_NO_REPLY', `${cell.id} handled the ask without replying`, { actorId: cell.id, messageId: d.env.id }));
-      }
+      const stored = this.commitIntents(cell, { from: cell.id, correlationId: d.env.correlationId, causationId: d.env.id }, outcome.intents);
+      const answer = () => {
+        if (outcome.reply !== undefined) this.core.outbox.reply(d, cell.id, outcome.reply);
+        else if (outcome.pending !== undefined && awaitsReply(d)) this.core.outbox.replyError(d, cell.id, fromWire(outcome.pending));
+        else if (awaitsReply(d)) {
+          this.core.outbox.replyError(d, cell.id, aosError('ERR_NO_REPLY', `${cell.id} handled the ask without replying`, { actorId: cell.id, messageId: d.env.id }));
+        }
+      };
+      // A request the turn made is stored before anyone hears of its id.
+      if (stored.length === 0) answer();
+      else void Promise.allSettled(stored).then(answer);
       return;
     }
     const err = fromWire(outcome.error);
@@ -166,20 +173,61 @@ export class TurnResults {
     for (const r of refused) this.core.broker.recordRefused(actor, r.action, r.target, r.reason, { messageId: d.env.id, correlationId: d.env.correlationId }, r.rule);
   }
 
-  commitIntents(cell: ActorCell, origin: Origin, intents: Intent[]): void {
+  /** Commits a turn's intents in order; resolves nothing but returns the approval requests still being stored. */
+  commitIntents(cell: ActorCell, origin: Origin, intents: Intent[]): Promise<unknown>[] {
+    const stored: Promise<unknown>[] = [];
     for (const intent of intents) {
       try {
-        this.commitIntent(cell, origin, intent);
+        if (intent.t === 'held') {
+          const p = this.commitHeld(cell, origin, intent);
+          if (p !== undefined) stored.push(p);
+        } else this.commitIntent(cell, origin, intent);
       } catch (err) {
         this.core.log.error({ actor: cell.id, intent: intent.t, err: toAosError(err).toWire() }, 'an intent could not be committed');
       }
     }
+    return stored;
+  }
+
+  /**
+   * A publish or tell the worker held for a person: decided again here (the kernel trusts no
+   * worker), then stored as an approval request under the id the handler was given. If the
+   * policy no longer holds it, it is performed (allowed) or refused (denied) like any intent.
+   */
+  private commitHeld(cell: ActorCell, origin: Origin, intent: Extract<Intent, { t: 'held' }>): Promise<unknown> | undefined {
+    const subject = intent.action === 'tell' ? this.core.subjects.actor(parseAgentId(intent.target)) : assertSubject(intent.target);
+    const ids = origin.causationId == null ? { correlationId: origin.correlationId } : { messageId: origin.causationId, correlationId: origin.correlationId };
+    const args = safeDecode(intent.payload);
+    const d = this.core.broker.decide({ id: cell.id, type: cell.addr.type }, intent.action, subject, ids, { args: () => args });
+    if (d.allow) {
+      if (intent.action === 'tell') this.core.outbox.tell(origin, intent.target, { format: 'msgpack', payload: intent.payload });
+      else this.core.outbox.publish(origin, subject, { format: 'msgpack', payload: intent.payload });
+      return;
+    }
+    const approvals = this.core.approvals();
+    if (d.route === undefined || approvals === undefined || !/^[0-9a-f]{16}$/.test(intent.id)) {
+      this.core.log.warn({ actor: cell.id, action: intent.action, target: intent.target, rule: d.rule, reason: d.reason }, 'held intent not stored: denied, or no approval queue');
+      return;
+    }
+    const request = {
+      id: intent.id,
+      requester: cell.id,
+      role: d.role,
+      owner: d.owner,
+      action: { kind: intent.action, target: intent.target, args },
+      route: d.route,
+      correlationId: origin.correlationId ?? '',
+      causationId: origin.causationId ?? null,
+    };
+    return approvals.request(request).catch((err: unknown) => this.core.log.error({ actor: cell.id, approval: intent.id, err: toAosError(err).toWire() }, 'an approval request could not be stored'));
   }
 
   /** The broker decides an intent before it is committed; a denied one does nothing (the decision is recorded). */
-  private allowed(cell: ActorCell, origin: Origin, action: Action, target: string): boolean {
+  private allowed(cell: ActorCell, origin: Origin, action: Action, target: string, payload?: Uint8Array): boolean {
     const ids = origin.causationId == null ? { correlationId: origin.correlationId } : { messageId: origin.causationId, correlationId: origin.correlationId };
-    const d = this.core.broker.decide({ id: cell.id, type: cell.addr.type }, action, target, ids);
+    // A message an approval rule would hold but the worker did not (a policy changed mid-turn, or a tampered worker) is denied here.
+    const args = payload === undefined ? undefined : () => safeDecode(payload);
+    const d = this.core.broker.decide({ id: cell.id, type: cell.addr.type }, action, target, ids, args === undefined ? {} : { args });
     if (!d.allow) this.core.log.warn({ actor: cell.id, action, target, rule: d.rule, reason: d.reason, policy: d.policy }, 'intent denied at commit');
     return d.allow;
   }
@@ -187,10 +235,10 @@ export class TurnResults {
   private commitIntent(cell: ActorCell, origin: Origin, intent: Intent): void {
     switch (intent.t) {
       case 'tell':
-        if (!this.allowed(cell, origin, 'tell', this.core.subjects.actor(parseAgentId(intent.to)))) return;
+        if (!this.allowed(cell, origin, 'tell', this.core.subjects.actor(parseAgentId(intent.to)), intent.payload)) return;
         break;
       case 'publish':
-        if (!this.allowed(cell, origin, 'publish', intent.subject)) return;
+        if (!this.allowed(cell, origin, 'publish', intent.subject, intent.payload)) return;
         break;
       case 'spawn':
         if (!this.allowed(cell, origin, 'spawn', intent.type)) return;
@@ -216,5 +264,14 @@ export class TurnResults {
         else this.core.broadcastStop(intent.id);
         return;
     }
+  }
+}
+
+/** A payload's value for approval conditions (null when it does not decode: a condition on a missing field holds). */
+function safeDecode(payload: Uint8Array): unknown {
+  try {
+    return decodeValue(payload, 'msgpack');
+  } catch {
+    return null;
   }
 }

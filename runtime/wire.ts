@@ -92,7 +92,9 @@ export type Intent =
   | { t: 'tell'; to: string; payload: Uint8Array }
   | { t: 'publish'; subject: string; payload: Uint8Array }
   | { t: 'spawn'; module: string; type: string; key: string; tasks: string[] }
-  | { t: 'stop'; id: string };
+  | { t: 'stop'; id: string }
+  /** A publish or tell that an approval rule holds: stored as request `id` when the turn commits. */
+  | { t: 'held'; id: string; action: 'publish' | 'tell'; target: string; payload: Uint8Array };
 
 /** An action the worker refused at the call site (ERR_DENIED raised in the handler); the kernel records it. */
 export interface Refused {
@@ -110,7 +112,14 @@ export interface TurnTiming {
 }
 
 export type TurnOutcome =
-  | ({ ok: true; reply?: { format: PayloadFormat; payload: Uint8Array }; intents: Intent[]; refused?: Refused[] } & TurnTiming)
+  | ({
+      ok: true;
+      reply?: { format: PayloadFormat; payload: Uint8Array };
+      intents: Intent[];
+      refused?: Refused[];
+      /** The handler let ERR_APPROVAL_PENDING escape: its effects commit, and an asker gets this error as the answer. */
+      pending?: WireError;
+    } & TurnTiming)
   | ({ ok: false; error: WireError; refused?: Refused[] } & TurnTiming);
 
 export interface ActorResult {
@@ -143,7 +152,9 @@ export type WorkerToKernel =
   /** A tool call: the kernel checks the grant, validates the arguments and runs the tool. */
   | { t: 'call'; reqId: number; self: string; tool: string; args: Uint8Array; timeoutMs: number; correlationId: string; causationId: string | null }
   /** Units the actor spent (model tokens, cost), counted against its budgets. */
-  | { t: 'report'; self: string; unit: string; amount: number };
+  | { t: 'report'; self: string; unit: string; amount: number }
+  /** ctx.requestApproval: the kernel stores the request and answers (askResult) with `{id}` as msgpack. */
+  | { t: 'approval'; reqId: number; self: string; kind: 'call' | 'publish' | 'tell' | 'custom'; target: string; args: Uint8Array; reason: string; correlationId: string; causationId: string | null };
 
 /** Messages the kernel sends to a worker. */
 export type KernelToWorker =

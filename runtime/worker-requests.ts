@@ -8,9 +8,12 @@ import { parseAgentId } from './address.js';
 import { deniedError, type Broker } from './broker/broker.js';
 import type { Dispatcher } from './dispatcher.js';
 import { decodeValue } from './envelope.js';
-import { aosError, toAosError } from './errors/aos-error.js';
+import { aosError, toAosError, type AosError } from './errors/aos-error.js';
 import type { Origin, Outbox } from './outbox.js';
-import type { AskAnswer, AskFromWorker, CallFromWorker } from './pool.js';
+import type { ApprovalFromWorker, AskAnswer, AskFromWorker, CallFromWorker } from './pool.js';
+import type { ApprovalRoute } from './broker/policy.js';
+import type { ApprovalService } from './approvals/approval-service.js';
+import type { BoundAction } from './approvals/approval-types.js';
 import type { Subjects } from './subjects.js';
 import type { OtelSpans } from './trace/otel.js';
 import type { ToolRegistry } from './tools/tool-registry.js';
@@ -27,6 +30,8 @@ export interface WorkerRequestDeps {
   encode: (value: unknown) => Uint8Array;
   /** OpenTelemetry spans for tool calls, when a tracer provider is registered. */
   otel?: OtelSpans | undefined;
+  /** The node's approval queue (undefined without JetStream: held actions are then ERR_APPROVAL_REQUIRED). */
+  approvals: () => ApprovalService | undefined;
 }
 
 function notRunning(self: string): AskAnswer {
@@ -67,7 +72,14 @@ export class WorkerRequests {
     const cell = cells.get(call.self);
     if (cell === undefined) return notRunning(call.self);
     const actor = { id: cell.id, type: cell.addr.type };
-    const d = broker.decide(actor, 'call', call.tool, { ...(call.causationId === null ? {} : { messageId: call.causationId }), correlationId: call.correlationId });
+    let args: unknown;
+    try {
+      args = decodeValue(call.args, 'msgpack');
+    } catch (err) {
+      return { ok: false, error: toAosError(err).toWire() };
+    }
+    const d = broker.decide(actor, 'call', call.tool, { ...(call.causationId === null ? {} : { messageId: call.causationId }), correlationId: call.correlationId }, { args: () => args });
+    if (!d.allow && d.route !== undefined) return this.hold(cell, { kind: 'call', target: call.tool, args }, d.route, d, call);
     if (!d.allow) return { ok: false, error: deniedError(cell.id, 'call', call.tool, d).toWire() };
     dispatcher.waitingOnAsk(1);
     const otel = this.deps.otel;
@@ -77,7 +89,7 @@ export class WorkerRequests {
       const result = await tools.call({
         actor: { id: cell.id, role: d.role, owner: d.owner },
         tool: call.tool,
-        args: decodeValue(call.args, 'msgpack'),
+        args,
         timeoutMs: call.timeoutMs,
         correlationId: call.correlationId,
         report: (unit, amount) => broker.report(actor, unit, amount),
@@ -93,6 +105,64 @@ export class WorkerRequests {
     }
   }
 
+  /** A held action becomes a stored request; the handler gets ERR_APPROVAL_PENDING with its id (or ERR_APPROVAL_REQUIRED without a queue). */
+  private async hold(cell: ActorCell, action: BoundAction, route: ApprovalRoute, d: { role: string | null; owner: string | null; rule: string; reason?: string; code?: string; policy: string }, ids: { correlationId: string; causationId: string | null }): Promise<AskAnswer> {
+    const approvals = this.deps.approvals();
+    if (approvals === undefined) return { ok: false, error: deniedError(cell.id, action.kind, action.target, { allow: false, rule: d.rule, reason: 'approval', code: 'ERR_APPROVAL_REQUIRED', policy: d.policy }).toWire() };
+    try {
+      const item = await approvals.request({ requester: cell.id, role: d.role, owner: d.owner, action, route, correlationId: ids.correlationId, causationId: ids.causationId });
+      return { ok: false, error: pendingError(cell.id, action, item.id, route.rule).toWire() };
+    } catch (err) {
+      return { ok: false, error: toAosError(err).toWire() };
+    }
+  }
+
+  /** ctx.requestApproval: checked against the role's grants (an approval never widens them), then stored. */
+  async approval(req: ApprovalFromWorker): Promise<AskAnswer> {
+    const { cells, broker, subjects } = this.deps;
+    const cell = cells.get(req.self);
+    if (cell === undefined) return notRunning(req.self);
+    const approvals = this.deps.approvals();
+    if (approvals === undefined) return { ok: false, error: aosError('ERR_CONFIG', 'approvals need a NATS server with JetStream', { actorId: cell.id }).toWire() };
+    let args: unknown;
+    let subject = req.target;
+    try {
+      args = decodeValue(req.args, 'msgpack');
+      if (req.kind === 'tell') subject = subjects.actor(parseAgentId(req.target));
+    } catch (err) {
+      return { ok: false, error: toAosError(err).toWire() };
+    }
+    const policy = broker.policy;
+    const ids = { ...(req.causationId === null ? {} : { messageId: req.causationId }), correlationId: req.correlationId };
+    let route: ApprovalRoute | undefined;
+    if (req.kind !== 'custom') {
+      const s = policy.check(cell.addr.type, req.kind, subject, cell.id);
+      if (!s.allow) {
+        broker.recordRefused({ id: cell.id, type: cell.addr.type }, req.kind, subject, s.reason ?? 'denied', ids, s.rule);
+        return { ok: false, error: deniedError(cell.id, req.kind, subject, { ...s, policy: policy.version }).toWire() };
+      }
+      route = s.approvals === undefined ? undefined : policy.approvalFor(cell.addr.type, s.approvals, args);
+    }
+    route ??= policy.defaultRoute;
+    if (route === undefined) return { ok: false, error: aosError('ERR_POLICY', `no approval chain for ${req.kind} ${req.target}: the policy has no matching approval rule and no "approvalDefaults"`, { actorId: cell.id }).toWire() };
+    const assigned = policy.assignment(cell.addr.type);
+    try {
+      const item = await approvals.request({
+        requester: cell.id,
+        role: assigned?.role ?? null,
+        owner: assigned?.owner ?? null,
+        action: { kind: req.kind, target: req.target, args },
+        route,
+        reason: req.reason,
+        correlationId: req.correlationId,
+        causationId: req.causationId,
+      });
+      return { ok: true, format: 'msgpack', payload: this.deps.encode({ approvalId: item.id }) };
+    } catch (err) {
+      return { ok: false, error: toAosError(err).toWire() };
+    }
+  }
+
   /** No request may aim the kernel's replies at runtime or system subjects (a confused-deputy attack; a
    *  captured envelope replayed with another reply subject too: the reply subject is not sealed). */
   replyAllowed(d: Delivery, from: string): boolean {
@@ -103,4 +173,9 @@ export class WorkerRequests {
     this.deps.log.warn({ actor: from, replyTo: to, messageId: d.env.id }, 'reply refused: the reply subject is a runtime or system subject');
     return false;
   }
+}
+
+/** What the handler gets for an action held for a person. */
+export function pendingError(actor: string, action: BoundAction, approvalId: string, rule: string): AosError {
+  return aosError('ERR_APPROVAL_PENDING', `${action.kind} ${action.target} by ${actor} waits for a person (${rule}): approval ${approvalId}`, { actorId: actor, action: action.kind, target: action.target, reason: 'approval', approvalId, rule });
 }

@@ -47,6 +47,13 @@ export interface TraceIds {
   correlationId?: string;
 }
 
+export interface DecideOptions {
+  /** The action's arguments (a tool's input, a message's value), for approval rules with conditions; read only when one applies. */
+  args?: () => unknown;
+  /** A person approved this exact action (approval id): approval rules do not hold it again. */
+  approved?: string;
+}
+
 /** A kill switch in force: an AgentId, or `role:<name>` for every actor of a role. */
 export interface Suspension {
   target: string;
@@ -109,24 +116,29 @@ export class Broker {
   }
 
   /** Decides one action and records the decision. */
-  decide(actor: ActorIdentity, action: Action, target: string, ids: TraceIds = {}): Decision {
+  decide(actor: ActorIdentity, action: Action, target: string, ids: TraceIds = {}, opts: DecideOptions = {}): Decision {
     const policy = this.policyInForce; // one read: the whole decision cites this version
     const assigned = policy.assignment(actor.type);
-    const s = this.staticOrLimits(policy, actor, action, target);
+    const s = this.staticOrLimits(policy, actor, action, target, opts);
     // Built field by field: an object spread here costs more than the cached check itself.
     const d: Decision = { allow: s.allow, rule: s.rule, policy: policy.version, role: assigned?.role ?? null, owner: assigned?.owner ?? null };
     if (s.reason !== undefined) d.reason = s.reason;
     if (s.code !== undefined) d.code = s.code;
-    this.record(actor, action, target, d, ids);
+    if (s.route !== undefined) d.route = s.route;
+    this.record(actor, action, target, d, ids, opts.approved);
     return d;
   }
 
-  private staticOrLimits(policy: Policy, actor: ActorIdentity, action: Action, target: string): StaticDecision {
+  private staticOrLimits(policy: Policy, actor: ActorIdentity, action: Action, target: string, opts: DecideOptions): StaticDecision {
     // A suspended actor keeps its subscriptions (its messages wait in its mailbox); every action it would take is refused.
     const held = action === 'subscribe' ? undefined : this.suspension(actor);
     if (held !== undefined) return { allow: false, rule: `suspended:${held.target}`, reason: 'suspended', code: 'ERR_DENIED' };
     const s = policy.check(actor.type, action, target, actor.id);
     if (!s.allow || action === 'subscribe') return s;
+    if (s.approvals !== undefined && opts.approved === undefined) {
+      const route = policy.approvalFor(actor.type, s.approvals, opts.args?.());
+      if (route !== undefined) return { allow: false, rule: route.rule, reason: 'approval', code: 'ERR_APPROVAL_REQUIRED', route };
+    }
     if (this.opts.traceSaturated?.() === true) {
       const roleName = policy.assignment(actor.type)?.role;
       const audit = roleName === undefined ? [] : (policy.role(roleName)?.audit ?? []);
@@ -146,7 +158,12 @@ export class Broker {
     if (check.refused >= 0) {
       const b = budgets[check.refused]!.doc;
       const rule = `roles.${roleName}.budgets[${check.refused}]=${b.name}`;
-      if (b.onExhausted === 'approval') return { allow: false, rule, reason: 'budget', code: 'ERR_APPROVAL_REQUIRED' };
+      if (b.onExhausted === 'approval') {
+        // A person may let this one through (the policy's default chain); approved, it runs once, past the budget.
+        const route = approvable(action) ? policy.defaultRoute : undefined;
+        if (opts.approved !== undefined && route !== undefined) return s;
+        return route === undefined ? { allow: false, rule, reason: 'budget', code: 'ERR_APPROVAL_REQUIRED' } : { allow: false, rule, reason: 'budget', code: 'ERR_APPROVAL_REQUIRED', route: { ...route, rule } };
+      }
       if (b.onExhausted === 'suspend') this.opts.onBudgetSuspend?.(actor.id, b.name);
       return { allow: false, rule, reason: 'budget', code: 'ERR_DENIED' };
     }
@@ -238,13 +255,19 @@ export class Broker {
     this.opts.record(rec);
   }
 
-  private record(actor: ActorIdentity, action: Action, target: string, d: Decision, ids: TraceIds): void {
+  private record(actor: ActorIdentity, action: Action, target: string, d: Decision, ids: TraceIds, approved?: string): void {
     const rec: DecisionRecord = { type: 'decision', at: this.opts.clock.now(), node: this.opts.nodeId, actor: actor.id, role: d.role, owner: d.owner, action, target, allow: d.allow, rule: d.rule, policy: d.policy };
     if (d.reason !== undefined) rec.reason = d.reason;
+    if (approved !== undefined) rec.detail = { approval: approved };
     if (ids.messageId !== undefined) rec.messageId = ids.messageId;
     if (ids.correlationId !== undefined) rec.correlationId = ids.correlationId;
     this.opts.record(rec);
   }
+}
+
+/** The actions an approval can hold and the kernel can perform later: tool calls and messages. */
+export function approvable(action: Action): action is 'call' | 'publish' | 'tell' {
+  return action === 'call' || action === 'publish' || action === 'tell';
 }
 
 /** The error a denied decision raises in the handler. */

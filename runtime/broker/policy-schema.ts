@@ -63,6 +63,48 @@ const budget = z
     }
   });
 
+/** One link of an approval chain: the roles that may decide (people's, in `people`, or actors'), and how long they have. */
+const step = z
+  .object({
+    approvers: z.array(z.string().min(1)).min(1),
+    timeoutMs: z.number().int().positive(),
+  })
+  .strict();
+
+const chain = z.array(step).min(1);
+/** When the whole chain let its time run out: deny (the default; the request expires) or approve. */
+const onExhaustedApproval = z.enum(['deny', 'approve']);
+
+/** A condition on the action's arguments (a tool's input, a message's value): exactly one comparison. */
+const condition = z
+  .object({
+    path: z.string().min(1),
+    gt: z.number().optional(),
+    gte: z.number().optional(),
+    lt: z.number().optional(),
+    lte: z.number().optional(),
+    eq: z.unknown().optional(),
+    ne: z.unknown().optional(),
+    in: z.array(z.unknown()).optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const ops = ['gt', 'gte', 'lt', 'lte', 'eq', 'ne', 'in'].filter((k) => k in c);
+    if (ops.length !== 1) ctx.addIssue({ code: 'custom', message: `a condition has exactly one of gt, gte, lt, lte, eq, ne, in (found ${ops.length === 0 ? 'none' : ops.join(', ')})` });
+  });
+
+/** An action that needs a human decision: a tool call or a message, optionally only when its arguments meet every condition. */
+const approvalRule = z
+  .object({
+    action: z.enum(['call', 'publish', 'tell']),
+    target: pattern('target').optional(),
+    when: z.array(condition).default([]),
+    /** Who decides, in order, each with a time limit (default: the policy's `approvalDefaults.chain`). */
+    chain: chain.optional(),
+    onExhausted: onExhaustedApproval.optional(),
+  })
+  .strict();
+
 const role = z
   .object({
     description: z.string().optional(),
@@ -82,8 +124,8 @@ const role = z
     budgets: z.array(budget).default([]),
     /** Audited actions: held back (denied, reason `audit`) while the trace cannot take their records (audit before act). */
     audit: z.array(scope).default([]),
-    /** Actions that need a human decision (ERR_APPROVAL_REQUIRED until the approval flow exists). */
-    approvals: z.array(scope.required({ action: true })).default([]),
+    /** Actions that need a human decision: held as an approval request (ERR_APPROVAL_PENDING) and performed once approved. */
+    approvals: z.array(approvalRule).default([]),
   })
   .strict();
 
@@ -106,6 +148,17 @@ const trace = z
   })
   .strict();
 
+/** A person who may decide approvals: the roles they hold and the ed25519 public key their decisions are signed with. */
+const person = z
+  .object({
+    roles: z.array(z.string().min(1)).min(1),
+    /** Base64 of the SPKI DER encoding (what `aos approvals keygen` prints). */
+    publicKey: z.string().superRefine((v, ctx) => {
+      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(v) || Buffer.from(v, 'base64').length !== 44) ctx.addIssue({ code: 'custom', message: 'publicKey must be the base64 SPKI DER of an ed25519 public key (44 bytes; see `aos approvals keygen`)' });
+    }),
+  })
+  .strict();
+
 const schema = z
   .object({
     name: z.string().optional(),
@@ -113,9 +166,20 @@ const schema = z
     /** The role (and owner) of each actor type; "*" for every type not listed. */
     actors: z.record(actorType, z.object({ role: z.string().min(1), owner: z.string().min(1).optional() }).strict()),
     trace: trace.optional(),
+    /** The people who decide approvals, by name. */
+    people: z.record(z.string().min(1), person).optional(),
+    /** The chain for approval rules that name none, for requests actors make with ctx.requestApproval, and for budgets that run out with onExhausted "approval". */
+    approvalDefaults: z.object({ chain, onExhausted: onExhaustedApproval.default('deny') }).strict().optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
+    for (const [name, r] of Object.entries(p.roles)) {
+      r.approvals.forEach((a, i) => {
+        if (a.chain === undefined && p.approvalDefaults === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['roles', name, 'approvals', i, 'chain'], message: 'an approval rule needs a "chain" (who approves, for how long) unless the policy has "approvalDefaults"' });
+        }
+      });
+    }
     for (const [type, a] of Object.entries(p.actors)) {
       if (!Object.hasOwn(p.roles, a.role)) ctx.addIssue({ code: 'custom', path: ['actors', type, 'role'], message: `role ${JSON.stringify(a.role)} is not defined in "roles"` });
     }
@@ -125,6 +189,8 @@ export type PolicyDoc = z.infer<typeof schema>;
 export type RoleDoc = PolicyDoc['roles'][string];
 export type BudgetDoc = RoleDoc['budgets'][number];
 export type ScopeDoc = z.infer<typeof scope>;
+export type ApprovalRuleDoc = RoleDoc['approvals'][number];
+export type ChainStepDoc = z.infer<typeof step>;
 
 function policyError(message: string, details: Record<string, unknown>, cause?: unknown): AosError {
   return aosError('ERR_POLICY', message, details, cause);

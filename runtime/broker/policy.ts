@@ -8,7 +8,8 @@ import { canonicalJson } from '../canonical-json.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { subjectProblem } from '../subjects.js';
 import { compileMask, type MaskPath } from '../trace/payloads.js';
-import type { Action, PolicyDoc, RoleDoc, ScopeDoc } from './policy-schema.js';
+import { conditionsHold, type Condition } from '../approvals/approval-rules.js';
+import type { Action, ChainStepDoc, PolicyDoc, RoleDoc, ScopeDoc } from './policy-schema.js';
 import { firstContaining, firstOverlapping, isSubset, overlaps, patternList, tokens, type PatternList } from './subject-pattern.js';
 
 export type DenyReason =
@@ -32,6 +33,23 @@ export interface StaticDecision {
   reason?: DenyReason;
   /** The error a denied action raises. */
   code?: ErrorCode;
+  /**
+   * Allowed by the grants, but approval rules cover the target: their indices in the role's
+   * `approvals`, in order. The first whose conditions hold for the action's arguments holds the
+   * action for a person (approvalFor).
+   */
+  approvals?: readonly number[];
+  /** A held action: the approval chain its request follows (never cached: it depends on the arguments). */
+  route?: ApprovalRoute;
+}
+
+/** An approval rule as compiled: the chain resolved against the policy's defaults. */
+export interface ApprovalRoute {
+  /** The rule's path in the policy, e.g. `roles.payments.approvals[0]`, or `approvalDefaults`. */
+  rule: string;
+  when: readonly Condition[];
+  chain: ChainStepDoc[];
+  onExhausted: 'deny' | 'approve';
 }
 
 interface CompiledGrant {
@@ -43,7 +61,7 @@ interface CompiledRole {
   name: string;
   doc: RoleDoc;
   grants: Record<'publish' | 'subscribe' | 'tell' | 'ask' | 'tools', CompiledGrant>;
-  approvals: { action: Action; target: readonly string[] | undefined }[];
+  approvals: ({ action: Action; target: readonly string[] | undefined } & ApprovalRoute)[];
 }
 
 interface ReservedArea {
@@ -101,7 +119,15 @@ export class Policy {
         name,
         doc: r,
         grants: { publish: g(r.publish), subscribe: g(r.subscribe), tell: g(r.tell), ask: g(r.ask), tools: g(r.tools) },
-        approvals: r.approvals.map((a) => ({ action: a.action, target: a.target === undefined ? undefined : tokens(a.target) })),
+        approvals: r.approvals.map((a, i) => ({
+          action: a.action,
+          target: a.target === undefined ? undefined : tokens(a.target),
+          rule: `roles.${name}.approvals[${i}]`,
+          when: a.when,
+          // The schema refuses a rule with no chain when there are no defaults.
+          chain: a.chain ?? doc.approvalDefaults?.chain ?? [],
+          onExhausted: a.onExhausted ?? doc.approvalDefaults?.onExhausted ?? 'deny',
+        })),
       });
     }
   }
@@ -114,6 +140,32 @@ export class Policy {
 
   role(name: string): RoleDoc | undefined {
     return this.roles.get(name)?.doc;
+  }
+
+  /**
+   * The approval rule that holds an action with these arguments: the first of the candidates
+   * (StaticDecision.approvals) whose conditions all hold. Undefined: the action needs no person.
+   */
+  approvalFor(type: string, candidates: readonly number[], args: unknown): ApprovalRoute | undefined {
+    const roleName = this.assignment(type)?.role;
+    const role = roleName === undefined ? undefined : this.roles.get(roleName);
+    if (role === undefined) return undefined;
+    for (const i of candidates) {
+      const a = role.approvals[i];
+      if (a !== undefined && conditionsHold(a.when, args)) return a;
+    }
+    return undefined;
+  }
+
+  /** The route of requests no rule names (ctx.requestApproval, budgets with onExhausted "approval"), if the policy has one. */
+  get defaultRoute(): ApprovalRoute | undefined {
+    const d = this.doc.approvalDefaults;
+    return d === undefined ? undefined : { rule: 'approvalDefaults', when: [], chain: d.chain, onExhausted: d.onExhausted };
+  }
+
+  /** The people who may decide, by name. */
+  get people(): Readonly<Record<string, { roles: string[]; publicKey: string }>> {
+    return this.doc.people ?? {};
   }
 
   /** The static decision for one action of an actor of `type` (cached). */
@@ -145,7 +197,7 @@ export class Policy {
   private decide(type: string, action: Action, target: string): StaticDecision {
     const assigned = this.assignment(type);
     const role = assigned === undefined ? undefined : this.roles.get(assigned.role);
-    if (action === 'spawn' || action === 'stop') return this.typeGrant(role, action, action === 'stop' ? target.slice(0, target.indexOf('/')) : target);
+    if (action === 'spawn' || action === 'stop') return this.typeGrant(role, action === 'stop' ? target.slice(0, target.indexOf('/')) : target);
     const problem = subjectProblem(target, { wildcards: action === 'subscribe' });
     if (problem !== undefined) return deny('subject', `builtin:subject-syntax (${problem})`, 'ERR_INVALID_SUBJECT');
     if (role === undefined) return deny('no-role', `actors.${type}: no role`);
@@ -167,12 +219,11 @@ export class Policy {
         rule = `${path}.allow[${explicit}]=${grant.allow.source[explicit]}`;
       }
     }
-    const approval = role.approvals.findIndex((a) => a.action === action && (a.target === undefined || overlaps(t, a.target)));
-    if (approval >= 0) return { allow: false, rule: `roles.${role.name}.approvals[${approval}]`, reason: 'approval', code: 'ERR_APPROVAL_REQUIRED' };
-    return { allow: true, rule };
+    const approvals = role.approvals.flatMap((a, i) => (a.action === action && (a.target === undefined || overlaps(t, a.target)) ? [i] : []));
+    return approvals.length > 0 ? { allow: true, rule, approvals } : { allow: true, rule };
   }
 
-  private typeGrant(role: CompiledRole | undefined, action: 'spawn' | 'stop', type: string): StaticDecision {
+  private typeGrant(role: CompiledRole | undefined, type: string): StaticDecision {
     if (role === undefined) return deny('no-role', `actors: no role`);
     const path = `roles.${role.name}.spawn`;
     const { allow, deny: denyList } = role.doc.spawn;
@@ -180,8 +231,6 @@ export class Policy {
     if (denied >= 0) return deny('denied', `${path}.deny[${denied}]=${denyList[denied]}`);
     const allowed = allow.findIndex((t) => t === '*' || t === type);
     if (allowed < 0) return deny('not-granted', `${path}: not granted`);
-    const approval = role.approvals.findIndex((a) => a.action === action && (a.target === undefined || overlaps([type], a.target)));
-    if (approval >= 0) return { allow: false, rule: `roles.${role.name}.approvals[${approval}]`, reason: 'approval', code: 'ERR_APPROVAL_REQUIRED' };
     return { allow: true, rule: `${path}.allow[${allowed}]=${allow[allowed]}` };
   }
 }

@@ -53,6 +53,10 @@ export class KernelChannel {
     return this.request((reqId) => ({ t: 'call', reqId, ...msg }));
   }
 
+  approval(msg: Omit<Extract<WorkerToKernel, { t: 'approval' }>, 't' | 'reqId'>): Promise<AskReply> {
+    return this.request((reqId) => ({ t: 'approval', reqId, ...msg }));
+  }
+
   report(self: string, unit: string, amount: number): void {
     const msg: WorkerToKernel = { t: 'report', self, unit, amount };
     this.port.postMessage(msg);

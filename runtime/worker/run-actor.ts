@@ -12,6 +12,7 @@ import type { KernelChannel } from './kernel-channel.js';
 import { TurnContext } from './turn-context.js';
 import { TurnGuard, type Allowance } from './turn-guard.js';
 import { newCorrelationId } from '../ids.js';
+import type { ApprovalOutcome } from '../approvals/approval-types.js';
 
 export interface RunEnv {
   channel: KernelChannel;
@@ -55,6 +56,8 @@ async function turn(
   progress: Progress,
   allowance: Allowance,
   body: (ctx: TurnContext) => Promise<unknown>,
+  /** The state before this turn: kept when the handler lets ERR_APPROVAL_PENDING escape. */
+  previous?: { value: unknown },
 ): Promise<{ outcome: TurnOutcome; state?: { value: unknown; bytes: Uint8Array } } | null> {
   // Counted as started before the check, so a kernel that cancels and then sees no turn
   // running knows none will start (sequentially consistent atomics).
@@ -90,6 +93,15 @@ async function turn(
     timed(outcome, t0);
     return { outcome, state: { value: next, bytes } };
   } catch (err) {
+    // An action held for a person, not handled: the turn still counts (its other effects and the
+    // held request commit, the state stays as it was), and an asker learns of the request.
+    if (previous !== undefined && (err as { code?: unknown })?.code === 'ERR_APPROVAL_PENDING') {
+      const outcome: TurnOutcome = { ok: true, intents: ctx.intents, pending: toAosError(err).toWire() };
+      if (ctx.replyValue !== undefined) outcome.reply = ctx.replyValue;
+      if (guard.refused.length > 0) outcome.refused = guard.refused;
+      timed(outcome, t0);
+      return { outcome, state: { value: previous.value, bytes: checkState(def, previous.value, actor.self) } };
+    }
     const outcome = failure(err, 'ERR_HANDLER_FAILED', actor.self);
     if (guard.refused.length > 0) outcome.refused = guard.refused;
     timed(outcome, t0);
@@ -104,6 +116,15 @@ async function turn(
 function timed(outcome: TurnOutcome, t0: number): void {
   outcome.startedAt = performance.timeOrigin + t0;
   outcome.ms = performance.now() - t0;
+}
+
+/** The outcome of an approval request, sent by a node (a sealed `approval` envelope: no schema of the actor's applies). */
+function approvalOutcome(msg: TurnMessage, self: string): { ok: true; value: unknown } | { ok: false; outcome: TurnOutcome } {
+  try {
+    return { ok: true, value: decodeValue(msg.payload, msg.format) };
+  } catch (err) {
+    return { ok: false, outcome: failure(err, 'ERR_INTERNAL', self) };
+  }
 }
 
 /** Decodes and validates a message; returns the parsed input or an input-error outcome. */
@@ -142,13 +163,21 @@ export async function runActor(def: ActorDefinition, actor: ActorTurns, env: Run
     state = actor.state === null ? undefined : decodeValue(actor.state, 'msgpack');
   }
   for (const msg of actor.messages) {
-    const input = parseInput(def, msg, actor.self);
+    const input = msg.kind === 'approval' ? approvalOutcome(msg, actor.self) : parseInput(def, msg, actor.self);
     if (!input.ok) {
       result.outcomes.push(input.outcome);
       continue;
     }
     const current = state;
-    const r = await turn(def, actor, env, msg, progress, allowance, async (ctx) => def.handle(current, input.value, ctx));
+    const handler =
+      msg.kind !== 'approval'
+        ? async (ctx: TurnContext) => def.handle(current, input.value, ctx)
+        : async (ctx: TurnContext) => {
+            if (def.onApproval !== undefined) return def.onApproval(current, input.value as ApprovalOutcome, ctx);
+            ctx.log.info({ outcome: input.value }, 'an approval outcome arrived and the actor has no onApproval: kept on the request, nothing else done');
+            return current;
+          };
+    const r = await turn(def, actor, env, msg, progress, allowance, handler, { value: current });
     if (r === null) break; // cancelled: the kernel gets the rest back as not reached
     result.outcomes.push(r.outcome);
     if (!r.outcome.ok) break;

@@ -5,7 +5,9 @@
 
 import type { Logger } from 'pino';
 import { parseAgentId, type AgentAddress } from '../address.js';
-import type { ActorContext, ActorDefinition, AskOptions, CallOptions, SpawnOptions } from '../define-actor.js';
+import type { ActorContext, ActorDefinition, ApprovalRequest, AskOptions, CallOptions, SpawnOptions } from '../define-actor.js';
+import type { ApprovalRoute } from '../broker/policy.js';
+import { newMessageId } from '../ids.js';
 import { compact, decodeValue, encodeValue, type PayloadFormat } from '../envelope.js';
 import { aosError, type AosError } from '../errors/aos-error.js';
 import { assertSubject } from '../subjects.js';
@@ -132,16 +134,58 @@ export class TurnContext implements ActorContext {
   tell(to: string, value: unknown): void {
     this.assertOpen();
     parseAgentId(to);
-    this.scope.guard.check('tell', this.scope.actorSubject(to));
-    this.intents.push({ t: 'tell', to, payload: this.encode(value, 'msgpack') });
+    const route = this.scope.guard.check('tell', this.scope.actorSubject(to), value);
+    const payload = this.encode(value, 'msgpack');
+    if (route !== undefined) this.hold('tell', to, payload, route);
+    this.intents.push({ t: 'tell', to, payload });
   }
 
   publish(subject: string, value: unknown): void {
     this.assertOpen();
     if (typeof subject !== 'string') assertSubject(subject);
-    this.scope.guard.check('publish', subject);
+    const route = this.scope.guard.check('publish', subject, value);
     assertSubject(subject);
-    this.intents.push({ t: 'publish', subject, payload: this.encode(value, 'msgpack') });
+    const payload = this.encode(value, 'msgpack');
+    if (route !== undefined) this.hold('publish', subject, payload, route);
+    this.intents.push({ t: 'publish', subject, payload });
+  }
+
+  /** An approval rule holds this message: it becomes a request when the turn commits, and the handler learns so here. */
+  private hold(action: 'publish' | 'tell', target: string, payload: Uint8Array, route: ApprovalRoute): never {
+    const id = newMessageId();
+    this.intents.push({ t: 'held', id, action, target, payload });
+    throw aosError('ERR_APPROVAL_PENDING', `${action} ${target} by ${this.self} waits for a person (${route.rule}): approval ${id}`, {
+      actorId: this.self,
+      action,
+      target,
+      reason: 'approval',
+      approvalId: id,
+      rule: route.rule,
+    });
+  }
+
+  async requestApproval(request: ApprovalRequest): Promise<{ approvalId: string }> {
+    this.assertOpen();
+    if (request === null || typeof request !== 'object' || typeof request.reason !== 'string' || request.reason.length === 0) {
+      throw aosError('ERR_CONFIG', 'requestApproval needs { action, reason } with a non-empty reason');
+    }
+    const a = request.action as Record<string, unknown>;
+    const kind = (['call', 'publish', 'tell', 'custom'] as const).find((k) => typeof a?.[k] === 'string');
+    if (kind === undefined) throw aosError('ERR_CONFIG', 'requestApproval: action is { call: tool, args } | { publish: subject, value } | { tell: agentId, value } | { custom: name, args }');
+    const target = a[kind] as string;
+    if (kind === 'tell') parseAgentId(target);
+    if (kind === 'publish') assertSubject(target);
+    if (kind !== 'custom') this.scope.guard.check(kind, kind === 'tell' ? this.scope.actorSubject(target) : target, kind === 'call' ? a.args : a.value);
+    const reply = await this.scope.channel.approval({
+      self: this.self,
+      kind,
+      target,
+      args: this.encode(kind === 'call' || kind === 'custom' ? a.args : a.value, 'msgpack'),
+      reason: request.reason,
+      correlationId: this.correlationId,
+      causationId: this.messageId,
+    });
+    return decodeValue(reply.payload, reply.format) as { approvalId: string };
   }
 
   async ask<R = unknown>(to: string, value: unknown, options: AskOptions = {}): Promise<R> {
@@ -169,7 +213,8 @@ export class TurnContext implements ActorContext {
     const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     if (!(timeoutMs > 0)) throw aosError('ERR_CONFIG', `call timeoutMs must be positive, got ${timeoutMs}`, { timeoutMs });
     this.assertOpen();
-    this.scope.guard.check('call', tool);
+    // A call an approval rule holds goes on to the kernel, which stores the request and answers ERR_APPROVAL_PENDING.
+    this.scope.guard.check('call', tool, args);
     const reply = await this.scope.channel.call({
       self: this.self,
       tool,

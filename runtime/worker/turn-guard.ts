@@ -5,7 +5,7 @@
 
 import { deniedError } from '../broker/broker.js';
 import { checkBudgets } from '../broker/budget-check.js';
-import { Policy, type StaticDecision } from '../broker/policy.js';
+import { Policy, type ApprovalRoute, type StaticDecision } from '../broker/policy.js';
 import { parsePolicy, type BudgetDoc } from '../broker/policy-schema.js';
 import type { Refused } from '../wire.js';
 
@@ -58,14 +58,22 @@ export class TurnGuard {
     throw deniedError(this.self, action, target, d);
   }
 
-  /** Throws the broker's error for a denied intent (and remembers it for the kernel's record). */
-  check(action: Refused['action'], target: string): void {
+  /**
+   * Throws the broker's error for a denied intent (and remembers it for the kernel's record).
+   * Returns the approval route when a rule holds the action for a person (nothing is spent:
+   * limits apply when it is performed).
+   */
+  check(action: Refused['action'], target: string, args?: unknown): ApprovalRoute | undefined {
     const policy = this.view.policy;
     if (policy !== undefined) {
       const d = policy.check(this.type, action, target, this.self);
       if (!d.allow) this.refuse(action, target, { ...d, policy: policy.version });
+      if (d.approvals !== undefined) {
+        const route = policy.approvalFor(this.type, d.approvals, args);
+        if (route !== undefined) return route;
+      }
     }
-    if (action === 'subscribe') return;
+    if (action === 'subscribe') return undefined;
     if (this.allowance.tokens < 1) this.refuse(action, target, { allow: false, rule: `roles.${this.roleName(policy)}.rateLimit`, reason: 'rate-limit' });
     // Budgets, checked all before any is spent, as the kernel does. A budget that suspends its
     // actor is left to the kernel, which alone can suspend.
@@ -73,10 +81,14 @@ export class TurnGuard {
     const check = checkBudgets(budgets, (i) => this.allowance.budgets![i]!, action, target, (b) => b.onExhausted === 'suspend');
     if (check.refused >= 0) {
       const b = budgets[check.refused]!;
+      const rule = `roles.${this.roleName(policy)}.budgets[${check.refused}]=${b.name}`;
+      const route = b.onExhausted === 'approval' && (action === 'call' || action === 'publish' || action === 'tell') ? policy?.defaultRoute : undefined;
+      if (route !== undefined) return { ...route, rule };
       this.refuse(action, target, { allow: false, rule: `roles.${this.roleName(policy)}.budgets[${check.refused}]=${b.name}`, reason: 'budget', code: b.onExhausted === 'approval' ? 'ERR_APPROVAL_REQUIRED' : 'ERR_DENIED' });
     }
     this.allowance.tokens--;
     for (const i of check.counted) this.allowance.budgets![i]!--;
+    return undefined;
   }
 
   /** Units reported spent: the unit budgets count them at once. */

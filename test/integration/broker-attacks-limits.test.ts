@@ -214,7 +214,7 @@ describe('broker attacks - budgets', () => {
 });
 
 describe('broker attacks - approvals, spawns and tools', () => {
-  test('approval - an action matching an approval rule is ERR_APPROVAL_REQUIRED (reason approval); the tool never runs', async () => {
+  test('approval - an action matching an approval rule is held: ERR_APPROVAL_PENDING (reason approval), recorded; the tool never runs', async () => {
     const g = await governed((ns) =>
       policy(
         {
@@ -222,8 +222,8 @@ describe('broker attacks - approvals, spawns and tools', () => {
             tools: { allow: ['>'] },
             publish: { allow: [`${ns}.evt.>`] },
             approvals: [
-              { action: 'call', target: 'payments.>' },
-              { action: 'publish', target: `${ns}.evt.payouts.>` },
+              { action: 'call', target: 'payments.>', chain: [{ approvers: ['finance'], timeoutMs: 60_000 }] },
+              { action: 'publish', target: `${ns}.evt.payouts.>`, chain: [{ approvers: ['finance'], timeoutMs: 60_000 }] },
             ],
           },
         },
@@ -236,8 +236,8 @@ describe('broker attacks - approvals, spawns and tools', () => {
     await g.agent('payer', 'a');
     const payouts = await collect(g.nc, `${ns}.evt.payouts.big`);
 
-    expectCaught(await g.act('payer/a', { op: 'call', tool: 'payments.refund', args: { id: '1' } }), 'ERR_APPROVAL_REQUIRED', 'approval');
-    expectCaught(await g.act('payer/a', { op: 'publish', subject: `${ns}.evt.payouts.big`, value: 1e6 }), 'ERR_APPROVAL_REQUIRED', 'approval');
+    expectCaught(await g.act('payer/a', { op: 'call', tool: 'payments.refund', args: { id: '1' } }), 'ERR_APPROVAL_PENDING', 'approval');
+    expectCaught(await g.act('payer/a', { op: 'publish', subject: `${ns}.evt.payouts.big`, value: 1e6 }), 'ERR_APPROVAL_PENDING', 'approval');
     expect(await g.act('payer/a', { op: 'call', tool: 'crm.lookup', args: { id: '1' } })).toMatchObject({ ok: true });
     expect(refunds.runs).toBe(0);
     expect(crm.runs).toBe(1);

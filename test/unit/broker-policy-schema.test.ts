@@ -2,7 +2,7 @@
 // of broken document is refused with ERR_POLICY and each problem listed by its path.
 
 import { describe, expect, test } from 'vitest';
-import { AosError, parsePolicy, type PolicyDoc } from 'autonomy-os';
+import { AosError, generateApproverKey, parsePolicy, type PolicyDoc } from 'autonomy-os';
 import { parsePolicyText } from 'autonomy-os/internal';
 
 interface Issue {
@@ -45,6 +45,7 @@ describe('policy schema - valid documents', () => {
         idle: {},
       },
       actors: { triage: { role: 'triage', owner: 'support' }, '*': { role: 'idle' } },
+      approvalDefaults: { chain: [{ approvers: ['finance'], timeoutMs: 60_000 }] },
     });
     const empty = { allow: [], deny: [] };
     expect(doc.roles['triage']).toEqual({
@@ -58,9 +59,10 @@ describe('policy schema - valid documents', () => {
         { name: 'tokens', unit: 'tokens', limit: 1000, onExhausted: 'deny' },
         { name: 'refunds', counts: { action: 'call', target: 'payments.refund' }, limit: 10, onExhausted: 'approval' },
       ],
-      approvals: [{ action: 'call', target: 'payments.>' }],
+      approvals: [{ action: 'call', target: 'payments.>', when: [] }],
       audit: [],
     });
+    expect(doc.approvalDefaults).toEqual({ chain: [{ approvers: ['finance'], timeoutMs: 60_000 }], onExhausted: 'deny' });
     expect(doc.roles['idle']).toEqual({ publish: empty, subscribe: empty, tell: empty, ask: empty, tools: empty, spawn: empty, budgets: [], approvals: [], audit: [] });
     expect(doc.actors).toEqual({ triage: { role: 'triage', owner: 'support' }, '*': { role: 'idle' } });
     expect(doc.name).toBe('desk');
@@ -82,7 +84,7 @@ describe('policy schema - valid documents', () => {
             { name: 'model-tokens', unit: 'tokens', limit: 100000, windowMs: 86400000, onExhausted: 'deny' },
             { name: 'refunds', counts: { action: 'call', target: 'payments.refund' }, limit: 10, onExhausted: 'approval' },
           ],
-          approvals: [{ action: 'call', target: 'payments.>' }],
+          approvals: [{ action: 'call', target: 'payments.>', when: [{ path: 'amount', gt: 500 }], chain: [{ approvers: ['finance'], timeoutMs: 3_600_000 }, { approvers: ['cfo'], timeoutMs: 86_400_000 }] }],
         },
       },
       actors: { triage: { role: 'triage', owner: 'support-team' }, '*': { role: 'triage' } },
@@ -99,6 +101,27 @@ describe('policy schema - valid documents', () => {
 
   test('policy schema - no roles and no actors is a valid (deny-everything) policy', () => {
     expect(parsePolicy({ roles: {}, actors: {} })).toEqual({ roles: {}, actors: {} });
+  });
+});
+
+describe('policy schema - approvals and people', () => {
+  test('policy schema - approval rules hold calls, publishes and tells only; a condition has exactly one comparison', () => {
+    expect(paths(() => parsePolicy(withRole({ approvals: [{ action: 'spawn', chain: [{ approvers: ['x'], timeoutMs: 1 }] }] })))).toEqual(['roles.r.approvals.0.action']);
+    expect(paths(() => parsePolicy(withRole({ approvals: [{ action: 'call', when: [{ path: 'amount', gt: 1, lt: 9 }], chain: [{ approvers: ['x'], timeoutMs: 1 }] }] })))).toEqual(['roles.r.approvals.0.when.0']);
+    expect(paths(() => parsePolicy(withRole({ approvals: [{ action: 'call', when: [{ path: 'amount' }], chain: [{ approvers: ['x'], timeoutMs: 1 }] }] })))).toEqual(['roles.r.approvals.0.when.0']);
+  });
+
+  test('policy schema - a rule with no chain needs approvalDefaults; a chain needs approvers and a positive time', () => {
+    expect(paths(() => parsePolicy(withRole({ approvals: [{ action: 'call' }] })))).toEqual(['roles.r.approvals.0.chain']);
+    expect(paths(() => parsePolicy(withRole({ approvals: [{ action: 'call', chain: [{ approvers: [], timeoutMs: 0 }] }] })))).toEqual(['roles.r.approvals.0.chain.0.approvers', 'roles.r.approvals.0.chain.0.timeoutMs']);
+  });
+
+  test('policy schema - people have roles and an ed25519 public key (base64 SPKI DER)', () => {
+    const { publicKey } = generateApproverKey();
+    const doc = parsePolicy({ roles: {}, actors: {}, people: { alice: { roles: ['finance'], publicKey } } });
+    expect(doc.people).toEqual({ alice: { roles: ['finance'], publicKey } });
+    expect(paths(() => parsePolicy({ roles: {}, actors: {}, people: { bob: { roles: ['x'], publicKey: 'not a key' } } }))).toEqual(['people.bob.publicKey']);
+    expect(paths(() => parsePolicy({ roles: {}, actors: {}, people: { bob: { roles: [], publicKey } } }))).toEqual(['people.bob.roles']);
   });
 });
 

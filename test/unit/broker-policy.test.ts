@@ -38,7 +38,8 @@ const DOC = {
     gated: {
       tell: { allow: ['aos.actor.>'] },
       spawn: { allow: ['*'] },
-      approvals: [{ action: 'tell' }, { action: 'spawn', target: 'costly' }, { action: 'stop', target: 'keeper' }],
+      publish: { allow: ['aos.evt.>'] },
+      approvals: [{ action: 'tell' }, { action: 'publish', target: 'aos.evt.payouts.>', when: [{ path: 'amount', gt: 100 }], chain: [{ approvers: ['cfo'], timeoutMs: 1000 }], onExhausted: 'approve' }],
     },
     nothing: {},
   },
@@ -49,6 +50,7 @@ const DOC = {
     gated: { role: 'gated' },
     idle: { role: 'nothing' },
   },
+  approvalDefaults: { chain: [{ approvers: ['finance'], timeoutMs: 60_000 }, { approvers: ['cfo'], timeoutMs: 60_000 }] },
 };
 
 const policy = new Policy(parsePolicy(DOC), NS);
@@ -220,29 +222,41 @@ describe('policy - reserved subjects', () => {
 });
 
 describe('policy - approvals', () => {
-  test('policy - an approval rule turns an allowed action into ERR_APPROVAL_REQUIRED, citing the rule', () => {
-    expectDecision('worker', 'call', 'payments.refund', { allow: false, reason: 'approval', rule: 'roles.worker.approvals[0]', code: 'ERR_APPROVAL_REQUIRED' });
-    expectDecision('worker', 'call', 'payments.cards.charge', { allow: false, reason: 'approval', rule: 'roles.worker.approvals[0]', code: 'ERR_APPROVAL_REQUIRED' });
+  test('policy - an allowed action an approval rule covers names the rule as a candidate; the route carries the default chain', () => {
+    expect(policy.check('worker', 'call', 'payments.refund')).toEqual({ allow: true, rule: 'roles.worker.tools.allow[1]=payments.>', approvals: [0] });
+    expect(policy.check('worker', 'call', 'payments.cards.charge')).toMatchObject({ allow: true, approvals: [0] });
+    expect(policy.approvalFor('worker', [0], { amount: 1 })).toEqual({
+      rule: 'roles.worker.approvals[0]',
+      action: 'call',
+      target: ['payments', '>'],
+      when: [],
+      chain: [{ approvers: ['finance'], timeoutMs: 60_000 }, { approvers: ['cfo'], timeoutMs: 60_000 }],
+      onExhausted: 'deny',
+    });
     // other actions and tools are not in its scope
-    expectDecision('worker', 'call', 'crm.lookup', { allow: true, rule: 'roles.worker.tools.allow[0]=crm.*' });
+    expect(policy.check('worker', 'call', 'crm.lookup')).toEqual({ allow: true, rule: 'roles.worker.tools.allow[0]=crm.*' });
   });
 
   test('policy - an approval rule without a target covers every target of its action', () => {
-    expectDecision('gated', 'tell', 'aos.actor.x.y', { allow: false, reason: 'approval', rule: 'roles.gated.approvals[0]', code: 'ERR_APPROVAL_REQUIRED' });
+    expect(policy.check('gated', 'tell', 'aos.actor.x.y')).toMatchObject({ allow: true, approvals: [0] });
+    expect(policy.approvalFor('gated', [0], 'anything')?.rule).toBe('roles.gated.approvals[0]');
   });
 
-  test('policy - approval rules apply to spawn and stop by actor type', () => {
-    expectDecision('gated', 'spawn', 'costly', { allow: false, reason: 'approval', rule: 'roles.gated.approvals[1]', code: 'ERR_APPROVAL_REQUIRED' });
-    expectDecision('gated', 'spawn', 'cheap', { allow: true, rule: 'roles.gated.spawn.allow[0]=*' });
-    expectDecision('gated', 'stop', 'keeper/k1', { allow: false, reason: 'approval', rule: 'roles.gated.approvals[2]', code: 'ERR_APPROVAL_REQUIRED' });
-    expectDecision('gated', 'stop', 'costly/c1', { allow: true, rule: 'roles.gated.spawn.allow[0]=*' });
+  test('policy - conditions on the arguments: the rule holds only when every one holds; a missing field holds (fail safe)', () => {
+    const candidates = policy.check('gated', 'publish', 'aos.evt.payouts.eu').approvals!;
+    expect(candidates).toEqual([1]);
+    expect(policy.approvalFor('gated', candidates, { amount: 100 })).toBeUndefined();
+    expect(policy.approvalFor('gated', candidates, { amount: 101 })).toMatchObject({ rule: 'roles.gated.approvals[1]', chain: [{ approvers: ['cfo'], timeoutMs: 1000 }], onExhausted: 'approve' });
+    expect(policy.approvalFor('gated', candidates, { amount: 'lots' })?.rule).toBe('roles.gated.approvals[1]');
+    expect(policy.approvalFor('gated', candidates, {})?.rule).toBe('roles.gated.approvals[1]');
+    expect(policy.check('gated', 'publish', 'aos.evt.other')).toEqual({ allow: true, rule: 'roles.gated.publish.allow[0]=aos.evt.>' });
   });
 
   test('policy - deny lists and missing grants decide before approvals', () => {
-    const p = new Policy(parsePolicy({ roles: { r: { tools: { allow: ['a.*'], deny: ['a.x'] }, approvals: [{ action: 'call' }] } }, actors: { t: { role: 'r' } } }), NS);
+    const p = new Policy(parsePolicy({ roles: { r: { tools: { allow: ['a.*'], deny: ['a.x'] }, approvals: [{ action: 'call', chain: [{ approvers: ['x'], timeoutMs: 1 }] }] } }, actors: { t: { role: 'r' } } }), NS);
     expect(p.check('t', 'call', 'a.x')).toMatchObject({ allow: false, reason: 'denied' });
     expect(p.check('t', 'call', 'b.x')).toMatchObject({ allow: false, reason: 'not-granted' });
-    expect(p.check('t', 'call', 'a.y')).toMatchObject({ allow: false, reason: 'approval', code: 'ERR_APPROVAL_REQUIRED' });
+    expect(p.check('t', 'call', 'a.y')).toMatchObject({ allow: true, approvals: [0] });
   });
 });
 
@@ -278,6 +292,7 @@ describe('policy - version digest', () => {
         .map(([name, role]) => [name, Object.fromEntries(Object.entries(role).reverse())]),
     ),
     name: DOC.name,
+    approvalDefaults: DOC.approvalDefaults,
   });
 
   test('policy - the digest is stable across key order and across defaults written out or omitted', () => {

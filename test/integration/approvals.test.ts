@@ -1,0 +1,264 @@
+// Issue 6, end to end with real NATS and JetStream: an action an approval rule holds becomes a
+// durable request; the turn ends at once; people (signed, with the right role) approve or deny;
+// the kernel performs the bound action exactly once and the outcome comes back to the actor as
+// a message. Wrong approver, self-approval, changed arguments, double decision, timeouts and
+// escalation chains, each checked for what did not happen as well as for the error.
+
+import { onTestFinished, describe, expect, test } from 'vitest';
+import { z } from 'zod';
+import type { NatsConnection } from 'nats';
+import { actionHash, ApprovalClient, ManualClock, type ApprovalEvent, type ApprovalItem, type ApprovalOutcome } from 'autonomy-os';
+import { codeOf, errorOf, fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
+import { collect, rawClient } from '../helpers/nats.js';
+import { decodeEnvelope, decodeValue } from 'autonomy-os/internal';
+import { deferred } from '../helpers/deferred.js';
+import { alice, approvalPolicy, bob, carol, STEP_MS } from '../fixtures/approvals/policy.js';
+
+interface Setup {
+  ns: string;
+  refunds: { amount: number; order: string }[];
+  client: ApprovalClient;
+  nc: NatsConnection;
+  ask: (msg: unknown) => Promise<{ pending?: string; done?: unknown; approvalId?: string }>;
+  outcomes: () => Promise<ApprovalOutcome[]>;
+  nextOutcome: (n: number) => Promise<ApprovalOutcome>;
+  spawnManager: () => Promise<(msg: unknown) => Promise<unknown>>;
+}
+
+async function setup(options: { clock?: ManualClock; onExhausted?: 'deny' | 'approve' } = {}): Promise<Setup> {
+  const ns = uniqueNamespace();
+  const system = await startSystem({ namespace: ns, policy: approvalPolicy(ns, options.onExhausted), ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  const refunds: { amount: number; order: string }[] = [];
+  system.registerTool('payments.refund', {
+    input: z.object({ amount: z.number(), order: z.string() }),
+    run: (args) => {
+      refunds.push(args);
+      return { refunded: args.amount, order: args.order };
+    },
+  });
+  const agent = await system.spawn(fixture('approvals/agent.ts'), { type: 'refunder', key: 'r1' });
+  const nc = await rawClient();
+  onTestFinished(() => nc.close());
+  const outcomes = await collect(nc, `${ns}.evt.outcome`);
+  return {
+    ns,
+    refunds,
+    nc,
+    client: new ApprovalClient(nc, { namespace: ns }),
+    ask: (msg) => agent.ask(msg),
+    outcomes: () => agent.ask({ op: 'outcomes' }),
+    nextOutcome: async (n) => {
+      const env = decodeEnvelope((await outcomes.waitFor(n))[n - 1]!.data);
+      return decodeValue(env.payload, env.format) as ApprovalOutcome;
+    },
+    spawnManager: async () => {
+      const m = await system.spawn(fixture('approvals/agent.ts'), { type: 'manager', key: 'm1' });
+      return (msg) => m.ask(msg);
+    },
+  };
+}
+
+/** The events of one item, from now on, with a wait for the first of a kind. */
+async function watch(s: Setup, id: string): Promise<{ events: ApprovalEvent[]; next: (event: string) => Promise<ApprovalItem> }> {
+  const events: ApprovalEvent[] = [];
+  const waiters: { event: string; resolve: (i: ApprovalItem) => void }[] = [];
+  const sub = s.client.watch(id, (e) => {
+    events.push(e);
+    for (const w of waiters.filter((x) => x.event === e.event)) w.resolve(e.item);
+  });
+  onTestFinished(() => sub.unsubscribe());
+  await s.nc.flush();
+  return {
+    events,
+    next: (event) => {
+      const seen = events.find((e) => e.event === event);
+      if (seen !== undefined) return Promise.resolve(seen.item);
+      const d = deferred<ApprovalItem>();
+      waiters.push({ event, resolve: (i) => d.resolve(i) });
+      return d.wait(10_000, `approval event ${event} of ${id}`);
+    },
+  };
+}
+
+describe('approvals - approve and deny', () => {
+  test('a refund over the limit is held, approved by finance, performed once, and its result comes back to the actor', async () => {
+    const s = await setup();
+    // Under the limit: no person involved.
+    expect(await s.ask({ op: 'refund', amount: 100, order: 'A-1' })).toEqual({ done: { refunded: 100, order: 'A-1' } });
+    const { pending } = await s.ask({ op: 'refund', amount: 750, order: 'A-2' });
+    expect(pending).toMatch(/^[0-9a-f]{16}$/);
+    expect(s.refunds).toEqual([{ amount: 100, order: 'A-1' }]); // held: not run
+    const item = await s.client.show(pending!);
+    expect(item).toMatchObject({ kind: 'approval', status: 'pending', requester: 'refunder/r1', role: 'agent', owner: 'payments-team', action: { kind: 'call', target: 'payments.refund', args: { amount: 750, order: 'A-2' } }, rule: 'roles.agent.approvals[0]', step: 0 });
+    expect(item.actionHash).toBe(actionHash({ kind: 'call', target: 'payments.refund', args: { amount: 750, order: 'A-2' } }));
+    expect((await s.client.list()).map((i) => i.id)).toContain(pending);
+
+    const w = await watch(s, pending!);
+    const decided = await s.client.decide(pending!, 'approve', { approver: 'alice', key: alice.key, reason: 'customer is right' });
+    expect(decided).toMatchObject({ status: 'approved', decision: { by: 'alice', decision: 'approve', reason: 'customer is right' } });
+    const executed = await w.next('executed');
+    expect(executed.result).toEqual({ ok: true, value: { refunded: 750, order: 'A-2' } });
+    const outcome = await s.nextOutcome(1);
+    expect(outcome).toMatchObject({ approvalId: pending, status: 'executed', decidedBy: 'alice', result: { refunded: 750, order: 'A-2' } });
+    expect(s.refunds).toEqual([{ amount: 100, order: 'A-1' }, { amount: 750, order: 'A-2' }]);
+    expect((await s.outcomes()).map((o) => o.approvalId)).toEqual([pending]);
+    // No longer open.
+    expect((await s.client.list()).map((i) => i.id)).not.toContain(pending);
+    expect((await s.client.list({ status: 'executed' })).map((i) => i.id)).toContain(pending);
+  });
+
+  test('denied: the action never runs and the actor gets a denied outcome with the reason', async () => {
+    const s = await setup();
+    const { pending } = await s.ask({ op: 'refund', amount: 900, order: 'B-1' });
+    const item = await s.client.decide(pending!, 'deny', { approver: 'alice', key: alice.key, reason: 'duplicate order' });
+    expect(item.status).toBe('denied');
+    expect(await s.nextOutcome(1)).toMatchObject({ approvalId: pending, status: 'denied', decidedBy: 'alice', reason: 'duplicate order' });
+    expect(s.refunds).toEqual([]);
+  });
+
+  test('a held publish is stored under the id the handler got, and published exactly once when approved', async () => {
+    const s = await setup();
+    const payouts = await collect(s.nc, `${s.ns}.evt.payout.>`);
+    const { pending } = await s.ask({ op: 'payout', amount: 42 });
+    // The worker chose the id; the request is stored when the turn commits, before the reply.
+    const item = await s.client.show(pending!);
+    const w = await watch(s, pending!);
+    expect(item.action).toEqual({ kind: 'publish', target: `${s.ns}.evt.payout.made`, args: { amount: 42 } });
+    expect(payouts.count).toBe(0);
+    await s.client.decide(pending!, 'approve', { approver: 'alice', key: alice.key });
+    await w.next('executed');
+    await payouts.waitFor(1);
+    expect(await s.nextOutcome(1)).toMatchObject({ status: 'executed', approvalId: pending });
+    await s.nc.flush();
+    expect(payouts.count).toBe(1);
+  });
+
+  test('ctx.requestApproval: a custom request follows the default chain and its decision comes back', async () => {
+    const s = await setup();
+    const { approvalId } = await s.ask({ op: 'custom', name: 'deploy-prod', reason: 'release 1.2' });
+    const item = await s.client.show(approvalId!);
+    expect(item).toMatchObject({ reason: 'release 1.2', rule: 'approvalDefaults', action: { kind: 'custom', target: 'deploy-prod', args: { by: 'refunder/r1' } } });
+    await s.client.decide(approvalId!, 'approve', { approver: 'alice', key: alice.key });
+    expect(await s.nextOutcome(1)).toMatchObject({ approvalId, status: 'executed', decidedBy: 'alice' });
+  });
+});
+
+describe('approvals - refused decisions', () => {
+  test('an approver without the role, an unknown person and a wrong key are refused and recorded; the request stays pending', async () => {
+    const s = await setup();
+    const { pending } = await s.ask({ op: 'refund', amount: 600, order: 'C-1' });
+    const id = pending!;
+    const notRole = await errorOf(() => s.client.decide(id, 'approve', { approver: 'bob', key: bob.key }));
+    expect(notRole).toMatchObject({ code: 'ERR_APPROVAL_REFUSED', details: { reason: 'not-approver' } });
+    // The CFO comes later in the chain: not before it escalates.
+    expect(await errorOf(() => s.client.decide(id, 'approve', { approver: 'carol', key: carol.key }))).toMatchObject({ code: 'ERR_APPROVAL_REFUSED', details: { reason: 'not-approver' } });
+    expect(await errorOf(() => s.client.decide(id, 'approve', { approver: 'mallory', key: bob.key }))).toMatchObject({ code: 'ERR_APPROVAL_REFUSED', details: { reason: 'unknown-approver' } });
+    // Bob signing in Alice's name.
+    expect(await errorOf(() => s.client.decide(id, 'approve', { approver: 'alice', key: bob.key }))).toMatchObject({ code: 'ERR_APPROVAL_REFUSED', details: { reason: 'signature' } });
+    const item = await s.client.show(id);
+    expect(item.status).toBe('pending');
+    expect(item.history.filter((h) => h.event === 'refused').map((h) => h.by)).toEqual(['bob', 'carol', 'mallory', 'alice']);
+    expect(s.refunds).toEqual([]);
+  });
+
+  test('changed arguments: a decision for another action does not match; a new amount is a new request', async () => {
+    const s = await setup();
+    const { pending } = await s.ask({ op: 'refund', amount: 750, order: 'D-1' });
+    const other = actionHash({ kind: 'call', target: 'payments.refund', args: { amount: 7500, order: 'D-1' } });
+    expect(await errorOf(() => s.client.decide(pending!, 'approve', { approver: 'alice', key: alice.key }, other))).toMatchObject({ code: 'ERR_APPROVAL_REFUSED', details: { reason: 'mismatch' } });
+    expect((await s.client.show(pending!)).status).toBe('pending');
+    const again = await s.ask({ op: 'refund', amount: 751, order: 'D-1' });
+    expect(again.pending).not.toBe(pending);
+    // Approving the first runs exactly the first.
+    const w = await watch(s, pending!);
+    await s.client.decide(pending!, 'approve', { approver: 'alice', key: alice.key });
+    await w.next('executed');
+    expect(s.refunds).toEqual([{ amount: 750, order: 'D-1' }]);
+    expect((await s.client.show(again.pending!)).status).toBe('pending');
+  });
+
+  test('a second decision is ignored and recorded; the action ran once', async () => {
+    const s = await setup();
+    const { pending } = await s.ask({ op: 'refund', amount: 800, order: 'E-1' });
+    const w = await watch(s, pending!);
+    await s.client.decide(pending!, 'approve', { approver: 'alice', key: alice.key });
+    await w.next('executed');
+    expect(await errorOf(() => s.client.decide(pending!, 'deny', { approver: 'alice', key: alice.key }))).toMatchObject({ code: 'ERR_APPROVAL_DECIDED' });
+    expect(await errorOf(() => s.client.decide(pending!, 'approve', { approver: 'alice', key: alice.key }))).toMatchObject({ code: 'ERR_APPROVAL_DECIDED' });
+    const item = await s.client.show(pending!);
+    expect(item.status).toBe('executed');
+    expect(item.decision).toMatchObject({ by: 'alice', decision: 'approve' });
+    expect(item.history.filter((h) => h.event === 'refused')).toHaveLength(2);
+    expect(s.refunds).toHaveLength(1);
+    expect(await s.outcomes()).toHaveLength(1);
+  });
+
+  test('an agent cannot approve its own request; an agent with the finance role can approve another agent\'s', async () => {
+    const s = await setup();
+    const { pending } = await s.ask({ op: 'refund', amount: 700, order: 'F-1' });
+    const item = await s.client.show(pending!);
+    const w = await watch(s, pending!);
+    await s.ask({ op: 'decide', id: pending, actionHash: item.actionHash });
+    const refused = await w.next('refused');
+    expect(refused.status).toBe('pending');
+    expect(refused.history.at(-1)).toMatchObject({ event: 'refused', by: 'refunder/r1' });
+    expect(refused.history.at(-1)!.detail).toContain('self-approval');
+    expect(s.refunds).toEqual([]);
+    // The manager agent holds the finance role: its decision counts.
+    const manager = await s.spawnManager();
+    await manager({ op: 'decide', id: pending, actionHash: item.actionHash });
+    const executed = await w.next('executed');
+    expect(executed.decision).toMatchObject({ by: 'manager/m1', decision: 'approve' });
+    expect(s.refunds).toEqual([{ amount: 700, order: 'F-1' }]);
+  });
+
+  test('a malformed decision is ERR_BAD_REQUEST; an unknown id ERR_APPROVAL_NOT_FOUND', async () => {
+    const s = await setup();
+    expect(await codeOf(s.client.show('0123456789abcdef'))).toBe('ERR_APPROVAL_NOT_FOUND');
+    const reply = await s.nc.request(`${s.ns}.approval.api.decide`, new TextEncoder().encode('{"id":"nope"}'));
+    expect(JSON.parse(new TextDecoder().decode(reply.data))).toMatchObject({ error: { code: 'ERR_BAD_REQUEST' } });
+  });
+});
+
+describe('approvals - timeouts and escalation chains', () => {
+  test('no decision in time: finance, then the CFO; then the chain is exhausted and the request expires', async () => {
+    const clock = new ManualClock(Date.now());
+    const s = await setup({ clock });
+    const { pending } = await s.ask({ op: 'refund', amount: 950, order: 'G-1' });
+    const w = await watch(s, pending!);
+    clock.advance(STEP_MS);
+    const escalated = await w.next('escalated');
+    expect(escalated).toMatchObject({ status: 'pending', step: 1 });
+    // Now the CFO may decide (and finance still may); deny it here is not done: let it expire.
+    clock.advance(STEP_MS);
+    const expired = await w.next('expired');
+    expect(expired).toMatchObject({ status: 'expired', decision: { by: 'timeout', decision: 'timeout' } });
+    expect(await s.nextOutcome(1)).toMatchObject({ approvalId: pending, status: 'expired' });
+    expect(s.refunds).toEqual([]);
+    expect(await errorOf(() => s.client.decide(pending!, 'approve', { approver: 'carol', key: carol.key }))).toMatchObject({ code: 'ERR_APPROVAL_DECIDED' });
+  });
+
+  test('after escalation the next approver decides', async () => {
+    const clock = new ManualClock(Date.now());
+    const s = await setup({ clock });
+    const { pending } = await s.ask({ op: 'refund', amount: 950, order: 'G-2' });
+    const w = await watch(s, pending!);
+    clock.advance(STEP_MS);
+    await w.next('escalated');
+    await s.client.decide(pending!, 'approve', { approver: 'carol', key: carol.key });
+    expect((await w.next('executed')).decision).toMatchObject({ by: 'carol' });
+    expect(s.refunds).toEqual([{ amount: 950, order: 'G-2' }]);
+  });
+
+  test('onExhausted approve: the exhausted chain lets the action through, once', async () => {
+    const clock = new ManualClock(Date.now());
+    const s = await setup({ clock, onExhausted: 'approve' });
+    const { pending } = await s.ask({ op: 'refund', amount: 510, order: 'G-3' });
+    const w = await watch(s, pending!);
+    clock.advance(STEP_MS);
+    await w.next('escalated');
+    clock.advance(STEP_MS);
+    expect((await w.next('executed')).decision).toMatchObject({ by: 'timeout' });
+    expect(s.refunds).toEqual([{ amount: 510, order: 'G-3' }]);
+  });
+});
