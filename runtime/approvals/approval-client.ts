@@ -46,7 +46,9 @@ export class ApprovalClient {
     try {
       reply = await this.nc.request(`${this.prefix}.approval.api.${verb}`, encoder.encode(JSON.stringify(body)), { timeout: this.timeoutMs });
     } catch (err) {
-      throw aosError('ERR_TIMEOUT', `no node answered ${this.prefix}.approval.api.${verb} (is a node of namespace ${this.prefix} running?)`, { verb }, err);
+      // No responders: no node of the namespace runs; a timeout: none answered in time.
+      if ((err as { code?: string }).code === '503') throw aosError('ERR_UNAVAILABLE', `no node of namespace ${this.prefix} is running to answer ${verb}`, { verb }, err);
+      throw aosError('ERR_TIMEOUT', `no node answered ${this.prefix}.approval.api.${verb} within ${this.timeoutMs} ms`, { verb }, err);
     }
     const v = JSON.parse(decoder.decode(reply.data)) as { ok?: boolean; error?: unknown } & T;
     if (v.error !== undefined) throw fromWire(v.error);

@@ -26,7 +26,8 @@ export interface ApprovalHostDeps {
 
 export function nodeApprovalHost(deps: ApprovalHostDeps): ApprovalHost {
   const { core } = deps;
-  const origin = (item: ApprovalItem, from: string) => ({ from, correlationId: item.correlationId, causationId: item.id });
+  // What the approval makes (the action, the outcome message) is caused by the message whose turn asked: it nests there in `trace show`.
+  const origin = (item: ApprovalItem, from: string) => ({ from, correlationId: item.correlationId, causationId: item.causationId ?? item.id });
   return {
     nodeId: core.nodeId,
     subjects: core.subjects,
@@ -81,7 +82,7 @@ export function heldTask(env: Envelope, subject: string, replyTo: string | undef
   return task;
 }
 
-async function perform(deps: ApprovalHostDeps, item: ApprovalItem & { action: BoundAction; requester: string }, from: { from: string; correlationId: string; causationId: string }): Promise<ActionResult> {
+async function perform(deps: ApprovalHostDeps, item: ApprovalItem & { action: BoundAction; requester: string }, from: { from: string; correlationId: string; causationId: string | null }): Promise<ActionResult> {
   const { core } = deps;
   const cell: ActorCell | undefined = core.cells.get(item.requester);
   if (cell === undefined) return { ok: false, error: { code: 'ERR_ACTOR_STOPPED', message: `${item.requester} is not running on this node` } };

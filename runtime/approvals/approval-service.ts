@@ -440,7 +440,8 @@ export class ApprovalService {
       ...extra,
     };
     if (item.correlationId !== '') record.correlationId = item.correlationId;
-    if (item.causationId !== null) record.causationId = item.causationId;
+    // Attached, in the causal tree, to the message whose turn made the request.
+    if (item.causationId !== null) record.messageId = item.causationId;
     if (item.requester !== undefined) record.actor = item.requester;
     if (item.action !== undefined) record.action = { kind: item.action.kind, target: item.action.target };
     if (item.escalation !== undefined) record.escalation = { reason: item.escalation.reason, subject: item.escalation.subject, supervisor: item.escalation.supervisor };

@@ -84,9 +84,11 @@ export class ApprovalStore {
   }
 
   async list(): Promise<ApprovalItem[]> {
+    // Keys first: awaiting a get inside the keys iterator makes nats.js drop the keys not yet read.
+    const keys: string[] = [];
+    for await (const k of await this.kv.keys()) keys.push(k);
     const items: ApprovalItem[] = [];
-    const keys = await this.kv.keys();
-    for await (const k of keys) {
+    for (const k of keys) {
       const s = await this.get(k);
       if (s !== undefined) items.push(s.item);
     }

@@ -4,13 +4,18 @@
 // a message. Wrong approver, self-approval, changed arguments, double decision, timeouts and
 // escalation chains, each checked for what did not happen as well as for the error.
 
-import { onTestFinished, describe, expect, test } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { onTestFinished, describe, expect, inject, test, vi } from 'vitest';
 import { z } from 'zod';
 import type { NatsConnection } from 'nats';
-import { actionHash, ApprovalClient, ManualClock, type ApprovalEvent, type ApprovalItem, type ApprovalOutcome } from 'autonomy-os';
+import { actionHash, ApprovalClient, ManualClock, startTracer, type ApprovalEvent, type ApprovalItem, type ApprovalOutcome, type TraceRecord } from 'autonomy-os';
 import { codeOf, errorOf, fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
-import { collect, rawClient } from '../helpers/nats.js';
-import { decodeEnvelope, decodeValue } from 'autonomy-os/internal';
+import { collect, json, parseJson, rawClient } from '../helpers/nats.js';
+import { runAos, startNodeProcess } from '../helpers/processes.js';
+import { chainOf, decodeEnvelope, decodeValue, recordsOfLog } from 'autonomy-os/internal';
 import { deferred } from '../helpers/deferred.js';
 import { alice, approvalPolicy, bob, carol, STEP_MS } from '../fixtures/approvals/policy.js';
 
@@ -260,5 +265,102 @@ describe('approvals - timeouts and escalation chains', () => {
     clock.advance(STEP_MS);
     expect((await w.next('executed')).decision).toMatchObject({ by: 'timeout' });
     expect(s.refunds).toEqual([{ amount: 510, order: 'G-3' }]);
+  });
+});
+
+describe('approvals - durability', () => {
+  test('the node is killed while a request is pending; started again, the approval runs the action exactly once', async () => {
+    const ns = uniqueNamespace();
+    const dir = mkdtempSync(join(tmpdir(), 'aos-approvals-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const policyFile = join(dir, 'policy.json');
+    const log = join(dir, 'refunds.log');
+    writeFileSync(policyFile, JSON.stringify(approvalPolicy(ns)));
+    writeFileSync(log, '');
+    const refunds = () => readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { order: string; node: string });
+    const nc = await rawClient();
+    onTestFinished(() => nc.close());
+    const client = new ApprovalClient(nc, { namespace: ns });
+    const askAgent = async (value: unknown) => {
+      const reply = await nc.request(`${ns}.actor.refunder.r1`, json(value), { timeout: 10_000 });
+      return parseJson<{ pending?: string }>(reply.data);
+    };
+
+    const first = await startNodeProcess('approvals/node.mjs', [inject('natsUrl'), ns, 'first', policyFile, log], 'first node');
+    const { pending } = await askAgent({ op: 'refund', amount: 990, order: 'K-1' });
+    expect(pending).toMatch(/^[0-9a-f]{16}$/);
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    // Nothing ran; the request outlived the node.
+    expect(refunds()).toEqual([]);
+    expect(await errorOf(() => client.show(pending!))).toMatchObject({ code: 'ERR_UNAVAILABLE' }); // no node answers the API now
+    const second = await startNodeProcess('approvals/node.mjs', [inject('natsUrl'), ns, 'second', policyFile, log], 'second node');
+    expect((await client.show(pending!)).status).toBe('pending');
+    const events: ApprovalEvent[] = [];
+    const executed = deferred<ApprovalItem>();
+    const sub = client.watch(pending!, (e) => {
+      events.push(e);
+      if (e.event === 'executed') executed.resolve(e.item);
+    });
+    onTestFinished(() => sub.unsubscribe());
+    await nc.flush();
+    await client.decide(pending!, 'approve', { approver: 'alice', key: alice.key });
+    const done = await executed.wait(10_000, 'executed event');
+    expect(done.result).toEqual({ ok: true, value: { refunded: 990, order: 'K-1' } });
+    expect(refunds()).toEqual([{ amount: 990, order: 'K-1', node: 'second' }]);
+
+    // Killed and started once more: the executed request is not performed again.
+    second.child.kill('SIGKILL');
+    await second.exited;
+    await startNodeProcess('approvals/node.mjs', [inject('natsUrl'), ns, 'third', policyFile, log], 'third node');
+    expect((await client.show(pending!)).status).toBe('executed');
+    expect(await askAgent({ op: 'outcomes' })).toEqual([]); // a fresh actor: the outcome went to the one that was running
+    expect(refunds()).toHaveLength(1);
+    expect(events.filter((e) => e.event === 'executed')).toHaveLength(1);
+  });
+});
+
+describe('approvals - in the trace', () => {
+  test('every request, decision, approver and timing is in the chain of work it belongs to, and `aos trace show` prints it', async () => {
+    const ns = uniqueNamespace();
+    const dir = mkdtempSync(join(tmpdir(), 'aos-approvals-trace-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'trace.log');
+    const system = await startSystem({ namespace: ns, policy: approvalPolicy(ns) });
+    await startTracer(system, { file });
+    system.registerTool('payments.refund', { input: z.object({ amount: z.number(), order: z.string() }), run: (a) => ({ refunded: a.amount, order: a.order }) });
+    const agent = await system.spawn(fixture('approvals/agent.ts'), { type: 'refunder', key: 'r1' });
+    const nc = await rawClient();
+    onTestFinished(() => nc.close());
+    const client = new ApprovalClient(nc, { namespace: ns });
+    const { pending } = await agent.ask<{ pending: string }>({ op: 'refund', amount: 777, order: 'T-1' });
+    await expect(client.decide(pending, 'approve', { approver: 'bob', key: bob.key })).rejects.toMatchObject({ code: 'ERR_APPROVAL_REFUSED' });
+    await client.decide(pending, 'approve', { approver: 'alice', key: alice.key });
+    const item = await client.show(pending);
+
+    let chain: TraceRecord[] = [];
+    await vi.waitFor(
+      async () => {
+        expect(system.traceBacklog).toBe(0);
+        chain = chainOf(recordsOfLog(await readFile(file, 'utf8')), item.correlationId);
+        // The outcome message reached the actor: the last thing the approval caused.
+        expect(chain.some((r) => r.type === 'envelope' && r.kind === 'approval' && r.event === 'turn.finished')).toBe(true);
+      },
+      { timeout: 15_000, interval: 50 },
+    );
+    const approvals = chain.filter((r) => r.type === 'approval') as (TraceRecord & Record<string, unknown>)[];
+    expect(approvals.map((r) => `${String(r['event'])} ${String(r['by'] ?? '')}`.trim())).toEqual(['requested', 'refused bob', 'decided alice', 'executing', 'executed']);
+    for (const r of approvals) expect(r).toMatchObject({ id: pending, actor: 'refunder/r1', action: { kind: 'call', target: 'payments.refund' }, messageId: item.causationId, waitedMs: expect.any(Number) });
+    // The tool call the kernel made once approved is decided as approved, in the same chain.
+    expect(chain.filter((r) => r.type === 'decision' && r.action === 'call' && r.allow).map((r) => (r as { detail?: unknown }).detail)).toEqual([{ approval: pending }]);
+
+    const shown = await runAos(['trace', 'show', item.correlationId, '--file', file]);
+    expect(shown.code).toBe(0);
+    if (process.env['AOS_SHOW_TRACE'] !== undefined) console.log(shown.stdout);
+    expect(shown.stdout).toContain(`APPROVAL requested ${pending}: call payments.refund`);
+    expect(shown.stdout).toContain(`APPROVAL decided ${pending}: call payments.refund by alice, approved`);
+    expect(shown.stdout).toContain(`APPROVAL executed ${pending}: call payments.refund`);
+    expect(shown.stdout).toMatch(/approval system\/\S+ -> refunder\/r1/);
   });
 });
