@@ -30,9 +30,11 @@ interface Setup {
   spawnManager: () => Promise<(msg: unknown) => Promise<unknown>>;
 }
 
-async function setup(options: { clock?: ManualClock; onExhausted?: 'deny' | 'approve' } = {}): Promise<Setup> {
+async function setup(options: { clock?: ManualClock; onExhausted?: 'deny' | 'approve'; budget?: number } = {}): Promise<Setup> {
   const ns = uniqueNamespace();
-  const system = await startSystem({ namespace: ns, policy: approvalPolicy(ns, options.onExhausted), ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  const policy = approvalPolicy(ns, options.onExhausted);
+  if (options.budget !== undefined) policy.roles['agent']!.budgets = [{ name: 'refunds', counts: { action: 'call', target: 'payments.refund' }, limit: options.budget, onExhausted: 'approval' }];
+  const system = await startSystem({ namespace: ns, policy, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   const refunds: { amount: number; order: string }[] = [];
   system.registerTool('payments.refund', {
     input: z.object({ amount: z.number(), order: z.string() }),
@@ -145,6 +147,22 @@ describe('approvals - approve and deny', () => {
     expect(item).toMatchObject({ reason: 'release 1.2', rule: 'approvalDefaults', action: { kind: 'custom', target: 'deploy-prod', args: { by: 'refunder/r1' } } });
     await s.client.decide(approvalId!, 'approve', { approver: 'alice', key: alice.key });
     expect(await s.nextOutcome(1)).toMatchObject({ approvalId, status: 'executed', decidedBy: 'alice' });
+  });
+});
+
+describe('approvals - budgets', () => {
+  test('a budget with onExhausted "approval" sends the next action to the default chain; approved, it runs past the budget once', async () => {
+    const s = await setup({ budget: 1 });
+    expect(await s.ask({ op: 'refund', amount: 10, order: 'H-1' })).toMatchObject({ done: { refunded: 10 } });
+    const { pending } = await s.ask({ op: 'refund', amount: 20, order: 'H-2' });
+    const item = await s.client.show(pending!);
+    expect(item).toMatchObject({ rule: 'roles.agent.budgets[0]=refunds', chain: [{ approvers: ['finance'] }], action: { args: { amount: 20, order: 'H-2' } } });
+    const w = await watch(s, pending!);
+    await s.client.decide(pending!, 'approve', { approver: 'alice', key: alice.key });
+    await w.next('executed');
+    expect(s.refunds.map((r) => r.order)).toEqual(['H-1', 'H-2']);
+    // The budget is still spent: the next one waits for a person too.
+    expect((await s.ask({ op: 'refund', amount: 30, order: 'H-3' })).pending).toMatch(/^[0-9a-f]{16}$/);
   });
 });
 
