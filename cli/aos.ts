@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `aos` command: dispatches a verb (start, tree, policy, suspend, resume, trace, demo, help) and
+// The `aos` command: dispatches a verb (start, tree, policy, suspend, resume, trace, approvals, demo, help) and
 // turns every failure into one line on stderr and an exit code: 0 done, 1 runtime error
 // (`aos: <CODE>: <message>`; an invalid policy also lists its problems, one per line),
 // 2 wrong usage or an invalid config file.
@@ -21,6 +21,12 @@ commands:
   trace show     the causal tree of one chain of work: ${SYNOPSIS['trace show']}
   trace stats    per actor: turns, failures, denials, p50/p99 turn time: ${SYNOPSIS['trace stats']}
   trace html     one chain of work as a sequence diagram, in a self-contained HTML page: ${SYNOPSIS['trace html']}
+  approvals list     what waits for a person: approval requests and escalations: ${SYNOPSIS['approvals list']}
+  approvals show     one request or escalation: its action and args, hash, chain and history: ${SYNOPSIS['approvals show']}
+  approvals approve  approve a request; its action runs once: ${SYNOPSIS['approvals approve']}
+  approvals deny     deny a request: ${SYNOPSIS['approvals deny']}
+  approvals act      act on an escalation (restart, reroute, drop, or reply in the agent's place): ${SYNOPSIS['approvals act']}
+  approvals keygen   a signing key for a person who decides, and the policy entry for it: ${SYNOPSIS['approvals keygen']}
   demo           run a support-desk demo on an embedded NATS, under cli/demo/policy.json: agents hand tickets to each other, then exit
   help           show this text
 
@@ -56,6 +62,17 @@ chain as an indented tree: each message under the one whose handling sent it, wi
 turns, replies, denials, failures, retries, restarts and dead letters; stats prints a table per actor. html
 writes a page (inline CSS and SVG: no network) to --out (default trace-<correlationId>.html; - for stdout).
 Each exits 1 when there is nothing to show (no such chain, no tracer answered).
+
+approvals talks to the namespace's approval queue, which every node serves. list shows what waits for a
+decision (--all: settled items too): id, kind, status, requester, action, who the current step waits for,
+and when it runs out. show prints one item in full. approve, deny and act sign the decision as a person
+of the policy's people: --as NAME and --key FILE (a PEM private key), or AOS_APPROVER and AOS_APPROVER_KEY
+(a file, or the PEM itself). They show the action before sending; approve then waits up to --timeout ms
+(default 5000) for the action's result. A refused decision prints its code and reason
+(\`aos: ERR_APPROVAL_REFUSED: … (reason: not-approver)\`), a second one ERR_APPROVAL_DECIDED: exit 1, as for
+an approved action that failed. act: reroute needs --to TARGET, reply needs --value JSON.
+keygen writes a new ed25519 private key (mode 0600; default NAME.approver.pem, never overwritten) and prints
+the people entry ({"NAME": {"roles": [...], "publicKey": "..."}}) to add to the policy.
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -90,6 +107,18 @@ async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./trace.js')).runTraceStats(cmd.flags);
       case 'trace html':
         return await (await import('./trace.js')).runTraceHtml(cmd.flags);
+      case 'approvals list':
+        return await (await import('./approvals.js')).runApprovalsList(cmd.flags);
+      case 'approvals show':
+        return await (await import('./approvals.js')).runApprovalsShow(cmd.flags);
+      case 'approvals approve':
+        return await (await import('./approvals.js')).runApprovalsApprove(cmd.flags);
+      case 'approvals deny':
+        return await (await import('./approvals.js')).runApprovalsDeny(cmd.flags);
+      case 'approvals act':
+        return await (await import('./approvals.js')).runApprovalsAct(cmd.flags);
+      case 'approvals keygen':
+        return await (await import('./approvals.js')).runApprovalsKeygen(cmd.flags);
       case 'demo':
         return await (await import('./demo.js')).runDemo();
     }

@@ -31,6 +31,12 @@ export const SYNOPSIS = {
   'trace show': 'aos trace show <correlationId> [--file LOG | --nats URL [--namespace NS] [--timeout MS]] [--json]',
   'trace stats': 'aos trace stats [--file LOG | --nats URL [--namespace NS] [--timeout MS]] [--json]',
   'trace html': 'aos trace html <correlationId> [--file LOG | --nats URL [--namespace NS] [--timeout MS]] [--out FILE]',
+  'approvals list': 'aos approvals list [--all] [--json] [--nats URL] [--namespace NS]',
+  'approvals show': 'aos approvals show <id> [--json] [--nats URL] [--namespace NS]',
+  'approvals approve': 'aos approvals approve <id> [--reason TEXT] [--as NAME] [--key FILE] [--nats URL] [--namespace NS] [--timeout MS]',
+  'approvals deny': 'aos approvals deny <id> [--reason TEXT] [--as NAME] [--key FILE] [--nats URL] [--namespace NS] [--timeout MS]',
+  'approvals act': 'aos approvals act <id> restart|reroute|drop|reply [--to TARGET] [--value JSON] [--reason TEXT] [--as NAME] [--key FILE] [--nats URL] [--namespace NS] [--timeout MS]',
+  'approvals keygen': 'aos approvals keygen --as NAME [--role ROLE]... [--out FILE]',
   demo: 'aos demo',
 } as const;
 
@@ -125,6 +131,54 @@ export interface TraceHtmlFlags extends TraceSourceFlags {
   out?: string;
 }
 
+/** The flags of every approvals command (the queue is served by every node of the namespace). */
+export interface ApprovalsFlags {
+  nats?: string;
+  namespace?: string;
+}
+
+export interface ApprovalsListFlags extends ApprovalsFlags {
+  /** Every item, settled ones too (default: the open ones). */
+  all?: boolean;
+  json?: boolean;
+}
+
+export interface ApprovalsShowFlags extends ApprovalsFlags {
+  id: string;
+  json?: boolean;
+}
+
+/** Who decides: a person of the policy's `people` and their private key (flags, else AOS_APPROVER / AOS_APPROVER_KEY). */
+export interface ApproverFlags extends ApprovalsFlags {
+  as?: string;
+  key?: string;
+  reason?: string;
+  /** How long to wait for the approved action's result, in ms. */
+  timeoutMs?: number;
+}
+
+export interface ApprovalsDecideFlags extends ApproverFlags {
+  id: string;
+}
+
+export const ESCALATION_ACTIONS = ['restart', 'reroute', 'drop', 'reply'] as const;
+export type EscalationActionName = (typeof ESCALATION_ACTIONS)[number];
+
+export interface ApprovalsActFlags extends ApproverFlags {
+  id: string;
+  action: EscalationActionName;
+  /** reroute: the subject or AgentId the held tasks go to. */
+  to?: string;
+  /** reply: the answer given in the agent's place (parsed JSON). */
+  value?: unknown;
+}
+
+export interface ApprovalsKeygenFlags {
+  as: string;
+  roles: string[];
+  out?: string;
+}
+
 export type Command =
   | { verb: 'help' }
   | { verb: 'start'; flags: StartFlags }
@@ -139,6 +193,12 @@ export type Command =
   | { verb: 'trace show'; flags: TraceShowFlags }
   | { verb: 'trace stats'; flags: TraceStatsFlags }
   | { verb: 'trace html'; flags: TraceHtmlFlags }
+  | { verb: 'approvals list'; flags: ApprovalsListFlags }
+  | { verb: 'approvals show'; flags: ApprovalsShowFlags }
+  | { verb: 'approvals approve'; flags: ApprovalsDecideFlags }
+  | { verb: 'approvals deny'; flags: ApprovalsDecideFlags }
+  | { verb: 'approvals act'; flags: ApprovalsActFlags }
+  | { verb: 'approvals keygen'; flags: ApprovalsKeygenFlags }
   | { verb: 'demo' };
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
@@ -149,7 +209,7 @@ export function parseCommand(argv: readonly string[]): Command {
     return parseVerb(argv);
   } catch (err) {
     // A command's own usage error shows that command's synopsis.
-    const key = argv[0] === 'policy' || argv[0] === 'trace' ? `${argv[0]} ${argv[1]}` : argv[0];
+    const key = argv[0] === 'policy' || argv[0] === 'trace' || argv[0] === 'approvals' ? `${argv[0]} ${argv[1]}` : argv[0];
     if (err instanceof UsageError && !err.showUsage && err.synopsis === undefined && key !== undefined && Object.hasOwn(SYNOPSIS, key)) {
       throw new UsageError(err.message, false, SYNOPSIS[key as keyof typeof SYNOPSIS]);
     }
@@ -177,6 +237,8 @@ function parseVerb(argv: readonly string[]): Command {
     case 'suspend':
     case 'resume':
       return parseSuspend(verb, rest);
+    case 'approvals':
+      return parseApprovalsCommand(rest);
     case 'demo': {
       const { values } = parse(() => parseArgs({ args: rest, options: HELP, strict: true }));
       return values.help === true ? { verb: 'help' } : { verb: 'demo' };
@@ -342,6 +404,105 @@ function parseSuspend(verb: 'suspend' | 'resume', args: string[]): Command {
     flags.reason = nonEmpty('--reason', values.reason);
   }
   return { verb, flags };
+}
+
+function parseApprovalsCommand(args: string[]): Command {
+  const [sub, ...rest] = args;
+  const CONNECT = { ...HELP, nats: { type: 'string' }, namespace: { type: 'string' } } as const;
+  const DECIDE = { ...CONNECT, timeout: { type: 'string' }, reason: { type: 'string' }, as: { type: 'string' }, key: { type: 'string' } } as const;
+  switch (sub) {
+    case 'list': {
+      const options = { ...CONNECT, all: { type: 'boolean' }, json: { type: 'boolean' } } as const;
+      const { values, positionals } = parse(() => parseArgs({ args: rest, options, strict: true, allowPositionals: true }));
+      if (values.help === true) return { verb: 'help' };
+      if (positionals.length > 0) throw new UsageError(`approvals list takes no argument, got ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
+      const flags: ApprovalsListFlags = connectFlags(values);
+      if (values.all === true) flags.all = true;
+      if (values.json === true) flags.json = true;
+      return { verb: 'approvals list', flags };
+    }
+    case 'show': {
+      const options = { ...CONNECT, json: { type: 'boolean' } } as const;
+      const { values, positionals } = parse(() => parseArgs({ args: rest, options, strict: true, allowPositionals: true }));
+      if (values.help === true) return { verb: 'help' };
+      const flags: ApprovalsShowFlags = { ...connectFlags(values), id: onePositional(positionals, 'an approval id', 'approvals show') };
+      if (values.json === true) flags.json = true;
+      return { verb: 'approvals show', flags };
+    }
+    case 'approve':
+    case 'deny': {
+      const { values, positionals } = parse(() => parseArgs({ args: rest, options: DECIDE, strict: true, allowPositionals: true }));
+      if (values.help === true) return { verb: 'help' };
+      return { verb: `approvals ${sub}`, flags: { ...approverFlags(values), id: onePositional(positionals, 'an approval id', `approvals ${sub}`) } };
+    }
+    case 'act': {
+      const options = { ...DECIDE, to: { type: 'string' }, value: { type: 'string' } } as const;
+      const { values, positionals } = parse(() => parseArgs({ args: rest, options, strict: true, allowPositionals: true }));
+      if (values.help === true) return { verb: 'help' };
+      if (positionals.length !== 2 || positionals[0] === '') {
+        throw new UsageError(`approvals act needs an escalation id and an action (${ESCALATION_ACTIONS.join(', ')}), got ${positionals.length} argument(s)`);
+      }
+      const [id, action] = positionals as [string, string];
+      if (!(ESCALATION_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`approvals act: the action must be one of ${ESCALATION_ACTIONS.join(', ')}, got ${JSON.stringify(action)}`);
+      const flags: ApprovalsActFlags = { ...approverFlags(values), id, action: action as EscalationActionName };
+      if (values.to !== undefined) {
+        if (action !== 'reroute') throw new UsageError(`--to names where reroute sends the held tasks: ${action} takes none`);
+        flags.to = nonEmpty('--to', values.to);
+      } else if (action === 'reroute') {
+        throw new UsageError('reroute needs --to TARGET (a subject or an AgentId type/key)');
+      }
+      if (values.value !== undefined) {
+        if (action !== 'reply') throw new UsageError(`--value is the answer given in the agent's place: ${action} takes none`);
+        try {
+          flags.value = JSON.parse(values.value);
+        } catch (err) {
+          throw new UsageError(`--value must be JSON (a string in quotes: '"text"'): ${(err as Error).message}`);
+        }
+      } else if (action === 'reply') {
+        throw new UsageError('reply needs --value JSON (the answer sent in the agent\'s place)');
+      }
+      return { verb: 'approvals act', flags };
+    }
+    case 'keygen': {
+      const options = { ...HELP, as: { type: 'string' }, role: { type: 'string', multiple: true }, out: { type: 'string' } } as const;
+      const { values, positionals } = parse(() => parseArgs({ args: rest, options, strict: true, allowPositionals: true }));
+      if (values.help === true) return { verb: 'help' };
+      if (positionals.length > 0) throw new UsageError(`approvals keygen takes no argument, got ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
+      if (values.as === undefined) throw new UsageError('approvals keygen needs --as NAME (the person\'s name in the policy\'s people)');
+      const flags: ApprovalsKeygenFlags = { as: personName('--as', values.as), roles: (values.role ?? []).map((r) => nonEmpty('--role', r)) };
+      if (values.out !== undefined) flags.out = nonEmpty('--out', values.out);
+      return { verb: 'approvals keygen', flags };
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      return { verb: 'help' };
+    case undefined:
+      throw new UsageError('approvals needs a subcommand: list, show, approve, deny, act or keygen', true);
+    default:
+      throw new UsageError(`unknown approvals subcommand ${JSON.stringify(sub)} (list, show, approve, deny, act or keygen)`, true);
+  }
+}
+
+function connectFlags(values: { nats?: string; namespace?: string }): ApprovalsFlags {
+  const flags: ApprovalsFlags = {};
+  if (values.nats !== undefined) flags.nats = nonEmpty('--nats', values.nats);
+  if (values.namespace !== undefined) flags.namespace = nonEmpty('--namespace', values.namespace);
+  return flags;
+}
+
+function approverFlags(values: { nats?: string; namespace?: string; timeout?: string; reason?: string; as?: string; key?: string }): ApproverFlags {
+  const flags: ApproverFlags = nodesFlags(values);
+  if (values.as !== undefined) flags.as = personName('--as', values.as);
+  if (values.key !== undefined) flags.key = nonEmpty('--key', values.key);
+  if (values.reason !== undefined) flags.reason = nonEmpty('--reason', values.reason);
+  return flags;
+}
+
+/** A person's name as the policy's `people` has it: no whitespace, control characters or path separators. */
+export function personName(flag: string, value: string): string {
+  if (value === '' || /[\s\p{Cc}/\\]/u.test(value)) throw new UsageError(`${flag} must be a person's name from the policy's people (no spaces, slashes or control characters), got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function nodesFlags(values: { nats?: string; namespace?: string; timeout?: string }): NodesFlags {
