@@ -304,7 +304,9 @@ export class ApprovalService {
 
   private observe(item: ApprovalItem): void {
     if (this.closed) return;
-    this.items.set(item.id, item);
+    // Only what may still change is kept in memory; settled items live in the bucket.
+    if (OPEN_STATUSES.includes(item.status)) this.items.set(item.id, item);
+    else this.items.delete(item.id);
     if (item.status === 'pending') this.arm(item);
     else this.disarm(item.id);
     if (item.status === 'approved' && item.requester !== undefined && this.host.hosts(item.requester)) void this.execute(item.id);
@@ -421,7 +423,8 @@ export class ApprovalService {
 
   /** Publishes the change on `<ns>.approval.<id>` and records it in the trace. */
   private changed(item: ApprovalItem, event: HistoryEvent, extra: Record<string, unknown> = {}): void {
-    this.items.set(item.id, item);
+    if (OPEN_STATUSES.includes(item.status)) this.items.set(item.id, item);
+    else this.items.delete(item.id);
     const { transport, subjects, clock, nodeId } = this.host;
     try {
       transport.publish(subjects.approval(item.id), encoder.encode(JSON.stringify({ event, item })), { headers: transport.jsonHeaders });
