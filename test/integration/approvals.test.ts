@@ -287,6 +287,32 @@ describe('approvals - timeouts and escalation chains', () => {
 });
 
 describe('approvals - durability', () => {
+  test('two nodes: whichever answers the decision, the requester\'s node performs the action, once', async () => {
+    const ns = uniqueNamespace();
+    const runs: string[] = [];
+    const nodes = [];
+    for (const nodeId of ['na', 'nb']) {
+      const system = await startSystem({ namespace: ns, nodeId, policy: approvalPolicy(ns) });
+      system.registerTool('payments.refund', { input: z.object({ amount: z.number(), order: z.string() }), run: (a) => (runs.push(`${nodeId} ${a.order}`), { refunded: a.amount }) });
+      nodes.push(system);
+    }
+    const agent = await nodes[0]!.spawn(fixture('approvals/agent.ts'), { type: 'refunder', key: 'r1' });
+    const nc = await rawClient();
+    onTestFinished(() => nc.close());
+    const client = new ApprovalClient(nc, { namespace: ns });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await agent.ask<{ pending: string }>({ op: 'refund', amount: 600 + i, order: `M-${i}` })).pending);
+    const executed = ids.map(() => deferred<ApprovalItem>());
+    const subs = ids.map((id, i) => client.watch(id, (e) => e.event === 'executed' && executed[i]!.resolve(e.item)));
+    onTestFinished(() => subs.forEach((s) => s.unsubscribe()));
+    await nc.flush();
+    // Decisions go to the queue group: over several, both nodes answer some.
+    for (const id of ids) await client.decide(id, 'approve', { approver: 'alice', key: alice.key });
+    const done = await Promise.all(executed.map((d) => d.wait(10_000, 'executed')));
+    expect(done.every((i) => i.history.some((h) => h.event === 'executing' && h.by === 'system/na'))).toBe(true);
+    expect(runs.sort()).toEqual(['na M-0', 'na M-1', 'na M-2', 'na M-3']);
+  });
+
   test('the node is killed while a request is pending; started again, the approval runs the action exactly once', async () => {
     const ns = uniqueNamespace();
     const dir = mkdtempSync(join(tmpdir(), 'aos-approvals-'));
