@@ -20,8 +20,9 @@ import { OPEN_STATUSES, type ActBody, type ActionResult, type ApprovalItem, type
 import { parseActBody, parseDecideBody, parseListBody, parseShowBody } from './approval-wire.js';
 
 const encoder = new TextEncoder();
-/** Tasks kept per escalation (the rest are counted in its history). */
-const MAX_HELD_TASKS = 100;
+/** Tasks kept per escalation, and the largest payload kept (an item is one KV value: it stays well under the server's message limit). */
+const MAX_HELD_TASKS = 50;
+const MAX_HELD_PAYLOAD = 8 * 1024;
 const QUEUE = 'aos-approvals';
 
 /** What the service needs of its node. */
@@ -158,6 +159,7 @@ export class ApprovalService {
     const r = await this.store.update(open, (item) => {
       if (item.status !== 'open' || item.escalation === undefined) return undefined;
       if (item.escalation.tasks.length >= MAX_HELD_TASKS) return withHistory(item, { at: task.at, event: 'task-held', detail: `task ${task.messageId} not kept (over ${MAX_HELD_TASKS}); it was dead-lettered` });
+      if (task.payload.length > MAX_HELD_PAYLOAD) return withHistory(item, { at: task.at, event: 'task-held', detail: `task ${task.messageId} not kept (payload over ${MAX_HELD_PAYLOAD} bytes); it was dead-lettered` });
       item.escalation.tasks.push(task);
       return withHistory(item, { at: task.at, event: 'task-held', detail: `task ${task.messageId} on ${subject}` });
     });
