@@ -7,11 +7,8 @@
 import type { KeyObject } from 'node:crypto';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { NatsConnection } from 'nats';
-import { AosError } from '../index.js';
+import { AosError, ApprovalClient, generateApproverKey, privateKeyOf, type ApprovalItem } from '../index.js';
 import { aosError, tokenProblem } from '../internal.js';
-import { ApprovalClient } from '../runtime/approvals/approval-client.js';
-import type { ApprovalItem } from '../runtime/approvals/approval-types.js';
-import { generateApproverKey, privateKeyOf } from '../runtime/approvals/approver-keys.js';
 import { personName, SYNOPSIS, UsageError, type ApprovalsActFlags, type ApprovalsDecideFlags, type ApprovalsFlags, type ApprovalsKeygenFlags, type ApprovalsListFlags, type ApprovalsShowFlags, type ApproverFlags } from './args.js';
 import { isSettled, outcomeLine, peopleEntry, renderItem, renderList, renderPreview } from './approvals-text.js';
 import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL, namespaceSubjects } from './control-client.js';

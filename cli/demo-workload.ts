@@ -51,7 +51,8 @@ export function workload(ns: string): Send[] {
     { id: 'T-9', subject: billing, body: ticket('T-9', 'invoice address change'), expect: 'resolved' },
     { id: 'T-10', subject: billing, body: ticket('T-10', 'payment failed'), expect: 'resolved' },
     { id: 'T-11', subject: billing, body: ticket('T-11', 'double charge on card'), expect: 'resolved' },
-    // Refunds go through the payments tools: a small one is paid, a large one waits for a human (the policy's approval rule).
+    // Refunds go through the payments tools: a small one is paid, a large one is held for a person (the policy's
+    // approval rule) and answered at once; the demo's duty manager approves it once the tickets are in.
     { id: 'T-12', subject: billing, body: ticket('T-12', 'refund of 40 EUR', 'wrong size'), expect: 'resolved' },
     { id: 'T-13', subject: billing, body: ticket('T-13', 'refund of 750 EUR', 'cancelled the annual plan'), expect: 'resolved' },
   ];

@@ -1,7 +1,8 @@
 // `aos demo`: a support desk in one process. An embedded NATS, a triage agent and three
 // specialists (two of one type) under a real policy (demo/policy.json: each role granted
-// exactly what it does), a scripted workload from a plain NATS client, and a few lines
-// saying what happened. Exits 0 when every ticket ended as the script expects.
+// exactly what it does), a scripted workload from a plain NATS client, a duty manager who
+// approves the refund the policy holds for a person, and a few lines saying what happened.
+// Exits 0 when every ticket ended as the script expects and the approved refund ran once.
 
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ActorSystem, loadPolicyFile, startTracer } from '../index.js';
-import { verifyLogFile } from '../internal.js';
+import { isBatchMark, recordsOfLog, verifyLogFile } from '../internal.js';
+import { approvePending, enrolDutyManager, personLine } from './demo-approval.js';
 import { OutsideClient, workload, type Outcome } from './demo-workload.js';
 import { compactLogger, policyLine, progress } from './output.js';
 
@@ -30,16 +32,25 @@ const TEAM = [
 
 export async function runDemo(): Promise<number> {
   const started = performance.now();
-  const policy = await loadPolicyFile(POLICY_FILE);
+  // The duty manager decides the refunds the policy holds: their key is made now, and they join the policy's people before the node starts.
+  const { policy, person } = enrolDutyManager(await loadPolicyFile(POLICY_FILE), join('.aos', 'demo'));
   progress('starting embedded nats-server…', 'aos demo');
   const system = await ActorSystem.start({ namespace: NS, nodeId: 'demo', threads: 2, policy, logLevel: 'warn', logTo: 'stderr', logger: compactLogger('warn', 'aos demo') });
   let client: OutsideClient | undefined;
   try {
     console.log(policyLine(system.governanceStatus.policy, relative(process.cwd(), POLICY_FILE) || POLICY_FILE, policy));
+    console.log(personLine(person));
     // The payments system: tools run in the kernel (with their secrets); actors reach them only through the broker.
     const refund = { input: z.object({ amount: z.number().positive() }), output: z.object({ refunded: z.number() }), run: ({ amount }: { amount: number }) => ({ refunded: amount }) };
+    const largeRefunds: number[] = []; // what the payments system paid out over the limit: each approved refund must appear once
     system.registerTool('payments.refund', refund);
-    system.registerTool('payments.refund.large', refund);
+    system.registerTool('payments.refund.large', {
+      ...refund,
+      run: ({ amount }: { amount: number }) => {
+        largeRefunds.push(amount);
+        return { refunded: amount };
+      },
+    });
     // The tracer first, so it records the team's start. The log is kept after the demo (and
     // continued by the next run): `aos trace verify|show|stats|html --file` it.
     const traceFile = join('.aos', 'demo', 'trace.log');
@@ -57,10 +68,15 @@ export async function runDemo(): Promise<number> {
     await system.whenIdle();
 
     for (const o of outcomes) console.log(describe(o, client));
-    const ok = outcomes.every((o) => (o.error?.code ?? 'resolved') === o.send.expect) && client.deadLetters.length === rejected;
+    const ticketsOk = outcomes.every((o) => (o.error?.code ?? 'resolved') === o.send.expect) && client.deadLetters.length === rejected;
+    progress('the duty manager looks at what waits for a person…', 'aos demo');
+    const approvalsOk = await approvePending(system.natsUrl, NS, person, (args) => largeRefunds.filter((a) => a === (args as { amount?: unknown }).amount).length);
+    await system.whenIdle();
+    const ok = ticketsOk && approvalsOk;
     console.log(summary(outcomes, client.deadLetters.length, system.deadLetterCount, performance.now() - started));
     console.log(await traceLine(system, traceFile));
-    if (!ok) console.log('demo: some tickets did not end as expected (see above)');
+    if (!ticketsOk) console.log('demo: some tickets did not end as expected (see above)');
+    if (!approvalsOk) console.log('demo: the held refund did not run exactly once after its approval (see above)');
     return ok ? 0 : 1;
   } finally {
     await client?.close();
@@ -108,11 +124,9 @@ async function traceLine(system: ActorSystem, file: string): Promise<string> {
   while (system.traceBacklog > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const report = verifyLogFile(file);
   const kinds = new Map<string, number>();
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (line.length === 0) continue;
-    const r = (JSON.parse(line) as { record?: { type?: string; event?: string } }).record;
-    if (r?.type === undefined || (r.type === 'trace' && r.event === 'batch')) continue;
-    const k = r.type === 'envelope' ? (r.event ?? 'envelope') : r.type;
+  for (const r of recordsOfLog(readFileSync(file, 'utf8'))) {
+    if (isBatchMark(r)) continue;
+    const k = r.type === 'envelope' ? r.event : r.type;
     kinds.set(k, (kinds.get(k) ?? 0) + 1);
   }
   const what = [...kinds].map(([k, n]) => `${n} ${k}`).join(', ');

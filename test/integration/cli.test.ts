@@ -5,7 +5,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -89,6 +89,30 @@ describe('cli', () => {
     expect(r.stdout).toMatch(/^ticket T-6 .*ERR_DECODE.*dead letter on aos\.dead\.triage/m);
     expect(r.stdout).toMatch(/^ticket T-7 .*ERR_INPUT_SCHEMA.*dead letter on aos\.dead\.triage/m);
     expect(r.stdout).toMatch(/^summary: 13 tickets, 11 resolved .* 2 rejected .* 2 dead letters/m);
+  }, 30_000);
+
+  it('cli - demo holds the large refund for a person, the duty manager approves it, and it runs once', async () => {
+    const r = await aos(['demo']).exit;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^people: duty-manager \(support-lead\) added to the policy for this run; private key in \.aos\/demo\/duty-manager\.key/m);
+    // Only the holder can read the key that signs the duty manager's decisions.
+    expect(statSync(join(ROOT, '.aos', 'demo', 'duty-manager.key')).mode & 0o777).toBe(0o600);
+    // Under the limit: paid at once. Over it: held, and the ticket is answered with the approval's id.
+    expect(r.stdout).toMatch(/^ticket T-12 .* -> billing\/b[12]: refunded 40 EUR /m);
+    const held = /^ticket T-13 .* -> billing\/(b[12]): refund of 750 EUR held for a human \(approval ([0-9a-f]{16})\)/m.exec(r.stdout);
+    expect(held).not.toBeNull();
+    const [, instance, id] = held!;
+    const lines = r.stdout.split('\n');
+    const at = (prefix: string) => lines.findIndex((l) => l.startsWith(prefix));
+    // Listed as pending, waiting for the rule's first step, then approved with the command a person would type.
+    const listed = lines.filter((l) => l.trimStart().startsWith(`${id}  `));
+    expect(listed).toHaveLength(1);
+    expect(listed[0]!.trim().split(/\s{2,}/)).toEqual([id, 'approval', 'pending', `billing/${instance}`, 'call payments.refund.large {"amount":750}', 'support-lead', '60m']);
+    expect(r.stdout).toContain(`aos approvals approve ${id} --as duty-manager --key .aos/demo/duty-manager.key`);
+    // Executed once, after it was held; and the requester heard the outcome in onApproval.
+    expect(lines.filter((l) => l.startsWith(`approval ${id}: `))).toEqual([`approval ${id}: payments.refund.large {"amount":750} approved by duty-manager -> refunded 750 EUR (ran once)`]);
+    expect(at(`approval ${id}: `)).toBeGreaterThan(at('ticket T-13 '));
+    expect(lines).toContain(`  billing/${instance} got the outcome in onApproval and announced it on aos.evt.refunds.executed (ticket T-13, executed, refunded 750)`);
   }, 30_000);
 
   it('cli - start serves the configured actors until SIGTERM, then exits 0', async () => {
