@@ -359,7 +359,10 @@ export class ActorSystem {
         for (const task of tasks) cell.subscriptions.push(this.subscribeTask(cell, task));
         await this.transport.flush(); // the subscriptions are live on the server when spawn resolves
         cell.serving = true;
-        for (const task of tasks) this.host.availability.regained(task);
+        for (const task of tasks) {
+          this.host.availability.regained(task);
+          void this.approvalService?.servedAgain(task).catch((err: unknown) => this.log.warn({ err: toAosError(err).toWire(), task }, 'could not close the escalation of a subject served again'));
+        }
         this.results.commitIntents(cell, { from: id }, init);
         this.lastSpawn.set(cell.addr.type, { module: cell.module, options: { ...options, key: cell.addr.key } });
         this.log.info({ actor: id, module: cell.module, tasks }, 'actor spawned');

@@ -167,6 +167,20 @@ export class ApprovalService {
     return r?.changed === true ? open : undefined;
   }
 
+  /** An instance serves `subject` again: an open escalation about it with no task held closes itself; one with tasks stays for a person. */
+  async servedAgain(subject: string): Promise<void> {
+    const id = this.openEscalation(subject);
+    if (id === undefined) return;
+    const now = this.host.clock.now();
+    const by = `system/${this.host.nodeId}`;
+    const r = await this.store.update(id, (item) => {
+      if (item.status !== 'open' || item.history.some((h) => h.event === 'served')) return undefined;
+      const served = withHistory(item, { at: now, event: 'served', by, detail: `${subject} is served again` });
+      return (item.escalation?.tasks.length ?? 0) > 0 ? served : withHistory({ ...served, status: 'resolved' }, { at: now, event: 'resolved', by, detail: 'nothing was held: closed' });
+    });
+    if (r?.changed === true) this.changed(r.item, r.item.status === 'resolved' ? 'resolved' : 'served');
+  }
+
   /** The newest open escalation about a subject left with no instance, if any. */
   openEscalation(subject: string): string | undefined {
     let found: ApprovalItem | undefined;

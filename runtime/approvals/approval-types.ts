@@ -40,6 +40,7 @@ export type HistoryEvent =
   | 'failed'
   | 'delivered'
   | 'task-held'
+  | 'served' // an instance serves the escalation's subject again
   | 'resolved';
 
 export interface HistoryEntry {

@@ -145,3 +145,23 @@ describe('escalations - a root supervisor that gave up', () => {
     expect(await s.system.ref('ctr/a').ask({ op: 'inc' })).toBe(1); // a fresh child
   });
 });
+
+describe('escalations - served again', () => {
+  test('an outage that held no task closes itself when an instance serves the subject again; one that held tasks waits for a person', async () => {
+    const s = await setup();
+    const quiet = await outage(s);
+    await s.system.spawn(fixture('echo.ts'), { type: 'jobber', key: 'j2', tasks: ['jobs'] });
+    const closed = await s.event('resolved', (i) => i.id === quiet.id);
+    expect(closed.status).toBe('resolved');
+    expect(closed.history.map((h) => h.event)).toEqual(['requested', 'served', 'resolved']);
+
+    await s.system.stop('jobber/j2');
+    const busy = await s.event('requested', (i) => i.kind === 'escalation' && i.id !== quiet.id);
+    await sendTask(s, 'held-one');
+    await s.event('task-held', (i) => i.id === busy.id);
+    await s.system.spawn(fixture('echo.ts'), { type: 'jobber', key: 'j3', tasks: ['jobs'] });
+    const served = await s.event('served', (i) => i.id === busy.id);
+    expect(served.status).toBe('open');
+    expect((await s.client.list()).map((i) => i.id)).toContain(busy.id);
+  });
+});
