@@ -1,22 +1,31 @@
 // Starts the tracer on a node, supervised like any other actor: one_for_one, permanent, so a
-// tracer that fails is restarted and the kernel re-sends what it had not acknowledged.
+// tracer that fails is restarted and the kernel re-sends what it had not acknowledged. Its log is
+// a file, or a JetStream stream that the tracers of several nodes share (opened here, on the node,
+// first: the tracer reaches it through the node's tools).
 
 import type { ActorSystem, SupervisorHandle } from '../index.js';
+import { aosError } from '../runtime/errors/aos-error.js';
 import { defineSupervisor } from '../supervisors/define-supervisor.js';
 import { TRACER_MODULE, TRACER_TYPE } from './index.js';
 
+/** Where the tracer keeps the log: exactly one of `file` and `stream`. */
 export interface TracerOptions {
   /** The hash-chained log file (created, or continued when it exists and verifies). */
-  file: string;
+  file?: string;
+  /** A JetStream stream (created with file storage if missing, or continued when it verifies), on subject `<ns>.tracelog.<stream>`. */
+  stream?: string;
 }
 
-export function startTracer(system: ActorSystem, options: TracerOptions): Promise<SupervisorHandle> {
+export async function startTracer(system: ActorSystem, options: TracerOptions): Promise<SupervisorHandle> {
+  if ((options.file === undefined) === (options.stream === undefined)) throw aosError('ERR_CONFIG', 'startTracer needs exactly one of { file } and { stream }');
+  if (options.stream !== undefined) await system.openTraceStream(options.stream);
   const ns = system.subjects.prefix;
+  const config = options.file !== undefined ? { file: options.file } : { stream: options.stream };
   return system.supervise(
     defineSupervisor({
       name: 'trace',
       strategy: 'one_for_one',
-      children: [{ module: TRACER_MODULE, type: TRACER_TYPE, key: system.nodeId, subscribe: [`${ns}.trace.>`], config: { file: options.file } }],
+      children: [{ module: TRACER_MODULE, type: TRACER_TYPE, key: system.nodeId, subscribe: [`${ns}.trace.>`], config }],
     }),
   );
 }

@@ -1,25 +1,35 @@
-// The tracer: appends every trace batch the kernels send on `<ns>.trace.>` to a hash-chained log
-// file, each batch once (a re-sent one is acknowledged again, not written again), and acknowledges
-// it only once written; it answers queries over its log (show, tail, stats) on its direct subject.
+// The tracer: appends every trace batch the kernels send on `<ns>.trace.>` to a hash-chained log,
+// a file or (for a cluster) a JetStream stream, each batch once (a re-sent one is acknowledged
+// again, not written again), as the bytes it came as (checked, not decoded: trace-scan.ts), and
+// acknowledges it only once written; it answers queries over its log (show, tail, stats) on its
+// direct subject. A stream is reached through the kernel's tools `trace.append` and `trace.query`
+// (a worker holds no NATS connection: stream-log.ts), opened by startTracer.
 
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { defineActor, type ActorContext } from 'autonomy-os/actor';
+import { defineActor, type ActorContext, type RawInput } from 'autonomy-os/actor';
+import { decodeValue } from '../runtime/envelope.js';
 import { aosError } from '../runtime/errors/aos-error.js';
 import { FileLog } from '../runtime/trace/file-log.js';
-import { decodeTraceBatch, type DecodedBatch } from '../runtime/trace/trace-codec.js';
-import { answerQuery, isBatchMark, recordsOfLog, traceQuerySchema, type BatchMark, type TraceAnswer } from '../runtime/trace/trace-query.js';
+import { BATCH_HEADER, parseEntry } from '../runtime/trace/verify-log.js';
+import { scanTraceBatch, type ScannedBatch } from '../runtime/trace/trace-scan.js';
+import { answerQuery, recordsOfLog, traceQuerySchema, type TraceAnswer, type TraceQuery } from '../runtime/trace/trace-query.js';
+import { STREAM_NAME, TRACE_APPEND_TOOL, TRACE_QUERY_TOOL, type AppendResult } from '../runtime/trace/tracer-tools.js';
 
-/** What the tracer is spawned with (`config`). */
+/** What the tracer is spawned with (`config`): exactly one of `file` and `stream`. */
 export interface TracerConfig {
   /** The log file (created with its directory if missing; relative to the node's working directory). */
-  file: string;
+  file?: string;
+  /** The JetStream stream (opened on the node first: startTracer does it). */
+  stream?: string;
 }
 
 export interface TracerState {
-  /** The log file, absolute. */
-  file: string;
+  /** The log file, absolute (a file log). */
+  file?: string;
+  /** The stream (a stream log). */
+  stream?: string;
   /** Per node, the batches appended: every number up to `upTo`, and those above it in `above`. A
    *  re-sent batch (the kernel re-sends the oldest unacknowledged first) is found here. */
   seen: Record<string, Seen>;
@@ -45,21 +55,35 @@ function remember(s: Seen | undefined, batch: number): Seen {
   return { upTo, above };
 }
 
-const configSchema = z.object({ file: z.string().min(1) });
-
-/** A batch in its wire form (trace-codec.ts), decoded: a batch that does not decode fails the input schema, not the tracer. */
-const batchInput = z
-  .object({ v: z.number(), node: z.string(), batch: z.number(), strings: z.array(z.string()), events: z.array(z.unknown()), records: z.array(z.unknown()) })
-  .transform((raw, ctx): { op: 'batch'; batch: DecodedBatch } => {
-    try {
-      return { op: 'batch', batch: decodeTraceBatch(raw) };
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  });
+const configSchema = z.union([z.object({ file: z.string().min(1), stream: z.undefined().optional() }), z.object({ stream: z.string().regex(STREAM_NAME), file: z.undefined().optional() })]);
 
 const queryInput = z.object({ op: z.literal('query'), query: traceQuerySchema });
+
+type TracerInput = { op: 'batch'; bytes: Uint8Array; scanned: ScannedBatch } | { op: 'query'; query: TraceQuery };
+
+/** A batch starts so (trace-codec.ts); anything else is a query. */
+const BATCH_START = new TextEncoder().encode('{"v":');
+
+function looksLikeBatch(raw: RawInput): boolean {
+  return raw.format === 'json' && BATCH_START.every((c, i) => raw.bytes[i] === c);
+}
+
+/**
+ * The tracer gets each message's bytes (rawInput): a batch is checked where it lies and logged as
+ * it came; a batch that does not check, or a query that does not parse, fails the input schema
+ * (ERR_INPUT_SCHEMA), not the tracer.
+ */
+const input = z.custom<RawInput>((v) => typeof v === 'object' && v !== null && (v as RawInput).bytes instanceof Uint8Array).transform((raw, ctx): TracerInput => {
+  try {
+    if (looksLikeBatch(raw)) return { op: 'batch', bytes: raw.bytes, scanned: scanTraceBatch(raw.bytes) };
+    const q = queryInput.safeParse(decodeValue(raw.bytes, raw.format));
+    if (q.success) return q.data;
+    for (const issue of q.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+  return z.NEVER;
+});
 
 /** How far from its end the log is read at start for the last batch of each node. */
 const MARK_SCAN_BYTES = 4 * 1024 * 1024;
@@ -78,34 +102,42 @@ function logOf(file: string): FileLog {
 }
 
 export default defineActor({
-  input: z.union([queryInput, batchInput]),
+  input,
+  rawInput: true,
   init: (ctx): TracerState => {
     const config = configSchema.safeParse(ctx.config);
-    if (!config.success) throw aosError('ERR_CONFIG', `${ctx.self} needs config {file: string}`, { actorId: ctx.self });
+    if (!config.success) throw aosError('ERR_CONFIG', `${ctx.self} needs config {file: string} or {stream: name}`, { actorId: ctx.self });
+    if (config.data.stream !== undefined) return { stream: config.data.stream, seen: {} };
     const file = resolve(config.data.file);
     logOf(file); // verifies the log: a broken one fails the spawn (ERR_TRACE_LOG), not the first batch
     return { file, seen: lastBatches(file) };
   },
-  handle: (state, msg, ctx) => {
+  handle: async (state, msg, ctx) => {
     if (msg.op === 'query') {
-      replyFitting(ctx, answerQuery(recordsOfLog(readFileSync(state.file, 'utf8')), msg.query));
+      const answer = state.stream !== undefined ? await ctx.call<TraceAnswer>(TRACE_QUERY_TOOL, { stream: state.stream, query: msg.query }) : answerQuery(recordsOfLog(readFileSync(state.file!, 'utf8')), msg.query);
+      replyFitting(ctx, answer);
       return state;
     }
-    const { node, batch, records } = msg.batch;
+    const { node, batch, records } = msg.scanned;
     if (wasSeen(state.seen[node], batch)) {
       ctx.reply({ ok: true, appended: 0, duplicate: true });
       return state;
     }
-    const mark: BatchMark = { type: 'trace', event: 'batch', at: Date.now(), node, batch, records: records.length, tracer: ctx.self };
-    const log = logOf(state.file);
-    try {
-      log.append([...records, mark]);
-    } catch (err) {
-      // This FileLog refuses from now on; the next turn (after the restart) opens the file afresh.
-      logs.delete(state.file);
-      throw err;
+    if (state.stream !== undefined) {
+      // JetStream keeps it once across tracers (its Nats-Msg-Id); the kernel is answered once it is stored.
+      const r = await ctx.call<AppendResult>(TRACE_APPEND_TOOL, { stream: state.stream, bytes: msg.bytes });
+      ctx.reply(r.duplicate ? { ok: true, appended: 0, duplicate: true } : { ok: true, appended: records });
+    } else {
+      const log = logOf(state.file!);
+      try {
+        log.append({ bytes: msg.bytes, records, tracer: ctx.self });
+      } catch (err) {
+        // This FileLog refuses from now on; the next turn (after the restart) opens the file afresh.
+        logs.delete(state.file!);
+        throw err;
+      }
+      ctx.reply({ ok: true, appended: records });
     }
-    ctx.reply({ ok: true, appended: records.length });
     return { ...state, seen: { ...state.seen, [node]: remember(state.seen[node], batch) } };
   },
 });
@@ -127,7 +159,7 @@ function replyFitting(ctx: ActorContext, answer: TraceAnswer): void {
   }
 }
 
-/** Per node, the batches the log's batch marks name, from the log's last MARK_SCAN_BYTES (re-sends are of recent batches). */
+/** Per node, the batches of the log's entries, from the log's last MARK_SCAN_BYTES (re-sends are of recent batches). */
 function lastBatches(file: string): Record<string, Seen> {
   const fd = openSync(file, 'r');
   let text: string;
@@ -148,6 +180,14 @@ function lastBatches(file: string): Record<string, Seen> {
     closeSync(fd);
   }
   const seen: Record<string, Seen> = {};
-  for (const r of recordsOfLog(text)) if (isBatchMark(r) && !wasSeen(seen[r.node], r.batch)) seen[r.node] = remember(seen[r.node], r.batch);
+  for (const line of text.split('\n')) {
+    const entry = line === '' ? undefined : parseEntry(line);
+    if (entry === undefined || typeof entry === 'string' || !('batch' in entry.body)) continue;
+    const m = BATCH_HEADER.exec(entry.body.batch);
+    if (m === null) continue;
+    const node = JSON.parse(m[1]!) as string;
+    const batch = Number(m[2]);
+    if (!wasSeen(seen[node], batch)) seen[node] = remember(seen[node], batch);
+  }
   return seen;
 }

@@ -16,7 +16,7 @@ commands:
   policy show    the policy and suspensions in force on every node: ${SYNOPSIS['policy show']}
   suspend        the kill switch: deny every further action of an actor or a role: ${SYNOPSIS.suspend}
   resume         lift a suspension: ${SYNOPSIS.resume}
-  trace verify   check a hash-chained trace log file (no NATS needed): ${SYNOPSIS['trace verify']}
+  trace verify   check a hash-chained trace log file (no NATS needed) or stream: ${SYNOPSIS['trace verify']}
   trace tail     print trace records as the nodes publish them, until Ctrl-C: ${SYNOPSIS['trace tail']}
   trace show     the causal tree of one chain of work: ${SYNOPSIS['trace show']}
   trace stats    per actor: turns, failures, denials, p50/p99 turn time: ${SYNOPSIS['trace stats']}
@@ -47,16 +47,18 @@ write to the same bucket and wait the same way. A target is an AgentId (type/key
 actor type that plays the role); a suspended actor's in-flight turn is aborted and it takes no more
 turns until it is resumed.
 
-trace verify reads a trace log and its FILE.head sidecar and prints \`ok: N records, M checkpoints, head <hash> (seq S)\`,
-or exits 1 naming the first entry that was edited, deleted, reordered, malformed or cut off:
-\`FAIL: <kind> at line L (seq S): <detail>\`; --json prints the report as JSON.
+trace verify reads a trace log and its FILE.head sidecar (or a trace stream: --stream NAME, over --nats) and prints
+\`ok: N records in B batches, M checkpoints, head <hash> (seq S)\`, or exits 1 naming the first entry that was edited,
+deleted, reordered, malformed or cut off, and what it holds: \`FAIL: <kind> at line L (seq S; node N, batch B,
+records X-Y): <detail>\`; --json prints the report as JSON.
 
 trace tail listens to every node's trace batches on <ns>.trace.> (a bystander: the tracer acknowledges them)
 and prints one line per record: --actor keeps one actor's records, --type a record type (decision, supervision)
 or an envelope event (received, turn.finished, sent, replied, failed, retried, dead-lettered), --denied the
 denials and the envelope events that ended in an error; --limit N exits after N records; --json prints each record.
-trace show, stats and html read a trace log with --file LOG (checkpoints skipped; a log that does not verify is
-read with a warning), or ask the namespace's tracer over NATS (the first answer within --timeout ms, default 2000).
+With --stream NAME it prints the last records of that trace stream (--limit, default 50) and exits.
+trace show, stats and html read a trace log with --file LOG or a trace stream with --stream NAME (checkpoints
+skipped; a log that does not verify is read with a warning), or ask the namespace's tracer over NATS (the first answer within --timeout ms, default 2000).
 A correlationId may be abbreviated with --file (8 hex digits or more, when one chain matches). show prints the
 chain as an indented tree: each message under the one whose handling sent it, with times from the chain's start,
 turns, replies, denials, failures, retries, restarts and dead letters; stats prints a table per actor. html

@@ -19,18 +19,18 @@ export class UsageError extends Error {
 
 /** One line per command, shown by `aos help` and under a usage error of that command. */
 export const SYNOPSIS = {
-  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG [--ui] [--ui-port N]] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
+  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG [--ui] [--ui-port N] | --trace-stream NAME] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
   tree: 'aos tree [--nats URL] [--namespace NS] [--timeout MS] [--json]',
   'policy check': 'aos policy check FILE [--namespace NS]',
   'policy apply': 'aos policy apply FILE [--nats URL] [--namespace NS] [--timeout MS]',
   'policy show': 'aos policy show [--nats URL] [--namespace NS] [--timeout MS] [--json]',
   suspend: 'aos suspend <type/key|role:NAME> [--reason TEXT] [--nats URL] [--namespace NS] [--timeout MS]',
   resume: 'aos resume <type/key|role:NAME> [--nats URL] [--namespace NS] [--timeout MS]',
-  'trace verify': 'aos trace verify FILE [--json]',
-  'trace tail': 'aos trace tail [--actor ID] [--type T] [--denied] [--limit N] [--nats URL] [--namespace NS] [--json]',
-  'trace show': 'aos trace show <correlationId> [--file LOG | --nats URL [--namespace NS] [--timeout MS]] [--json]',
-  'trace stats': 'aos trace stats [--file LOG | --nats URL [--namespace NS] [--timeout MS]] [--json]',
-  'trace html': 'aos trace html <correlationId> [--file LOG | --nats URL [--namespace NS] [--timeout MS]] [--out FILE]',
+  'trace verify': 'aos trace verify FILE | --stream NAME [--nats URL] [--json]',
+  'trace tail': 'aos trace tail [--actor ID] [--type T] [--denied] [--limit N] [--stream NAME] [--nats URL] [--namespace NS] [--json]',
+  'trace show': 'aos trace show <correlationId> [--file LOG | --stream NAME [--nats URL] | --nats URL [--namespace NS] [--timeout MS]] [--json]',
+  'trace stats': 'aos trace stats [--file LOG | --stream NAME [--nats URL] | --nats URL [--namespace NS] [--timeout MS]] [--json]',
+  'trace html': 'aos trace html <correlationId> [--file LOG | --stream NAME [--nats URL] | --nats URL [--namespace NS] [--timeout MS]] [--out FILE]',
   'approvals list': 'aos approvals list [--all] [--json] [--nats URL] [--namespace NS]',
   'approvals show': 'aos approvals show <id> [--json] [--nats URL] [--namespace NS]',
   'approvals approve': 'aos approvals approve <id> [--reason TEXT] [--as NAME] [--key FILE] [--nats URL] [--namespace NS] [--timeout MS]',
@@ -50,6 +50,8 @@ export interface StartFlags {
   policy?: string;
   /** Run a tracer on this node, appending the namespace's trace to this hash-chained log. */
   trace?: string;
+  /** Run a tracer on this node, appending the namespace's trace to this JetStream stream (shared with other nodes' tracers). */
+  traceStream?: string;
   /** Serve the trace page (cli/trace-ui.ts) over the --trace log on 127.0.0.1. */
   ui?: boolean;
   /** The page's port (default 0: a free one). */
@@ -92,8 +94,11 @@ export interface SuspendFlags extends NodesFlags {
   reason?: string;
 }
 
+/** A log file, or a stream (read over --nats): exactly one. */
 export interface TraceVerifyFlags {
-  file: string;
+  file?: string;
+  stream?: string;
+  nats?: string;
   json?: boolean;
 }
 
@@ -106,14 +111,17 @@ export interface TraceTailFlags {
   type?: string;
   /** Denials only: decisions that did not allow, and envelope events with an error outcome. */
   denied?: boolean;
-  /** Stop after this many records (default: until SIGINT). */
+  /** Stop after this many records (default: until SIGINT; with --stream, 50). */
   limit?: number;
+  /** Print the last records of this trace stream instead of following the nodes. */
+  stream?: string;
   json?: boolean;
 }
 
-/** Where show, stats and html read the trace: a log file, or the tracer over NATS. */
+/** Where show, stats and html read the trace: a log file, a trace stream, or the tracer over NATS. */
 export interface TraceSourceFlags extends NodesFlags {
   file?: string;
+  stream?: string;
 }
 
 export interface TraceShowFlags extends TraceSourceFlags {
@@ -255,6 +263,7 @@ function parseStart(args: string[]): Command {
     config: { type: 'string', short: 'c' },
     policy: { type: 'string' },
     trace: { type: 'string' },
+    'trace-stream': { type: 'string' },
     ui: { type: 'boolean' },
     'ui-port': { type: 'string' },
     namespace: { type: 'string' },
@@ -269,6 +278,10 @@ function parseStart(args: string[]): Command {
   if (values.config !== undefined) flags.config = nonEmpty('--config', values.config);
   if (values.policy !== undefined) flags.policy = nonEmpty('--policy', values.policy);
   if (values.trace !== undefined) flags.trace = nonEmpty('--trace', values.trace);
+  if (values['trace-stream'] !== undefined) {
+    if (flags.trace !== undefined) throw new UsageError('--trace LOG and --trace-stream NAME both name the log: give one');
+    flags.traceStream = nonEmpty('--trace-stream', values['trace-stream']);
+  }
   if (values['ui-port'] !== undefined) {
     if (values.ui !== true) throw new UsageError('--ui-port needs --ui');
     if (!/^\d{1,5}$/.test(values['ui-port']) || Number(values['ui-port']) > 65_535) throw new UsageError(`--ui-port must be a port from 0 to 65535, got ${JSON.stringify(values['ui-port'])}`);
@@ -341,15 +354,23 @@ function parseTraceCommand(args: string[]): Command {
   const [sub, ...rest] = args;
   switch (sub) {
     case 'verify': {
-      const options = { ...HELP, json: { type: 'boolean' } } as const;
+      const options = { ...HELP, json: { type: 'boolean' }, stream: { type: 'string' }, nats: { type: 'string' } } as const;
       const { values, positionals } = parse(() => parseArgs({ args: rest, options, strict: true, allowPositionals: true }));
       if (values.help === true) return { verb: 'help' };
-      const flags: TraceVerifyFlags = { file: onePositional(positionals, 'a log FILE', 'trace verify') };
+      let flags: TraceVerifyFlags;
+      if (values.stream !== undefined) {
+        if (positionals.length > 0) throw new UsageError('trace verify reads a log FILE or a --stream NAME: give one');
+        flags = { stream: nonEmpty('--stream', values.stream) };
+        if (values.nats !== undefined) flags.nats = nonEmpty('--nats', values.nats);
+      } else {
+        if (values.nats !== undefined) throw new UsageError('--nats reaches a trace stream: give it with --stream NAME');
+        flags = { file: onePositional(positionals, 'a log FILE (or --stream NAME)', 'trace verify') };
+      }
       if (values.json === true) flags.json = true;
       return { verb: 'trace verify', flags };
     }
     case 'tail': {
-      const options = { ...HELP, nats: { type: 'string' }, namespace: { type: 'string' }, actor: { type: 'string' }, type: { type: 'string' }, denied: { type: 'boolean' }, limit: { type: 'string' }, json: { type: 'boolean' } } as const;
+      const options = { ...HELP, nats: { type: 'string' }, namespace: { type: 'string' }, actor: { type: 'string' }, type: { type: 'string' }, denied: { type: 'boolean' }, limit: { type: 'string' }, stream: { type: 'string' }, json: { type: 'boolean' } } as const;
       const { values } = parse(() => parseArgs({ args: rest, options, strict: true }));
       if (values.help === true) return { verb: 'help' };
       const flags: TraceTailFlags = nodesFlags(values);
@@ -360,12 +381,16 @@ function parseTraceCommand(args: string[]): Command {
         if (!/^[1-9]\d{0,8}$/.test(values.limit)) throw new UsageError(`--limit must be a positive whole number, got ${JSON.stringify(values.limit)}`);
         flags.limit = Number(values.limit);
       }
+      if (values.stream !== undefined) {
+        if (values.namespace !== undefined) throw new UsageError('--stream reads the stream (its name is enough): --namespace follows the nodes instead');
+        flags.stream = nonEmpty('--stream', values.stream);
+      }
       if (values.json === true) flags.json = true;
       return { verb: 'trace tail', flags };
     }
     case 'show':
     case 'html': {
-      const options = { ...NODES, file: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } } as const;
+      const options = { ...NODES, file: { type: 'string' }, stream: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } } as const;
       const { values, positionals } = parse(() => parseArgs({ args: rest, options, strict: true, allowPositionals: true }));
       if (values.help === true) return { verb: 'help' };
       const source = traceSource(values);
@@ -378,7 +403,7 @@ function parseTraceCommand(args: string[]): Command {
       return { verb: 'trace html', flags: { ...source, correlationId, ...(values.out === undefined ? {} : { out: nonEmpty('--out', values.out) }) } };
     }
     case 'stats': {
-      const options = { ...NODES, file: { type: 'string' }, json: { type: 'boolean' } } as const;
+      const options = { ...NODES, file: { type: 'string' }, stream: { type: 'string' }, json: { type: 'boolean' } } as const;
       const { values } = parse(() => parseArgs({ args: rest, options, strict: true }));
       if (values.help === true) return { verb: 'help' };
       return { verb: 'trace stats', flags: { ...traceSource(values), ...(values.json === true ? { json: true } : {}) } };
@@ -519,14 +544,18 @@ function nodesFlags(values: { nats?: string; namespace?: string; timeout?: strin
   return flags;
 }
 
-/** A log file, or the tracer on a NATS: not both. */
-function traceSource(values: { nats?: string; namespace?: string; timeout?: string; file?: string }): TraceSourceFlags {
+/** A log file, a trace stream (on --nats), or the tracer on a NATS: one of them. */
+function traceSource(values: { nats?: string; namespace?: string; timeout?: string; file?: string; stream?: string }): TraceSourceFlags {
   const flags: TraceSourceFlags = nodesFlags(values);
   if (values.file !== undefined) {
-    if (values.nats !== undefined || values.namespace !== undefined || values.timeout !== undefined) {
-      throw new UsageError('--file reads a log: --nats, --namespace and --timeout ask the tracer instead; give one or the other');
+    if (values.nats !== undefined || values.namespace !== undefined || values.timeout !== undefined || values.stream !== undefined) {
+      throw new UsageError('--file reads a log: --stream reads a stream, --nats, --namespace and --timeout ask the tracer; give one');
     }
     flags.file = nonEmpty('--file', values.file);
+  }
+  if (values.stream !== undefined) {
+    if (values.namespace !== undefined || values.timeout !== undefined) throw new UsageError('--stream reads a trace stream (on --nats): --namespace and --timeout ask the tracer instead; give one or the other');
+    flags.stream = nonEmpty('--stream', values.stream);
   }
   return flags;
 }

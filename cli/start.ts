@@ -63,6 +63,10 @@ export async function runStart(flags: StartFlags): Promise<number> {
   progress(policyLine(system.governanceStatus.policy, policyFile, policy));
   let ui: TraceUi | undefined;
   try {
+    if (flags.traceStream !== undefined) {
+      await startTracer(system, { stream: flags.traceStream });
+      progress(`tracer/${system.nodeId} appends the trace to the stream ${flags.traceStream}`);
+    }
     if (flags.trace !== undefined) {
       await startTracer(system, { file: flags.trace });
       progress(`tracer/${system.nodeId} appends the trace to ${flags.trace}`);

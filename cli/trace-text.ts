@@ -148,6 +148,7 @@ function eventText(e: TreeEvent): string | undefined {
 }
 
 function denialText(d: DecisionRecord): string {
+  if (d.reason === 'approval') return `HELD ${d.actor}: ${d.action} ${d.target} for a person (rule ${d.rule})`;
   return `DENIED ${d.actor}: ${d.action} ${d.target} (${d.reason === undefined ? '' : `${d.reason}; `}rule ${d.rule})`;
 }
 
@@ -156,11 +157,21 @@ function otherLine(r: TraceRecord): string {
   if (r.type === 'decision') return denialText(r);
   if (r.type === 'envelope') return `${r.event} ${r.actor}`;
   const g = r as GovernanceRecord;
+  if (g.type === 'approval') return approvalLine(g);
   const reason = g['reason'] as { code?: unknown } | undefined;
   const code = typeof reason === 'object' && reason !== null && typeof reason.code === 'string' ? ` (${reason.code})` : '';
   const by = typeof g['supervisor'] === 'string' ? ` by ${g['supervisor']}` : '';
   const what = g.type === 'supervision' ? String(g['context'] ?? g['event'] ?? 'supervision').toUpperCase() : `${g.type}${typeof g['event'] === 'string' ? ` ${g['event']}` : ''}`;
   return `${what} ${actorOf(g) ?? ''}${by}${code}`.replace(/ {2,}/g, ' ');
+}
+
+/** `APPROVAL decided 1f2e…: call payments.refund by alice (waited 4.2 s)`. */
+function approvalLine(g: GovernanceRecord): string {
+  const action = g['action'] as { kind?: string; target?: string } | undefined;
+  const what = action === undefined ? String((g['escalation'] as { reason?: { code?: string } } | undefined)?.reason?.code ?? 'escalation') : `${action.kind} ${action.target}`;
+  const by = typeof g['by'] === 'string' ? ` by ${g['by']}` : '';
+  const waited = typeof g['waitedMs'] === 'number' ? ` (waited ${ms(g['waitedMs'])})` : '';
+  return `APPROVAL ${String(g['event'])} ${String(g['id'])}: ${what}${by}, ${String(g['status'])}${waited}`;
 }
 
 // ---- stats ---------------------------------------------------------------------------

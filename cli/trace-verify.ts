@@ -1,31 +1,59 @@
-// `aos trace verify FILE`: checks a hash-chained trace log and its `<FILE>.head` sidecar offline.
-// Prints `ok: N records, M checkpoints, head <hash12> (seq S)` (exit 0), or the first problem,
-// `FAIL: <kind> at line L (seq S): <detail>` (exit 1); --json prints the report instead.
+// `aos trace verify FILE | --stream NAME`: checks a hash-chained trace log, a file with its
+// `<FILE>.head` sidecar (offline) or a JetStream stream (over --nats). Prints `ok: N records in B
+// batches, M checkpoints, head <hash12> (seq S)` (exit 0), or the first problem, `FAIL: <kind> at
+// line L (seq S[; node N, batch B, records X-Y]): <detail>` (exit 1; for a stream, `at stream
+// sequence L`); --json prints the report instead.
 
 import { describeHead, headPathOf, verifyLogFile } from '../runtime/trace/file-log.js';
+import type { ChainProblem, VerifyReport } from '../runtime/trace/verify-log.js';
+import { verifyStream } from '../runtime/trace/stream-log.js';
 import type { TraceVerifyFlags } from './args.js';
+import { connectNats, DEFAULT_NATS_URL } from './control-client.js';
 import { progress } from './output.js';
 
 export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
-  const report = verifyLogFile(flags.file);
+  let report: VerifyReport;
+  let source: { file: string; headFile: 'checked' | 'missing' } | { stream: string };
+  if (flags.stream !== undefined) {
+    const url = flags.nats ?? DEFAULT_NATS_URL;
+    const nc = await connectNats(url, 'aos-trace-verify');
+    try {
+      report = await verifyStream(nc, flags.stream);
+    } finally {
+      await nc.close();
+    }
+    source = { stream: flags.stream };
+  } else {
+    const r = verifyLogFile(flags.file!);
+    report = r;
+    source = { file: r.file, headFile: r.headFile };
+  }
   const { tail } = report;
   const head = { seq: tail.seq, hash: tail.hash };
   if (flags.json === true) {
-    const out = { ok: report.ok, file: report.file, records: tail.records, checkpoints: tail.checkpoints, head, headFile: report.headFile, ...(report.ok ? {} : { problem: report.problem }) };
+    const out = { ok: report.ok, ...source, records: tail.records, batches: tail.batches, checkpoints: tail.checkpoints, head, ...(report.ok ? {} : { problem: report.problem }) };
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return report.ok ? 0 : 1;
   }
   if (!report.ok) {
     const p = report.problem;
-    const at = p.line === 0 ? `in ${headPathOf(flags.file)}` : `at line ${p.line} (seq ${p.seq ?? '-'})`;
+    const place = 'stream' in source ? `at stream sequence ${p.line}` : `at line ${p.line}`;
+    const at = p.line === 0 ? `in ${headPathOf(flags.file!)}` : `${place} (seq ${p.seq ?? '-'}${holds(p)})`;
     process.stdout.write(`FAIL: ${p.kind} ${at}: ${p.detail}\n`);
     return 1;
   }
-  if (report.headFile === 'missing') progress(`warning: no head file ${headPathOf(flags.file)}: a cut-off tail cannot be detected`);
-  process.stdout.write(`ok: ${plural(tail.records, 'record')}, ${plural(tail.checkpoints, 'checkpoint')}, ${describeHead(head)}\n`);
+  if ('headFile' in source && source.headFile === 'missing') progress(`warning: no head file ${headPathOf(flags.file!)}: a cut-off tail cannot be detected`);
+  process.stdout.write(`ok: ${plural(tail.records, 'record')} in ${plural(tail.batches, 'batch', 'batches')}, ${plural(tail.checkpoints, 'checkpoint')}, ${describeHead(head)}\n`);
   return 0;
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
+/** `; node n1, batch 17, records 1201-3400`: what the entry at the problem holds, when it reads. */
+export function holds(p: ChainProblem): string {
+  if (p.entry === undefined) return '';
+  const [first, last] = p.entry.records;
+  return `; node ${p.entry.node}, batch ${p.entry.batch}, ${first > last ? 'no records' : first === last ? `record ${first}` : `records ${first}-${last}`}`;
+}
+
+function plural(n: number, word: string, words = `${word}s`): string {
+  return `${n} ${n === 1 ? word : words}`;
 }

@@ -1,14 +1,16 @@
 // `aos trace tail|show|stats|html`: exploring the trace. tail is a bystander on `<ns>.trace.>` (it
-// never answers a batch: the tracer does); show, stats and html read a hash-chained log file, or
-// ask the namespace's tracer (`<ns>.ctl.all.trace`) and take the first answer.
+// never answers a batch: the tracer does), or prints the last records of a trace stream; show,
+// stats and html read a hash-chained log file or stream, or ask the namespace's tracer
+// (`<ns>.ctl.all.trace`) and take the first answer.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Msg } from 'nats';
 import { aosError, fromWire } from '../runtime/errors/aos-error.js';
 import { verifyLogFile } from '../runtime/trace/file-log.js';
+import { readStream, verifyStreamContents } from '../runtime/trace/stream-log.js';
 import type { TraceRecord } from '../runtime/trace/records.js';
 import { decodeTraceBatch } from '../runtime/trace/trace-codec.js';
-import { buildCausalTree, chainOf, recordsOfLog, stats, tail, type ActorStats } from '../runtime/trace/trace-query.js';
+import { buildCausalTree, chainOf, DEFAULT_TAIL_LIMIT, recordsOfEntry, recordsOfLog, stats, tail, type ActorStats } from '../runtime/trace/trace-query.js';
 import type { TraceHtmlFlags, TraceShowFlags, TraceSourceFlags, TraceStatsFlags, TraceTailFlags } from './args.js';
 import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL, gather, namespaceSubjects } from './control-client.js';
 import { progress } from './output.js';
@@ -20,6 +22,13 @@ export const DEFAULT_TRACE_TIMEOUT_MS = 2_000;
 const SEEN_BATCHES = 4_096;
 
 export async function runTraceTail(flags: TraceTailFlags): Promise<number> {
+  if (flags.stream !== undefined) {
+    const records = await readStreamLog(flags.nats, flags.stream);
+    const picked = tail(records, { limit: flags.denied === true ? records.length : (flags.limit ?? DEFAULT_TAIL_LIMIT), ...(flags.actor === undefined ? {} : { actor: flags.actor }), ...(flags.type === undefined ? {} : { type: flags.type }) });
+    const shown = flags.denied === true ? picked.filter(isDenied).slice(-(flags.limit ?? DEFAULT_TAIL_LIMIT)) : picked;
+    for (const r of shown) process.stdout.write(flags.json === true ? `${JSON.stringify(r)}\n` : `${tailLine(r)}\n`);
+    return 0;
+  }
   const url = flags.nats ?? DEFAULT_NATS_URL;
   const subjects = namespaceSubjects(flags.namespace ?? DEFAULT_NAMESPACE);
   const nc = await connectNats(url, 'aos-trace-tail');
@@ -77,8 +86,8 @@ export async function runTraceShow(flags: TraceShowFlags): Promise<number> {
 
 export async function runTraceStats(flags: TraceStatsFlags): Promise<number> {
   let actors: ActorStats[];
-  if (flags.file !== undefined) {
-    const records = readLog(flags.file);
+  if (flags.file !== undefined || flags.stream !== undefined) {
+    const records = flags.file !== undefined ? readLog(flags.file) : await readStreamLog(flags.nats, flags.stream!);
     actors = stats(records);
   } else {
     const answer = await askTracer(flags, { op: 'stats', kind: 'stats' });
@@ -120,8 +129,8 @@ interface Chain {
 
 /** One chain's records, from the log file or the tracer; undefined (said on stderr) when there is none. */
 async function chainFrom(flags: TraceSourceFlags, asked: string): Promise<Chain | undefined> {
-  if (flags.file !== undefined) {
-    const all = readLog(flags.file);
+  if (flags.file !== undefined || flags.stream !== undefined) {
+    const all = flags.file !== undefined ? readLog(flags.file) : await readStreamLog(flags.nats, flags.stream!);
     const correlationId = resolveChain(all, asked);
     if (correlationId === undefined) return undefined;
     return { correlationId, records: chainOf(all, correlationId) };
@@ -163,6 +172,25 @@ function readLog(file: string): TraceRecord[] {
     return recordsOfLog(readFileSync(file, 'utf8'));
   } catch (err) {
     throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${file}`, { file }, err);
+  }
+}
+
+/** A trace stream's records; warns (stderr) when it does not verify, and reads it anyway. No such stream is ERR_TRACE_LOG. */
+async function readStreamLog(nats: string | undefined, stream: string): Promise<TraceRecord[]> {
+  const url = nats ?? DEFAULT_NATS_URL;
+  const nc = await connectNats(url, 'aos-trace');
+  try {
+    const contents = await readStream(nc, stream);
+    const report = verifyStreamContents(contents);
+    if (!report.ok) {
+      const p = report.problem;
+      progress(`warning: the stream ${stream} does not verify (${p.kind} at stream sequence ${p.line}): showing what it holds; \`aos trace verify --stream ${stream}\` says more`);
+    }
+    const out: TraceRecord[] = [];
+    for (const e of contents.entries) recordsOfEntry(e.text, out);
+    return out;
+  } finally {
+    await nc.close();
   }
 }
 

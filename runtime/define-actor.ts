@@ -79,8 +79,16 @@ export interface ActorContext {
   stop(id?: string): void;
 }
 
+/** What an actor defined with `rawInput: true` is given to check: a message's bytes, undecoded. */
+export interface RawInput {
+  format: 'json' | 'msgpack';
+  bytes: Uint8Array;
+}
+
 export interface ActorDefinition<I = unknown, S = unknown> {
   readonly input: z.ZodType<I>;
+  /** The input schema gets each message as its bytes (RawInput), not decoded: for an actor that stores messages as they came (the tracer). */
+  readonly rawInput?: boolean;
   /** Optional schema for the state the handler returns (checked after every turn). */
   readonly state?: z.ZodType<S>;
   /** Optional schema for replies. */
@@ -95,6 +103,7 @@ const ACTOR_MARK = Symbol.for('autonomy-os.actor-definition');
 
 export interface ActorSpec<I, S> {
   input: z.ZodType<I>;
+  rawInput?: boolean;
   state?: z.ZodType<S>;
   output?: z.ZodType;
   init: (ctx: ActorContext) => S | Promise<S>;

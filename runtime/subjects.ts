@@ -44,10 +44,13 @@ export function assertSubject(subject: unknown, rules: SubjectRules = { wildcard
 /** Subject names for one namespace. */
 export class Subjects {
   readonly prefix: string;
+  /** `<prefix>.trace.`, made once: isTrace runs for every traced event. */
+  private readonly tracePrefix: string;
 
   constructor(namespace = 'aos') {
     assertToken(namespace, 'namespace');
     this.prefix = namespace;
+    this.tracePrefix = `${namespace}.trace.`;
   }
 
   actor(addr: AgentAddress): string {
@@ -85,7 +88,7 @@ export class Subjects {
 
   /** True for subjects under `<prefix>.trace.` (trace traffic is never traced itself). */
   isTrace(subject: string): boolean {
-    return subject.startsWith(`${this.prefix}.trace.`);
+    return subject.startsWith(this.tracePrefix);
   }
 
   /** True for subjects under `<prefix>.task.`. */

@@ -33,6 +33,7 @@ import { TraceEmitter } from './trace/trace-emitter.js';
 import { OtelSpans } from './trace/otel.js';
 import { TRACER_TYPE, traceQuerySchema } from './trace/trace-query.js';
 import { TracePublisher } from './trace/trace-publisher.js';
+import { TraceStreams } from './trace/stream-log.js';
 import { openGovernance, type NodeGovernance } from './governance-start.js';
 import { WorkerRequests } from './worker-requests.js';
 import { ToolRegistry, type ToolRegistration } from './tools/tool-registry.js';
@@ -101,6 +102,7 @@ export class ActorSystem {
   readonly broker: Broker;
   private readonly governance: Governance;
   private readonly tools: ToolRegistry;
+  private readonly traceStreams: TraceStreams;
   private readonly trace: TraceEmitter;
   private readonly tracePublisher: TracePublisher;
   private readonly requests: WorkerRequests;
@@ -138,7 +140,14 @@ export class ActorSystem {
       onDropped: (count) => this.trace.other({ type: 'trace', event: 'dropped', count, at: this.clock.now(), node: nodeId }),
       ...(options.traceBufferRecords === undefined ? {} : { maxRecords: options.traceBufferRecords }),
     });
-    this.trace = new TraceEmitter(nodeId, () => this.clock.now(), this.tracePublisher, this.maxMessageBytes, (subject) => this.subjects.isTrace(subject));
+    this.trace = new TraceEmitter(
+      nodeId,
+      this.clock,
+      this.tracePublisher,
+      this.maxMessageBytes,
+      (subject) => this.subjects.isTrace(subject),
+      () => this.quiet.until(() => this.quiet.idle),
+    );
     this.trace.enabled = options.tracing !== false;
     this.deadLetters = new DeadLetters(transport, this.subjects, nodeId, log, () => this.clock.now(), (env, subject, code) => {
       this.trace.envelope('dead-lettered', env.to, env, subject, code);
@@ -152,6 +161,7 @@ export class ActorSystem {
       onBudgetSuspend: (id, budget) => void this.suspend(id, { reason: `budget ${budget} exhausted`, by: `broker/${nodeId}` }).catch((err: unknown) => log.error({ err, actor: id }, 'could not suspend an actor whose budget ran out')),
     });
     this.tools = new ToolRegistry(log, this.clock);
+    this.traceStreams = new TraceStreams(transport.nc, this.subjects.prefix, (name, spec) => this.tools.register(name, spec));
     this.outbox = new Outbox(transport, this.subjects, this.clock, this.deadLetters, log, (to, d) => this.inbox.deliverLocal(to, d), governance.key, (d, from) => this.requests.replyAllowed(d, from), (claimed, action, env, rule, detail) =>
       this.broker.recordDenial(claimed, action, this.subjects.actor(parseAgentId(env.to)), 'spoof', rule, { messageId: env.id, correlationId: env.correlationId }, { claimed, ...detail }),
       this.trace,
@@ -312,7 +322,7 @@ export class ActorSystem {
 
   /** Trace records this node has sent that no tracer has acknowledged yet. */
   get traceBacklog(): number {
-    return this.tracePublisher.backlog;
+    return this.tracePublisher.backlog + this.trace.pending;
   }
 
   /** Dead letters this node has published since start. */
@@ -496,6 +506,11 @@ export class ActorSystem {
     this.clock.clearTimeout(timer);
   }
 
+  /** Opens a JetStream stream as a trace log (creating it if missing; ERR_TRACE_LOG if it does not verify) for this node's tracer, which reaches it through the tools `trace.append` and `trace.query` (startTracer's `stream`). */
+  openTraceStream(stream: string): Promise<void> {
+    return this.traceStreams.open(stream);
+  }
+
   /** Registers a tool actors may call with `ctx.call(name, args)` when their role is granted it: `{ input, output, run }` runs here, in
    *  the kernel; `{ module }` (a module default-exporting `defineTool`) runs in the tool pool, a worker pool of its own. */
   registerTool<I, O>(name: string, spec: ToolRegistration<I, O>): void {
@@ -643,6 +658,7 @@ export class ActorSystem {
     } finally {
       this.clock.clearTimeout(timer);
       this.state = 'stopped';
+      this.trace.seal(); // rows not yet in a batch are counted with the rest
       const lost = this.tracePublisher.close();
       if (lost > 0) this.log.warn({ records: lost }, 'trace records not acknowledged by a tracer before shutdown were dropped');
       this.transport.failPending(aosError('ERR_SHUTTING_DOWN', `node ${this.nodeId} shut down`, { nodeId: this.nodeId }));

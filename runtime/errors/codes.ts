@@ -40,7 +40,7 @@ export const ERROR_CODES = {
   ERR_TOOL_INPUT: "A tool call's arguments failed the tool's input schema.",
   ERR_TOOL_OUTPUT: "A tool returned a result that breaks its output schema.",
   ERR_TOOL_FAILED: 'A tool threw, or was aborted (its actor suspended or stopped, or the call timed out).',
-  ERR_TRACE_LOG: 'A trace log file is broken (an entry edited, deleted, reordered, malformed or truncated) or cannot be written: nothing more is appended to it.',
+  ERR_TRACE_LOG: 'A trace log, a file or a stream, is broken (an entry edited, deleted, reordered, malformed or truncated) or cannot be written: nothing more is appended to it.',
   ERR_INTERNAL: 'An unexpected error inside the runtime (a bug): reported, never swallowed.',
 } as const;
 

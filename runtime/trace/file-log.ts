@@ -1,13 +1,15 @@
 // The hash-chained trace log in a local file (format: hash-chain.ts). Opening verifies the whole
 // file and its `<log>.head` sidecar and refuses a broken log (ERR_TRACE_LOG); each batch is one
-// appendFileSync, then the head moves atomically (temp file + rename), so the head never runs ahead.
+// vectored write, then the head moves: one write of fixed width over the old one (no rename, which
+// costs milliseconds on a busy disk), so the head never runs ahead of the log.
 // One writer at a time: a FileLog notices entries another FileLog appended since its own last
 // write (another worker thread's, the same actor's earlier turns) and continues after them.
 
-import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { aosError } from '../errors/aos-error.js';
-import { formatHead, LogWriter, parseHead, short, verifyLog, type ChainProblem, type ChainState, type HeadMark, type VerifyReport } from './hash-chain.js';
+import { formatHead, LogWriter, parseHead, short, type BatchInput, type ChainState, type HeadMark } from './hash-chain.js';
+import { verifyLog, type ChainProblem, type VerifyReport } from './verify-log.js';
 
 /** The sidecar that holds the last entry's `{seq, hash}`. */
 export function headPathOf(logPath: string): string {
@@ -30,16 +32,21 @@ export function verifyLogFile(path: string): FileVerifyReport {
 }
 
 export interface FileLogOptions {
-  /** A checkpoint entry after every this many records (default 1000). */
+  /** A checkpoint entry whenever the record count passes a multiple of this (default 1000). */
   checkpointEvery?: number;
   /** The clock for each entry's `at` (default Date.now). */
   now?: () => number;
 }
 
 /** An append-only, hash-chained log file. One writer at a time per file: two appending at once would fork the chain. */
+/** The head file's size: `{"seq":…,"hash":"…","records":…,"batches":…,"checkpoints":…}` padded with spaces, and a newline. */
+const HEAD_WIDTH = 256;
+
 export class FileLog {
   readonly headPath: string;
   private failure: Error | undefined;
+  /** The head file exists: writes go over it in place. */
+  private headWritten = false;
 
   private constructor(
     readonly path: string,
@@ -62,20 +69,40 @@ export class FileLog {
     const log = new FileLog(path, new LogWriter({ ...options, from: tail }), size, options);
     if (existing === undefined) log.create();
     // The head exists before the first entry, so a log with entries and no head is never a crash's doing.
+    log.headWritten = head !== null;
     if (head === null) log.writeHead();
     return log;
   }
 
   /**
    * Continues after entries another writer appended since this FileLog last read or wrote the
-   * file (its size or its head file moved): verifies the file again, as open does, and resumes
-   * the chain from its end. Append does this first; true when the file had moved.
+   * file (its size or its head file moved). The usual case, another FileLog of this process (a
+   * turn of the tracer in another worker thread) that appended and moved the head, costs nothing:
+   * the head holds the chain's end and counts. Otherwise the new entries' hashes and links are
+   * checked from this FileLog's own last entry on (a file that shrank is verified whole, as open
+   * does). Append does this first; true when the file had moved.
    */
   resume(): boolean {
     const head = readHead(this.path);
-    if (head !== 'malformed' && head !== null && head.seq === this.writer.head.seq && head.hash === this.writer.head.hash && fileSize(this.path) === this.size) return false;
-    const { tail, size } = load(this.path, readText(this.path, false) ?? '');
-    this.writer = new LogWriter({ ...this.options, from: tail });
+    const size = fileSize(this.path);
+    const mine = this.writer.head;
+    if (head !== 'malformed' && head !== null && head.seq === mine.seq && head.hash === mine.hash && size === this.size) return false;
+    if (size < this.size || head === 'malformed' || head === null) {
+      const loaded = load(this.path, readText(this.path, false) ?? '');
+      this.writer = new LogWriter({ ...this.options, from: loaded.tail });
+      this.size = loaded.size;
+      return true;
+    }
+    if (head.seq > mine.seq && head.records !== undefined && size > this.size) {
+      // Another FileLog of this process appended, then moved the head: its chain continues from there.
+      this.writer = new LogWriter({ ...this.options, from: { seq: head.seq, hash: head.hash, records: head.records, batches: head.batches ?? 0, checkpoints: head.checkpoints ?? 0 } });
+      this.size = size;
+      return true;
+    }
+    const added = readFrom(this.path, this.size, size);
+    const report = verifyLog(added, { head, from: this.writer.chain, firstLine: mine.seq + 1, batches: 'trust' });
+    if (!report.ok) throw brokenLog(this.path, report.problem);
+    this.writer = new LogWriter({ ...this.options, from: report.tail });
     this.size = size;
     return true;
   }
@@ -93,19 +120,22 @@ export class FileLog {
     return this.writer.chain.checkpoints;
   }
 
+  /** The chain after the last entry written. */
+  get chain(): ChainState {
+    return this.writer.chain;
+  }
+
   /**
-   * Appends a batch of records (one write), then moves the head. After a failed write the log
-   * may end in a partial line: this FileLog refuses further appends, and opening it again
-   * verifies what is there.
+   * Appends a batch (one write of its entry, and of a checkpoint it completes), then moves the
+   * head. After a failed write the log may end in a partial line: this FileLog refuses further
+   * appends, and opening it again verifies what is there.
    */
-  append(records: readonly unknown[]): void {
+  append(input: BatchInput): void {
     if (this.failure !== undefined) throw aosError('ERR_TRACE_LOG', `an earlier write to ${this.path} failed: open it again`, { file: this.path }, this.failure);
-    if (records.length === 0) return;
     this.resume();
-    const text = `${this.writer.append(records).join('\n')}\n`;
+    const parts = this.writer.appendParts(input);
     try {
-      appendFileSync(this.path, text);
-      this.size += Buffer.byteLength(text);
+      this.size += appendParts(this.path, parts);
     } catch (err) {
       this.failure = err as Error;
       throw aosError('ERR_TRACE_LOG', `cannot append to ${this.path}`, { file: this.path }, err);
@@ -122,15 +152,17 @@ export class FileLog {
   }
 
   private writeHead(): void {
-    const tmp = `${this.headPath}.tmp`;
+    // Padded to a fixed width, so each write covers the whole of the one before ('r+': no truncation, one write).
+    const text = `${formatHead(this.writer.chain).padEnd(HEAD_WIDTH - 1)}\n`;
     try {
-      writeFileSync(tmp, `${formatHead(this.writer.head)}\n`);
-      renameSync(tmp, this.headPath);
+      writeFileSync(this.headPath, text, { flag: this.headWritten ? 'r+' : 'w' });
+      this.headWritten = true;
     } catch (err) {
       this.failure = err as Error;
       throw aosError('ERR_TRACE_LOG', `cannot write the head file ${this.headPath}`, { file: this.path }, err);
     }
   }
+
 }
 
 /** Verifies a log's text against its head file: where its chain ends, its head, and its size in bytes; ERR_TRACE_LOG if broken. */
@@ -143,6 +175,55 @@ function load(path: string, text: string): { tail: ChainState; head: HeadMark | 
     throw brokenLog(path, { kind: 'truncated', line: 0, seq: null, detail: `it has ${report.tail.seq} entries but no head file ${headPathOf(path)}` });
   }
   return { tail: report.tail, head, size: Buffer.byteLength(text) };
+}
+
+/** Appends the parts in one vectored write (the batch is not copied into a line first); the bytes written. */
+function appendParts(path: string, parts: Uint8Array[]): number {
+  const fd = openSync(path, 'a');
+  try {
+    let total = 0;
+    for (const p of parts) total += p.length;
+    let written = writevSync(fd, parts);
+    // A regular file takes it whole; a short write (a full disk) goes on from where it stopped.
+    while (written < total) {
+      let skip = written;
+      const rest: Uint8Array[] = [];
+      for (const p of parts) {
+        if (skip >= p.length) skip -= p.length;
+        else {
+          rest.push(skip > 0 ? p.subarray(skip) : p);
+          skip = 0;
+        }
+      }
+      const n = writevSync(fd, rest);
+      if (n === 0) throw new Error('the file takes no more bytes');
+      written += n;
+    }
+    return total;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The file's text from byte `start` to byte `end`. */
+function readFrom(path: string, start: number, end: number): string {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.alloc(Math.min(end, fstatSync(fd).size) - start);
+      let got = 0;
+      while (got < buf.length) {
+        const n = readSync(fd, buf, got, buf.length - got, start + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return buf.toString('utf8', 0, got);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${path}`, { file: path }, err);
+  }
 }
 
 function fileSize(path: string): number {
@@ -160,6 +241,7 @@ function brokenLog(path: string, p: ChainProblem): Error {
     kind: p.kind,
     line: p.line,
     seq: p.seq,
+    ...(p.entry === undefined ? {} : { entry: p.entry }),
   });
 }
 

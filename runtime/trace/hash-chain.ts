@@ -1,22 +1,27 @@
-// The trace log's format: one JSON line per entry, each chained to the one before by
-// `hash = sha256(prev || canonicalJSON({seq, at, record}))`, with a checkpoint entry every N
-// records. Pure: LogWriter turns records into lines; verifyLog names the first entry that was
-// edited, deleted, reordered, malformed or truncated. Files are file-log.ts's business.
+// The trace log's format, and its writer: one JSON line per entry, each trace batch one entry
+// holding the batch's bytes as the kernel sent them, chained to the entry before: `hash =
+// sha256(the line without its hash member)`, and the line holds `prev`, the hash before it. A
+// checkpoint entry follows whenever the record count passes a multiple of N. Pure: LogWriter
+// turns batches into lines (verify-log.ts reads them back). Files are file-log.ts's business,
+// streams stream-log.ts's.
+//
+//   {"seq":7,"at":1718000000123,"prev":"9c1f…","hash":"5e07…","tracer":"tracer/n1","count":5120,"batch":{"v":2,"node":"n1",…}}
+//   {"seq":8,"at":1718000000123,"prev":"5e07…","hash":"0b4d…","checkpoint":{"count":5120,"head":"5e07…"}}
+//
+// `count` is the number of records in the log up to and including the entry, so an entry holds
+// records `count - n + 1` to `count`, n being what its batch stands for (trace-scan.ts).
 
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../canonical-json.js';
 
 /** The `prev` of the first entry. */
 export const GENESIS = '0'.repeat(64);
 export const DEFAULT_CHECKPOINT_EVERY = 1000;
 
-/** One record in the log. `at` is when the writer appended it; the record keeps its own times. */
-export interface RecordEntry {
-  seq: number;
-  at: number;
-  prev: string;
-  hash: string;
-  record: unknown;
+/** A batch to append: its bytes (checked by scanTraceBatch), the records it stands for, and who appends it. */
+export interface BatchInput {
+  bytes: Uint8Array;
+  records: number;
+  tracer: string;
 }
 
 /** Every N records: how many records the log holds so far, and the hash of the entry before. */
@@ -25,20 +30,13 @@ export interface Checkpoint {
   head: string;
 }
 
-export interface CheckpointEntry {
-  seq: number;
-  at: number;
-  prev: string;
-  hash: string;
-  checkpoint: Checkpoint;
-}
-
-export type LogEntry = RecordEntry | CheckpointEntry;
-
-/** The last entry written: what the `<log>.head` sidecar holds. */
+/** The last entry written: what the `<log>.head` sidecar holds (with the chain's counts, when its writer wrote them). */
 export interface HeadMark {
   seq: number;
   hash: string;
+  records?: number;
+  batches?: number;
+  checkpoints?: number;
 }
 
 /** Where a chain stands after some entries: all a writer needs to append the next one. */
@@ -47,65 +45,35 @@ export interface ChainState {
   seq: number;
   /** The last entry's hash (GENESIS before the first). */
   hash: string;
+  /** Records in the log (the last entry's count). */
   records: number;
+  /** Batch entries. */
+  batches: number;
   checkpoints: number;
-  /** Records since the last checkpoint. */
-  sinceCheckpoint: number;
 }
 
-export const EMPTY_CHAIN: Readonly<ChainState> = { seq: 0, hash: GENESIS, records: 0, checkpoints: 0, sinceCheckpoint: 0 };
-
-export type ProblemKind = 'edited' | 'deleted' | 'reordered' | 'malformed' | 'truncated';
-
-/** The first thing wrong with a log: its line (1-based) and the seq found there (or due there). */
-export interface ChainProblem {
-  kind: ProblemKind;
-  line: number;
-  seq: number | null;
-  detail: string;
-}
-
-interface VerifiedPart {
-  /** The chain up to the last entry that verified (all of them when ok): where a writer resumes. */
-  tail: ChainState;
-}
-export type VerifyReport = (VerifiedPart & { ok: true }) | (VerifiedPart & { ok: false; problem: ChainProblem });
-
-export interface VerifyOptions {
-  /** The head sidecar's mark: the log must reach it, and its entry must carry its hash. */
-  head?: HeadMark | null;
-}
+export const EMPTY_CHAIN: Readonly<ChainState> = { seq: 0, hash: GENESIS, records: 0, batches: 0, checkpoints: 0 };
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** `"hash":"` + 64 hex + `",`: what the hashed text leaves out. */
+export const HASH_MEMBER = 8 + 64 + 1 + 1;
 
-function sha256(prev: string, body: string): string {
-  return createHash('sha256').update(prev).update(body).digest('hex');
-}
+const encoder = new TextEncoder();
 
-/** canonicalJSON({seq, at, record}) from the record's canonical text (keys in sorted order: at, record, seq). */
-function recordBody(seq: number, at: number, recordJson: string): string {
-  return `{"at":${canonicalJson(at)},"record":${recordJson},"seq":${seq}}`;
-}
-
-function recordLine(seq: number, at: number, prev: string, hash: string, recordJson: string): string {
-  return `{"seq":${seq},"at":${canonicalJson(at)},"prev":"${prev}","hash":"${hash}","record":${recordJson}}`;
-}
-
-function checkpointLine(seq: number, at: number, prev: string, hash: string, cp: Checkpoint): string {
-  return JSON.stringify({ seq, at, prev, hash, checkpoint: { count: cp.count, head: cp.head } });
-}
-
-/** The hash of an entry, from its fields (the record or checkpoint as parsed). */
-export function entryHash(entry: Omit<RecordEntry, 'hash'> | Omit<CheckpointEntry, 'hash'>): string {
-  const body = 'checkpoint' in entry ? canonicalJson({ seq: entry.seq, at: entry.at, checkpoint: entry.checkpoint }) : recordBody(entry.seq, entry.at, canonicalJson(entry.record));
-  return sha256(entry.prev, body);
+/** The line of a checkpoint entry, hashed. */
+function checkpointLine(seq: number, at: number, prev: string, cp: Checkpoint): { line: string; hash: string } {
+  const head = `{"seq":${seq},"at":${at},"prev":"${prev}"`;
+  const rest = `"checkpoint":{"count":${cp.count},"head":"${cp.head}"}}`;
+  const hash = createHash('sha256').update(`${head},`).update(rest).digest('hex');
+  return { line: `${head},"hash":"${hash}",${rest}`, hash };
 }
 
 export function formatHead(head: HeadMark): string {
-  return JSON.stringify({ seq: head.seq, hash: head.hash });
+  const counts = head.records === undefined ? '' : `,"records":${head.records},"batches":${head.batches ?? 0},"checkpoints":${head.checkpoints ?? 0}`;
+  return `{"seq":${head.seq},"hash":"${head.hash}"${counts}}`;
 }
 
-/** A head sidecar's text as a mark, or undefined when it is not `{"seq": n, "hash": <64 hex>}`. */
+/** A head sidecar's text as a mark, or undefined when it is not `{"seq": n, "hash": <64 hex>[, "records": n, "batches": n, "checkpoints": n]}`. */
 export function parseHead(text: string): HeadMark | undefined {
   let v: unknown;
   try {
@@ -113,12 +81,16 @@ export function parseHead(text: string): HeadMark | undefined {
   } catch {
     return undefined;
   }
-  if (!isObject(v) || !isSeq(v['seq'], 0) || typeof v['hash'] !== 'string' || !HEX64.test(v['hash'])) return undefined;
-  return { seq: v['seq'], hash: v['hash'] };
+  if (typeof v !== 'object' || v === null || !isSeq((v as { seq?: unknown }).seq, 0)) return undefined;
+  const { seq, hash, records, batches, checkpoints } = v as { seq: number; hash?: unknown; records?: unknown; batches?: unknown; checkpoints?: unknown };
+  if (typeof hash !== 'string' || !HEX64.test(hash)) return undefined;
+  if (records === undefined && batches === undefined && checkpoints === undefined) return { seq, hash };
+  if (!isSeq(records, 0) || !isSeq(batches, 0) || !isSeq(checkpoints, 0)) return undefined;
+  return { seq, hash, records, batches, checkpoints };
 }
 
 export interface LogWriterOptions {
-  /** A checkpoint entry after every this many records (default 1000). */
+  /** A checkpoint entry after the batch that brings the record count past a multiple of this (default 1000). */
   checkpointEvery?: number;
   /** The clock for each entry's `at` (default Date.now). */
   now?: () => number;
@@ -126,7 +98,7 @@ export interface LogWriterOptions {
   from?: ChainState;
 }
 
-/** Appends records to a chain: keeps seq and prev, returns each entry's line (without its newline). */
+/** Appends batches to a chain: keeps seq, prev and count, returns each entry's line. */
 export class LogWriter {
   private state: ChainState;
   private readonly every: number;
@@ -139,11 +111,6 @@ export class LogWriter {
     this.state = { ...(options.from ?? EMPTY_CHAIN) };
   }
 
-  /** A writer that continues the log after its last entry that verifies (broken entries after it are left out). */
-  static resume(log: string | readonly string[], options: Omit<LogWriterOptions, 'from'> = {}): LogWriter {
-    return new LogWriter({ ...options, from: verifyLog(log).tail });
-  }
-
   get chain(): ChainState {
     return { ...this.state };
   }
@@ -152,150 +119,54 @@ export class LogWriter {
     return { seq: this.state.seq, hash: this.state.hash };
   }
 
-  /** The lines of the records' entries, and of any checkpoint they complete. All or nothing: a record that cannot be serialised (a BigInt) throws and changes nothing. */
-  append(records: readonly unknown[]): string[] {
-    const s = { ...this.state };
-    const lines: string[] = [];
-    for (const record of records) {
-      const at = this.now();
-      const json = canonicalJson(record);
-      s.seq += 1;
-      const hash = sha256(s.hash, recordBody(s.seq, at, json));
-      lines.push(recordLine(s.seq, at, s.hash, hash, json));
-      s.hash = hash;
-      s.records += 1;
-      s.sinceCheckpoint += 1;
-      if (s.sinceCheckpoint >= this.every) {
-        const cp: Checkpoint = { count: s.records, head: s.hash };
-        s.seq += 1;
-        const cpHash = entryHash({ seq: s.seq, at, prev: s.hash, checkpoint: cp });
-        lines.push(checkpointLine(s.seq, at, s.hash, cpHash, cp));
-        s.hash = cpHash;
-        s.checkpoints += 1;
-        s.sinceCheckpoint = 0;
-      }
+  /**
+   * The bytes of the batch's entry and of the checkpoint it may complete, each line ending in a
+   * newline; the chain moves past them. The batch's bytes go into the line as they are.
+   */
+  append(input: BatchInput): Uint8Array {
+    return Buffer.concat(this.appendParts(input));
+  }
+
+  /** As append, in parts (the batch's bytes one of them, not copied): for a vectored write. */
+  appendParts(input: BatchInput): Uint8Array[] {
+    const { lines } = this.entries(input);
+    const parts: Uint8Array[] = [];
+    for (const line of lines) parts.push(...line, NEWLINE);
+    return parts;
+  }
+
+  /** The lines (without newlines) of the batch's entry and of the checkpoint it may complete, and the chain after each (a stream stores each line as a message). */
+  appendLines(input: BatchInput): { lines: Uint8Array[]; chains: ChainState[] } {
+    const { lines, chains } = this.entries(input);
+    return { lines: lines.map((parts) => Buffer.concat(parts)), chains };
+  }
+
+  private entries(input: BatchInput): { lines: Uint8Array[][]; chains: ChainState[] } {
+    const s = this.state;
+    const at = Math.floor(this.now());
+    const seq = s.seq + 1;
+    const count = s.records + input.records;
+    const head = encoder.encode(`{"seq":${seq},"at":${at},"prev":"${s.hash}"`);
+    const rest = encoder.encode(`"tracer":${JSON.stringify(input.tracer)},"count":${count},"batch":`);
+    const hash = createHash('sha256').update(head).update(',').update(rest).update(input.bytes).update('}').digest('hex');
+    const lines: Uint8Array[][] = [[head, encoder.encode(`,"hash":"${hash}",`), rest, input.bytes, CLOSE_BRACE]];
+    const chains: ChainState[] = [{ seq, hash, records: count, batches: s.batches + 1, checkpoints: s.checkpoints }];
+    if (Math.floor(count / this.every) > Math.floor(s.records / this.every)) {
+      const cp = checkpointLine(seq + 1, at, hash, { count, head: hash });
+      lines.push([encoder.encode(cp.line)]);
+      chains.push({ seq: seq + 1, hash: cp.hash, records: count, batches: s.batches + 1, checkpoints: s.checkpoints + 1 });
     }
-    this.state = s;
-    return lines;
+    this.state = chains[chains.length - 1]!;
+    return { lines, chains };
   }
 }
 
-/**
- * Checks a whole log: its text (a final line without a newline is a partial write) or its lines.
- * Reports ok, or the first problem in file order, with the chain up to the entry before it.
- */
-export function verifyLog(log: string | readonly string[], options: VerifyOptions = {}): VerifyReport {
-  let lines: readonly string[];
-  let partialLast = false;
-  if (typeof log === 'string') {
-    const split = log === '' ? [] : log.split('\n');
-    if (split.length > 0 && split[split.length - 1] === '') split.pop();
-    else if (split.length > 0) partialLast = true;
-    lines = split;
-  } else lines = log;
-
-  const head = options.head ?? null;
-  const st: ChainState = { ...EMPTY_CHAIN };
-  const fail = (kind: ProblemKind, line: number, seq: number | null, detail: string): VerifyReport => ({ ok: false, tail: st, problem: { kind, line, seq, detail } });
-
-  for (let i = 0; i < lines.length; i++) {
-    const text = lines[i]!;
-    const line = i + 1;
-    const due = st.seq + 1;
-    const partial = partialLast && i === lines.length - 1;
-    const parsed = parseEntry(text);
-    if (typeof parsed === 'string') return partial ? fail('truncated', line, due, `partial last line (${text.length} characters, no newline): ${parsed}`) : fail('malformed', line, due, parsed);
-    if (partial) return fail('truncated', line, parsed.seq, 'the last line has no newline: a partial write');
-
-    if (parsed.seq < due) return fail('reordered', line, parsed.seq, `seq ${parsed.seq} comes after seq ${st.seq}`);
-    if (parsed.seq > due) {
-      const later = lineOfSeq(lines, i + 1, due);
-      if (later !== undefined) return fail('reordered', line, parsed.seq, `seq ${parsed.seq} comes before seq ${due} (line ${later})`);
-      const missing = parsed.seq - due === 1 ? `seq ${due} is` : `seqs ${due} to ${parsed.seq - 1} are`;
-      return fail('deleted', line, parsed.seq, `${missing} missing before it`);
-    }
-
-    const isCp = 'checkpoint' in parsed;
-    const json = isCp ? '' : canonicalJson(parsed.record);
-    const hash = isCp ? entryHash(parsed) : sha256(parsed.prev, recordBody(parsed.seq, parsed.at, json));
-    if (hash !== parsed.hash) return fail('edited', line, parsed.seq, `its content does not match its hash ${short(parsed.hash)}`);
-    if (parsed.prev !== st.hash) {
-      const before = st.seq === 0 ? 'the genesis hash' : `the hash of seq ${st.seq} (line ${line - 1})`;
-      return fail('edited', line, parsed.seq, `its prev ${short(parsed.prev)} is not ${before}, ${short(st.hash)}: the entry before it was rewritten and re-hashed, or replaced`);
-    }
-    const canonical = isCp ? checkpointLine(parsed.seq, parsed.at, parsed.prev, parsed.hash, parsed.checkpoint) : recordLine(parsed.seq, parsed.at, parsed.prev, parsed.hash, json);
-    if (text !== canonical) return fail('malformed', line, parsed.seq, 'the line is not in the form the writer writes (whitespace, key order, number or string spelling changed)');
-    if (isCp && (parsed.checkpoint.count !== st.records || parsed.checkpoint.head !== st.hash)) {
-      return fail('edited', line, parsed.seq, `the checkpoint says ${parsed.checkpoint.count} records up to ${short(parsed.checkpoint.head)}; the log holds ${st.records} up to ${short(st.hash)}`);
-    }
-    if (head !== null && parsed.seq === head.seq && parsed.hash !== head.hash) {
-      return fail('edited', line, parsed.seq, `its hash ${short(parsed.hash)} is not the one the head file recorded, ${short(head.hash)}`);
-    }
-
-    st.seq = parsed.seq;
-    st.hash = parsed.hash;
-    if (isCp) {
-      st.checkpoints += 1;
-      st.sinceCheckpoint = 0;
-    } else {
-      st.records += 1;
-      st.sinceCheckpoint += 1;
-    }
-  }
-  // The writer appends, then moves the head: a log may be ahead of its head (a crash between
-  // the two), never behind it.
-  if (head !== null && st.seq < head.seq) {
-    return fail('truncated', lines.length + 1, st.seq + 1, `the log ends at seq ${st.seq}; its head file says it reached seq ${head.seq}`);
-  }
-  return { ok: true, tail: st };
-}
-
+const NEWLINE = new Uint8Array([10]);
+const CLOSE_BRACE = new Uint8Array([125]);
 /** The first 12 hex digits: enough to tell hashes apart when reading. */
 export function short(hash: string): string {
   return hash.slice(0, 12);
 }
-
-/** The entry on a line, or why it is not one. */
-function parseEntry(text: string): LogEntry | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (err) {
-    return `not JSON (${(err as Error).message})`;
-  }
-  if (!isObject(v)) return 'not a JSON object';
-  const keys = Object.keys(v).sort().join(',');
-  const isCp = keys === 'at,checkpoint,hash,prev,seq';
-  if (!isCp && keys !== 'at,hash,prev,record,seq') return `unexpected fields: ${keys}`;
-  if (!isSeq(v['seq'], 1)) return 'seq is not a positive integer';
-  if (typeof v['at'] !== 'number' || !Number.isFinite(v['at'])) return 'at is not a number';
-  for (const k of ['prev', 'hash'] as const) if (typeof v[k] !== 'string' || !HEX64.test(v[k])) return `${k} is not 64 hex digits`;
-  if (isCp) {
-    const cp = v['checkpoint'];
-    if (!isObject(cp) || Object.keys(cp).sort().join(',') !== 'count,head' || !isSeq(cp['count'], 0) || typeof cp['head'] !== 'string' || !HEX64.test(cp['head'])) {
-      return 'checkpoint is not {count, head}';
-    }
-  }
-  return v as unknown as LogEntry;
-}
-
-/** The line (1-based) of the first entry at or after index `from` whose seq is `seq`. */
-function lineOfSeq(lines: readonly string[], from: number, seq: number): number | undefined {
-  for (let j = from; j < lines.length; j++) {
-    try {
-      const v: unknown = JSON.parse(lines[j]!);
-      if (isObject(v) && v['seq'] === seq) return j + 1;
-    } catch {
-      // an unparseable line is not the entry sought
-    }
-  }
-  return undefined;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function isSeq(v: unknown, min: number): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
 }

@@ -36,8 +36,9 @@ export interface EnvelopeRecord {
   attempt?: number;
 }
 
+/** Governance events; `approval`: a request or escalation changed (requested, escalated, decided, refused, expired, executed...), with its id, who and how long it waited. */
 export interface GovernanceRecord {
-  type: 'policy' | 'suspension' | 'supervision' | 'trace';
+  type: 'policy' | 'suspension' | 'supervision' | 'trace' | 'approval';
   at: number;
   node: string;
   [field: string]: unknown;

@@ -4,32 +4,43 @@
 
 import { z } from 'zod';
 import type { DecisionRecord } from '../broker/broker.js';
+import { parseEntry } from './verify-log.js';
 import type { EnvelopeEvent, EnvelopeRecord, GovernanceRecord, TraceRecord } from './records.js';
+import { decodeTraceBatch } from './trace-codec.js';
 
-/** The tracer's note after each batch it appends: which node's batch it was (gaps show loss; duplicates are found by it). */
+/** What readers see after each batch of the log (made from its entry): which node's batch it was, and who appended it (gaps show loss). */
 export interface BatchMark extends GovernanceRecord {
   type: 'trace';
   event: 'batch';
   batch: number;
   records: number;
+  tracer: string;
 }
 
 export function isBatchMark(r: TraceRecord): r is BatchMark {
   return r.type === 'trace' && (r as GovernanceRecord)['event'] === 'batch';
 }
 
+/** The records of one log entry's line, each batch followed by its BatchMark; none for a checkpoint or a line that does not read. */
+export function recordsOfEntry(line: string, out: TraceRecord[] = []): TraceRecord[] {
+  const entry = parseEntry(line);
+  if (typeof entry === 'string' || !('batch' in entry.body)) return out;
+  let decoded;
+  try {
+    decoded = decodeTraceBatch(entry.body.batch);
+  } catch {
+    return out; // a batch that does not read (verifyLog names it)
+  }
+  for (const r of decoded.records) out.push(r);
+  const mark: BatchMark = { type: 'trace', event: 'batch', at: entry.at, node: decoded.node, batch: decoded.batch, records: decoded.records.length, tracer: entry.body.tracer };
+  out.push(mark);
+  return out;
+}
+
 /** The records of a log's text (JSON lines of hash-chain.ts), checkpoints and unreadable lines left out. No verification: that is verifyLog's. */
 export function recordsOfLog(text: string): TraceRecord[] {
   const out: TraceRecord[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    try {
-      const entry = JSON.parse(line) as { record?: unknown };
-      if (typeof entry.record === 'object' && entry.record !== null) out.push(entry.record as TraceRecord);
-    } catch {
-      // a partial last line (a write in progress or cut off): not a record
-    }
-  }
+  for (const line of text.split('\n')) if (line !== '') recordsOfEntry(line, out);
   return out;
 }
 
@@ -120,7 +131,7 @@ export function buildCausalTree(records: readonly TraceRecord[]): CausalTree {
     const messageId = (r as { messageId?: unknown }).messageId;
     const n = typeof messageId === 'string' ? nodes.get(messageId) : undefined;
     const denial = r.type === 'decision' && !r.allow;
-    if (!denial && r.type !== 'supervision') continue;
+    if (!denial && r.type !== 'supervision' && r.type !== 'approval') continue;
     if (n === undefined) unattached.push(r);
     else if (denial) n.denials.push(r as DecisionRecord);
     else n.restarts.push(r as GovernanceRecord);

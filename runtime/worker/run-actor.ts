@@ -131,7 +131,7 @@ function approvalOutcome(msg: TurnMessage, self: string): { ok: true; value: unk
 function parseInput(def: ActorDefinition, msg: TurnMessage, self: string): { ok: true; value: unknown } | { ok: false; outcome: TurnOutcome } {
   let value: unknown;
   try {
-    value = decodeValue(msg.payload, msg.format);
+    value = def.rawInput === true ? { format: msg.format, bytes: msg.payload } : decodeValue(msg.payload, msg.format);
   } catch (err) {
     return { ok: false, outcome: failure(err, 'ERR_INTERNAL', self) };
   }

@@ -5,7 +5,7 @@
 
 import { join } from 'node:path';
 import type { DecisionRecord } from 'autonomy-os';
-import { FileLog, type EnvelopeRecord, type TraceRecord } from 'autonomy-os/internal';
+import { encodeTraceBatch, FileLog, recordsBatch, scanTraceBatch, type BatchInput, type EnvelopeRecord, type TraceRecord } from 'autonomy-os/internal';
 
 export const NS = 'demo';
 export const CHAIN = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -85,12 +85,18 @@ export function chainRecords(): TraceRecord[] {
   ];
 }
 
+/** A batch of plain records, as FileLog.append takes it (a tracer's input). */
+export function recordsInput(node: string, batch: number, records: readonly object[], tracer = 'tracer/t'): BatchInput {
+  const bytes = encodeTraceBatch(recordsBatch(node, batch, records));
+  return { bytes, records: scanTraceBatch(bytes).records, tracer };
+}
+
 /** Writes the records to `<dir>/trace.log` (and its head) in two batches, a checkpoint every 8 records. */
 export function writeChainLog(dir: string, records: readonly TraceRecord[] = chainRecords()): string {
   const file = join(dir, 'trace.log');
   const log = FileLog.open(file, { checkpointEvery: 8, now: () => T0 + 1_000 });
   const half = Math.floor(records.length / 2);
-  log.append(records.slice(0, half));
-  log.append(records.slice(half));
+  log.append(recordsInput('n1', 1, records.slice(0, half)));
+  log.append(recordsInput('n1', 2, records.slice(half)));
   return file;
 }

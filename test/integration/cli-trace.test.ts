@@ -41,21 +41,21 @@ function batch(node: string, n: number, rows: Row[], records: object[] = []): Tr
   };
   const events = rows.map(([event, at, actor, id, causationId, kind, from, to, subject, size, outcome, durationMs, attempt]) => [
     event,
-    at,
+    at - T,
     s(actor),
-    id,
-    CHAIN,
-    causationId,
     s(kind),
     s(from),
     s(to),
     s(subject),
+    id,
+    CHAIN,
+    causationId,
     size,
     outcome === null ? null : s(outcome),
-    durationMs,
+    durationMs === null ? null : durationMs * 1000,
     attempt,
   ]);
-  return { v: TRACE_WIRE_VERSION, node, batch: n, strings, events, records } as TraceBatch;
+  return { v: TRACE_WIRE_VERSION, node, batch: n, t0: T, strings, events, records } as TraceBatch;
 }
 
 const T = 1_714_560_121_120;

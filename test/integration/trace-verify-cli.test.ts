@@ -1,16 +1,15 @@
 // `aos trace verify` end to end: the built CLI (dist/cli/aos.js, so `npm run build` first) run on
 // logs written by FileLog in a temp dir, good and tampered, checking exit codes and the first
 // problem's line; and FileLog itself: it creates, resumes, and refuses a broken log (ERR_TRACE_LOG).
-// FileLog and the format are imported by path: they are not on the internal entry yet.
 
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runAos } from '../helpers/processes.js';
-import { entryHash, FileLog, GENESIS, headPathOf, type LogEntry } from 'autonomy-os/internal';
-
-
+import { recordsInput } from '../helpers/trace-chain.js';
+import { FileLog, GENESIS, headPathOf } from 'autonomy-os/internal';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -26,16 +25,15 @@ function tempDir(): string {
 type Json = Record<string, unknown>;
 
 function rec(i: number): Json {
-  return { type: 'envelope', event: 'received', node: 'n1', actor: `echo/${i % 3}`, id: `m${i}`, correlationId: 'c1', meta: { size: i, tags: ['x'] } };
+  return { type: 'decision', at: 1_000 + i, node: 'n1', actor: `echo/${i % 3}`, id: `m${i}`, correlationId: 'c1', meta: { size: i, tags: ['x'] } };
 }
 
-/** A log of 10 records in two batches, a checkpoint every 4: 12 lines, checkpoints at seq 5 and 10. */
+/** A log of 10 records in 5 batches of 2, a checkpoint every 4: 7 lines, checkpoints at seq 3 and 6. */
 function goodLog(): { file: string; lines: string[]; head: string } {
   const file = join(tempDir(), 'trace.log');
   let t = 1_700_000_000_000;
   const log = FileLog.open(file, { checkpointEvery: 4, now: () => t++ });
-  log.append([0, 1, 2].map(rec));
-  log.append([3, 4, 5, 6, 7, 8, 9].map(rec));
+  for (let b = 1; b <= 5; b++) log.append(recordsInput('n1', b, [rec(2 * b - 2), rec(2 * b - 1)]));
   return { file, lines: readFileSync(file, 'utf8').split('\n').slice(0, -1), head: log.head.hash };
 }
 
@@ -43,31 +41,39 @@ function rewrite(file: string, lines: readonly string[], trailer = '\n'): void {
   writeFileSync(file, lines.join('\n') + (lines.length > 0 ? trailer : ''));
 }
 
+/** The hash a writer gives a line: sha256 of the line without its hash member. */
+function hashOf(line: string): string {
+  return createHash('sha256').update(line.replace(/"hash":"[0-9a-f]{64}",/, '')).digest('hex');
+}
+
 function edited(lines: readonly string[], index: number, edit: (e: Json) => void, rehash = false): string[] {
   const out = [...lines];
   const e = JSON.parse(out[index]!) as Json;
   edit(e);
-  if (rehash) e['hash'] = entryHash(e as unknown as LogEntry);
-  out[index] = JSON.stringify(e);
+  let line = JSON.stringify(e);
+  if (rehash) line = line.replace(/"hash":"[0-9a-f]{64}"/, `"hash":"${hashOf(line)}"`);
+  out[index] = line;
   return out;
 }
 
+const recordOf = (e: Json, i: number): Json => ((e['batch'] as Json)['records'] as Json[])[i]!;
+
 describe('trace verify cli', () => {
-  it('trace verify - a good log: ok with its records, checkpoints and head, exit 0', async () => {
+  it('trace verify - a good log: ok with its records, batches, checkpoints and head, exit 0', async () => {
     const { file, head } = goodLog();
     const r = await runAos(['trace', 'verify', file]);
-    expect(r).toEqual({ code: 0, stdout: `ok: 10 records, 2 checkpoints, head ${head.slice(0, 12)} (seq 12)\n`, stderr: '' });
+    expect(r).toEqual({ code: 0, stdout: `ok: 10 records in 5 batches, 2 checkpoints, head ${head.slice(0, 12)} (seq 7)\n`, stderr: '' });
   });
 
-  it('trace verify - each kind of tampering: FAIL naming the kind, the first bad line and its seq, exit 1', async () => {
+  it('trace verify - each kind of tampering: FAIL naming the kind, the first bad line, its seq and what it holds, exit 1', async () => {
     const cases: [string, (lines: string[]) => string[], RegExp][] = [
-      ['edit a record field', (l) => edited(l, 3, (e) => ((e['record'] as Json)['actor'] = 'evil/0')), /^FAIL: edited at line 4 \(seq 4\): /],
-      ['edit a nested field', (l) => edited(l, 6, (e) => (((e['record'] as Json)['meta'] as Json)['size'] = 99)), /^FAIL: edited at line 7 \(seq 7\): /],
-      ['edit `at`', (l) => edited(l, 0, (e) => (e['at'] = 0)), /^FAIL: edited at line 1 \(seq 1\): /],
-      ['forge a re-hash', (l) => edited(l, 2, (e) => ((e['record'] as Json)['id'] = 'forged'), true), /^FAIL: edited at line 4 \(seq 4\): its prev .* seq 3 \(line 3\)/],
-      ['delete a middle entry', (l) => l.filter((_, i) => i !== 6), /^FAIL: deleted at line 7 \(seq 8\): seq 7 is missing/],
-      ['delete the last entry', (l) => l.slice(0, -1), /^FAIL: truncated at line 12 \(seq 12\): the log ends at seq 11; its head file says it reached seq 12/],
-      ['swap two entries', (l) => [...l.slice(0, 7), l[8]!, l[7]!, ...l.slice(9)], /^FAIL: reordered at line 8 \(seq 9\): /],
+      ['edit a record field', (l) => edited(l, 1, (e) => (recordOf(e, 0)['actor'] = 'evil/0')), /^FAIL: edited at line 2 \(seq 2; node n1, batch 2, records 3-4\): /],
+      ['edit a nested field', (l) => edited(l, 3, (e) => ((recordOf(e, 1)['meta'] as Json)['size'] = 99)), /^FAIL: edited at line 4 \(seq 4; node n1, batch 3, records 5-6\): /],
+      ['edit `at`', (l) => edited(l, 0, (e) => (e['at'] = 0)), /^FAIL: edited at line 1 \(seq 1; node n1, batch 1, records 1-2\): /],
+      ['forge a re-hash', (l) => edited(l, 1, (e) => (recordOf(e, 0)['id'] = 'forged'), true), /^FAIL: edited at line 3 \(seq 3\): its prev .* seq 2 \(line 2\)/],
+      ['delete a middle entry', (l) => l.filter((_, i) => i !== 3), /^FAIL: deleted at line 4 \(seq 5; node n1, batch 4, records 7-8\): seq 4 is missing/],
+      ['delete the last entry', (l) => l.slice(0, -1), /^FAIL: truncated at line 7 \(seq 7\): the log ends at seq 6; its head says it reached seq 7/],
+      ['swap two entries', (l) => [...l.slice(0, 3), l[4]!, l[3]!, ...l.slice(5)], /^FAIL: reordered at line 4 \(seq 5; node n1, batch 4, records 7-8\): /],
       ['a line of garbage', (l) => [...l.slice(0, 2), '{"seq":', ...l.slice(3)], /^FAIL: malformed at line 3 \(seq 3\): not JSON/],
     ];
     for (const [what, tamper, expected] of cases) {
@@ -82,21 +88,27 @@ describe('trace verify cli', () => {
 
   it('trace verify - a partial last line (a write cut short) is truncated at that line', async () => {
     const { file, lines } = goodLog();
-    writeFileSync(file, `${lines.slice(0, -1).join('\n')}\n${lines[11]!.slice(0, 50)}`);
+    writeFileSync(file, `${lines.slice(0, -1).join('\n')}\n${lines[6]!.slice(0, 50)}`);
     const r = await runAos(['trace', 'verify', file]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^FAIL: truncated at line 12 \(seq 12\): partial last line/);
+    expect(r.stdout).toMatch(/^FAIL: truncated at line 7 \(seq 7\): partial last line/);
   });
 
   it('trace verify - --json prints the report: ok with counts and head, or the problem', async () => {
     const { file, lines, head } = goodLog();
     const ok = await runAos(['trace', 'verify', file, '--json']);
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout)).toEqual({ ok: true, file, records: 10, checkpoints: 2, head: { seq: 12, hash: head }, headFile: 'checked' });
-    rewrite(file, lines.filter((_, i) => i !== 1));
+    expect(JSON.parse(ok.stdout)).toEqual({ ok: true, file, records: 10, batches: 5, checkpoints: 2, head: { seq: 7, hash: head }, headFile: 'checked' });
+    rewrite(file, lines.filter((_, i) => i !== 3));
     const bad = await runAos(['trace', 'verify', '--json', file]);
     expect(bad.code).toBe(1);
-    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, records: 1, head: { seq: 1 }, problem: { kind: 'deleted', line: 2, seq: 3, detail: expect.any(String) } });
+    expect(JSON.parse(bad.stdout)).toMatchObject({
+      ok: false,
+      records: 4,
+      batches: 2,
+      head: { seq: 3 },
+      problem: { kind: 'deleted', line: 4, seq: 5, detail: expect.any(String), entry: { node: 'n1', batch: 4, records: [7, 8] } },
+    });
   });
 
   it('trace verify - without its head file a log verifies with a warning; a malformed head file fails', async () => {
@@ -109,7 +121,7 @@ describe('trace verify cli', () => {
     unlinkSync(headFile);
     const r = await runAos(['trace', 'verify', file]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^ok: 10 records, 2 checkpoints, head [0-9a-f]{12} \(seq 12\)$/m);
+    expect(r.stdout).toMatch(/^ok: 10 records in 5 batches, 2 checkpoints, head [0-9a-f]{12} \(seq 7\)$/m);
     expect(r.stderr).toMatch(/^aos: warning: no head file .*trace\.log\.head: a cut-off tail cannot be detected$/m);
   });
 
@@ -131,35 +143,34 @@ describe('trace file log', () => {
     const file = join(tempDir(), 'a', 'b', 'trace.log');
     const log = FileLog.open(file);
     expect(readFileSync(file, 'utf8')).toBe('');
-    expect(JSON.parse(readFileSync(headPathOf(file), 'utf8'))).toEqual({ seq: 0, hash: GENESIS });
+    expect(JSON.parse(readFileSync(headPathOf(file), 'utf8'))).toEqual({ seq: 0, hash: GENESIS, records: 0, batches: 0, checkpoints: 0 });
     expect(log.head).toEqual({ seq: 0, hash: GENESIS });
-    log.append([]);
-    expect(readFileSync(file, 'utf8')).toBe('');
   });
 
-  it('file log - a reopened log (a restart) continues the chain, and the head follows every batch', async () => {
+  it('file log - a reopened log (a restart) continues the chain, and the head follows every batch, written in place', async () => {
     const { file, head } = goodLog();
     const again = FileLog.open(file, { checkpointEvery: 4 });
-    expect(again.head).toEqual({ seq: 12, hash: head });
+    expect(again.head).toEqual({ seq: 7, hash: head });
     expect([again.records, again.checkpoints]).toEqual([10, 2]);
-    again.append([rec(10), rec(11)]);
-    expect(JSON.parse(readFileSync(headPathOf(file), 'utf8'))).toEqual(again.head);
-    expect(again.head.seq).toBe(15); // two records and the checkpoint after the 12th
+    again.append(recordsInput('n1', 6, [rec(10), rec(11)]));
+    expect(JSON.parse(readFileSync(headPathOf(file), 'utf8'))).toEqual(again.chain);
+    expect(again.head.seq).toBe(9); // the batch and the checkpoint after the 12th record
+    expect(readFileSync(headPathOf(file)).length).toBe(256); // fixed width: each write covers the last
     expect(existsSync(`${headPathOf(file)}.tmp`)).toBe(false);
     const r = await runAos(['trace', 'verify', file]);
-    expect(r.stdout).toBe(`ok: 12 records, 3 checkpoints, head ${again.head.hash.slice(0, 12)} (seq 15)\n`);
+    expect(r.stdout).toBe(`ok: 12 records in 6 batches, 3 checkpoints, head ${again.head.hash.slice(0, 12)} (seq 9)\n`);
   });
 
   it('file log - refuses to append to a broken log: ERR_TRACE_LOG with the first problem, the file untouched', () => {
     const { file, lines } = goodLog();
-    const broken = edited(lines, 4, (e) => ((e['checkpoint'] as Json)['count'] = 5));
+    const broken = edited(lines, 2, (e) => ((e['checkpoint'] as Json)['count'] = 5));
     rewrite(file, broken);
     const before = readFileSync(file, 'utf8');
-    expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: { file, kind: 'edited', line: 5, seq: 5 } }));
-    rewrite(file, lines.slice(0, -2)); // cut off: the head says seq 12
-    expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'truncated', line: 11, seq: 11 }) }));
+    expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: { file, kind: 'edited', line: 3, seq: 3 } }));
+    rewrite(file, lines.slice(0, -2)); // cut off: the head says seq 7
+    expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'truncated', line: 6, seq: 6 }) }));
     rewrite(file, lines, ''); // no final newline: a partial write
-    expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'truncated', line: 12 }) }));
+    expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'truncated', line: 7 }) }));
     rewrite(file, broken);
     expect(readFileSync(file, 'utf8')).toBe(before);
   });

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { NatsConnection } from 'nats';
 import {
   decodeTraceBatch,
+  encodeTraceBatch,
   ERROR_HEADER,
   FileLog,
   newCorrelationId,
@@ -21,6 +22,7 @@ import {
   type TraceRecord,
 } from 'autonomy-os/internal';
 import { collect, json, rawClient, replyAsActor } from '../helpers/nats.js';
+import { recordsInput } from '../helpers/trace-chain.js';
 import { errorOf, fixture, startSystem } from '../helpers/system.js';
 import { buildCausalTree, recordsOfLog, type ActorStats } from 'autonomy-os/internal';
 
@@ -54,7 +56,7 @@ interface Row {
   attempt?: number;
 }
 
-/** A batch in the wire form: rows over a string table. */
+/** A batch in the wire form: rows over a string table, times from t0 = 0, durations in µs. */
 function wireBatch(batch: number, rows: Row[], records: object[] = [], node = FAKE): TraceBatch {
   const strings: string[] = [];
   const index = new Map<string, number>();
@@ -70,19 +72,19 @@ function wireBatch(batch: number, rows: Row[], records: object[] = [], node = FA
     r.event,
     r.at,
     s(r.actor),
-    r.id,
-    r.correlationId,
-    r.causationId,
     s(r.kind),
     s(r.from),
     s(r.to),
     s(`x.actor.${r.to.replace('/', '.')}`),
+    r.id,
+    r.correlationId,
+    r.causationId,
     64,
     r.outcome === undefined ? null : s(r.outcome),
-    r.durationMs ?? null,
+    r.durationMs === undefined ? null : r.durationMs * 1000,
     r.attempt ?? 0,
   ]);
-  return { v: TRACE_WIRE_VERSION, node, batch, strings, events, records };
+  return { v: TRACE_WIRE_VERSION, node, batch, t0: 0, strings, events, records };
 }
 
 /** A chain: external -> svc/a, which asks svc/b; svc/b fails once, is retried, answers; one denial. */
@@ -121,7 +123,7 @@ interface Ack {
 }
 
 async function send(nc: NatsConnection, ns: string, batch: TraceBatch): Promise<Ack> {
-  const msg = await nc.request(`${ns}.trace.${batch.node}`, json(batch), { timeout: 10_000 });
+  const msg = await nc.request(`${ns}.trace.${batch.node}`, encodeTraceBatch(batch), { timeout: 10_000 });
   expect(msg.headers?.get(ERROR_HEADER) ?? '').toBe('');
   return msg.json<Ack>();
 }
@@ -226,12 +228,16 @@ describe('tracer actor', () => {
 
   test('tracer - a batch or query that is not one fails the input schema (ERR_INPUT_SCHEMA), and the tracer goes on', async () => {
     const { system, ns, nc, file } = await startTracer();
-    const bad = { ...wireBatch(1, []), events: [['bogus', 1, 0, 'x', 'y', null, 0, 0, 0, 0, 0, null, null, 0]] };
-    const r1 = await nc.request(`${ns}.trace.${FAKE}`, json(bad), { timeout: 10_000 });
+    const bad = { ...wireBatch(1, []), events: [['bogus', 1, 0, 0, 0, 0, 0, 'x', 'y', null, 0, null, null, 0]] } as unknown as TraceBatch;
+    const r1 = await nc.request(`${ns}.trace.${FAKE}`, encodeTraceBatch(bad), { timeout: 10_000 });
     expect(r1.headers?.get(ERROR_HEADER)).toBe('ERR_INPUT_SCHEMA');
-    const outOfRange = { ...wireBatch(1, []), strings: [], events: [['sent', 1, 5, 'x', 'y', null, 0, 0, 0, 0, 0, null, null, 0]] };
-    const r2 = await nc.request(`${ns}.trace.${FAKE}`, json(outOfRange), { timeout: 10_000 });
+    const outOfRange = { ...wireBatch(1, []), strings: [], events: [['sent', 1, 5, 0, 0, 0, 0, 'x', 'y', null, 0, null, null, 0]] } as TraceBatch;
+    const r2 = await nc.request(`${ns}.trace.${FAKE}`, encodeTraceBatch(outOfRange), { timeout: 10_000 });
     expect(r2.headers?.get(ERROR_HEADER)).toBe('ERR_INPUT_SCHEMA');
+    // Well-formed JSON, not in the compact form the kernel writes: refused too (the log holds batches as they came).
+    const spaced = JSON.stringify(chain().first, null, 1);
+    const r4 = await nc.request(`${ns}.trace.${FAKE}`, new TextEncoder().encode(spaced), { timeout: 10_000 });
+    expect(r4.headers?.get(ERROR_HEADER)).toBe('ERR_INPUT_SCHEMA');
     const r3 = await nc.request(`${ns}.actor.tracer.t`, json({ op: 'query', query: { kind: 'everything' } }), { timeout: 10_000 });
     expect(r3.headers?.get(ERROR_HEADER)).toBe('ERR_INPUT_SCHEMA');
     expect(await send(nc, ns, chain().first)).toEqual({ ok: true, appended: 6 });
@@ -285,7 +291,7 @@ describe('tracer actor', () => {
     const system = await startSystem();
     const ns = system.subjects.prefix;
     const file = tempFile();
-    FileLog.open(file).append([{ n: 1 }, { n: 2 }]);
+    FileLog.open(file).append(recordsInput(FAKE, 1, [n(1), n(2)]));
     writeFileSync(file, readFileSync(file, 'utf8').replace('"n":1', '"n":9'));
     const broken = await errorOf(() => system.spawn(TRACER, { type: 'tracer', key: 't', subscribe: [`${ns}.trace.>`], config: { file } }));
     expect(broken.code).toBe('ERR_TRACE_LOG');
@@ -299,28 +305,40 @@ describe('trace file log, several writers', () => {
     const file = tempFile();
     const a = FileLog.open(file, { checkpointEvery: 3 });
     const b = FileLog.open(file, { checkpointEvery: 3 });
-    a.append([{ n: 1 }, { n: 2 }]);
-    b.append([{ n: 3 }]); // b catches up with a's entries first
-    b.append([{ n: 4 }, { n: 5 }]);
-    a.append([{ n: 6 }]);
+    a.append(recordsInput(FAKE, 1, [n(1), n(2)]));
+    b.append(recordsInput(FAKE, 2, [n(3)])); // b catches up with a's entry first
+    b.append(recordsInput(FAKE, 3, [n(4), n(5)]));
+    a.append(recordsInput(FAKE, 4, [n(6)]));
     expect(a.resume()).toBe(false); // nothing new since its own write
     expect(b.resume()).toBe(true);
     expect(b.head).toEqual(a.head);
     expect([a.records, a.checkpoints]).toEqual([6, 2]);
     const report = verifyLogFile(file);
-    expect(report).toMatchObject({ ok: true, tail: { records: 6, checkpoints: 2 } });
-    expect(recordsOfLog(readFileSync(file, 'utf8'))).toEqual([1, 2, 3, 4, 5, 6].map((n) => ({ n })));
+    expect(report).toMatchObject({ ok: true, tail: { records: 6, batches: 4, checkpoints: 2 } });
+    expect(recordsOfLog(readFileSync(file, 'utf8')).filter((r) => r.type !== 'trace')).toEqual([1, 2, 3, 4, 5, 6].map(n));
   });
 
-  test('file log - a writer whose file was broken meanwhile refuses to append (ERR_TRACE_LOG), the file untouched', () => {
+  test('file log - a writer that finds the file changed behind the head (an entry without a head, a cut) refuses to append (ERR_TRACE_LOG), the file untouched', () => {
     const file = tempFile();
     const a = FileLog.open(file);
-    a.append([{ n: 1 }]);
-    const b = FileLog.open(file);
-    b.append([{ n: 2 }]);
-    const tampered = readFileSync(file, 'utf8').replace('"n":1', '"n":7');
-    writeFileSync(file, tampered);
-    expect(() => a.append([{ n: 3 }])).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'edited', line: 1 }) }));
-    expect(readFileSync(file, 'utf8')).toBe(tampered);
+    a.append(recordsInput(FAKE, 1, [n(1)]));
+    const appended = `${readFileSync(file, 'utf8')}{"seq":2,"garbage":true}\n`;
+    writeFileSync(file, appended);
+    expect(() => a.append(recordsInput(FAKE, 2, [n(2)]))).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'malformed', line: 2 }) }));
+    expect(readFileSync(file, 'utf8')).toBe(appended);
+
+    const other = tempFile();
+    const b = FileLog.open(other);
+    b.append(recordsInput(FAKE, 1, [n(1)]));
+    b.append(recordsInput(FAKE, 2, [n(2)]));
+    const cut = readFileSync(other, 'utf8').split('\n').slice(0, 1).join('\n') + '\n';
+    writeFileSync(other, cut);
+    expect(() => b.append(recordsInput(FAKE, 3, [n(3)]))).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'truncated', line: 2 }) }));
+    expect(readFileSync(other, 'utf8')).toBe(cut);
   });
 });
+
+/** A plain record numbered `i` (type and time as every record has). */
+function n(i: number): TraceRecord {
+  return { type: 'test', at: i, node: FAKE, n: i } as unknown as TraceRecord;
+}

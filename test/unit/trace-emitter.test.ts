@@ -1,10 +1,32 @@
-import { describe, expect, test } from 'vitest';
-import { decodeTraceBatch, TraceEmitter, type Envelope } from 'autonomy-os/internal';
+// The kernel's trace emitter, alone: rows written straight into a batch's bytes decode to full
+// records (and are what the tracer's scanner accepts, with the same count); forged ids cannot
+// break a batch; a batch is sealed when the node is idle, when it is full, or SEAL_MS after its
+// first row on the node's clock (a manual one here: no real time passes).
 
-function capture(): { batches: Uint8Array[]; emitter: TraceEmitter } {
+import { describe, expect, test } from 'vitest';
+import { ManualClock } from 'autonomy-os';
+import { decodeTraceBatch, scanTraceBatch, SEAL_MS, TraceEmitter, type Envelope } from 'autonomy-os/internal';
+
+interface Capture {
+  batches: Uint8Array[];
+  emitter: TraceEmitter;
+  clock: ManualClock;
+  idle: () => void;
+}
+
+/** An emitter on a manual clock whose node is idle only when the test says so. */
+function capture(): Capture {
   const batches: Uint8Array[] = [];
-  const emitter = new TraceEmitter('n1', () => 1_000, { send: (bytes) => batches.push(bytes) }, 512 * 1024);
-  return { batches, emitter };
+  const clock = new ManualClock(1_000);
+  let waiters: (() => void)[] = [];
+  const idle = () => {
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
+  const whenIdle = () => new Promise<void>((resolve) => waiters.push(resolve));
+  const emitter = new TraceEmitter('n1', clock, { send: (bytes) => batches.push(bytes) }, 512 * 1024, () => false, whenIdle);
+  return { batches, emitter, clock, idle };
 }
 
 const env = (over: Partial<Envelope> = {}): Envelope => ({
@@ -21,6 +43,8 @@ const env = (over: Partial<Envelope> = {}): Envelope => ({
   ...over,
 });
 
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
 describe('trace emitter', () => {
   test('trace emitter - a batch decodes to full records, with the traceparent derived from the ids', () => {
     const { batches, emitter } = capture();
@@ -30,19 +54,64 @@ describe('trace emitter', () => {
     expect(batches).toHaveLength(1);
     const { node, records } = decodeTraceBatch(batches[0]!);
     expect(node).toBe('n1');
-    expect(records).toContainEqual(expect.objectContaining({ type: 'envelope', event: 'sent', actor: 'a/1', id: '0123456789abcdef', size: 7, traceparent: '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01' }));
+    expect(records).toContainEqual(expect.objectContaining({ type: 'envelope', event: 'sent', at: 1_000, actor: 'a/1', id: '0123456789abcdef', size: 7, traceparent: '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01' }));
     expect(records).toContainEqual(expect.objectContaining({ type: 'decision', actor: 'a/1' }));
+    expect(scanTraceBatch(batches[0]!)).toEqual({ node: 'n1', batch: expect.any(Number), records: 2 });
   });
 
-  test('trace emitter - ids a client forged (quotes, backslashes) cannot break the batch: they come back intact', () => {
+  test('trace emitter - a handled row stands for received, the turn (µs durations) and replied, at times from the batch t0', () => {
+    const { batches, emitter, clock } = capture();
+    clock.advance(5);
+    const d = { env: env({ causationId: 'fedcba9876543210' }), subject: 'aos.actor.b.1', replyMode: 'envelope' as const, receivedAt: 1_003 };
+    emitter.handled('b/1', d, 'ok', 1_004.25, 2.5, true);
+    emitter.handled('b/1', { ...d, env: env({ id: '1111111111111111' }) }, 'ERR_HANDLER_FAILED', undefined, undefined, false);
+    emitter.seal();
+    const { records } = decodeTraceBatch(batches[0]!);
+    expect(records.map((r) => [(r as { event: string }).event, r.at, (r as { durationMs?: number }).durationMs, (r as { outcome?: string }).outcome])).toEqual([
+      ['received', 1_003, undefined, undefined],
+      ['received', 1_003, undefined, undefined],
+      ['turn.started', 1_004.25, undefined, undefined],
+      ['turn.finished', 1_006.75, 2.5, 'ok'],
+      ['replied', 1_006.75, undefined, 'ok'],
+    ]);
+    expect(records[0]).toMatchObject({ causationId: 'fedcba9876543210', actor: 'b/1', from: 'a/1', to: 'b/1', subject: 'aos.actor.b.1' });
+    expect(scanTraceBatch(batches[0]!).records).toBe(records.length);
+  });
+
+  test('trace emitter - ids a client forged (quotes, backslashes, non-ASCII) cannot break the batch: they come back intact', () => {
     const { batches, emitter } = capture();
-    const forged = env({ id: 'x","evil":"1', correlationId: 'c\\"d', causationId: '"' });
+    const forged = env({ id: 'x","evil":"1', correlationId: 'c\\"d é', causationId: '"' });
     emitter.envelope('dead-lettered', 'b/1', forged, 'aos.actor.b.1', 'ERR_DENIED');
     emitter.envelope('replied', 'b/1', forged, 'aos.actor.b.1', 'ERR_DENIED');
     emitter.seal();
     const { records } = decodeTraceBatch(batches[0]!);
     expect(records.map((r) => (r as { id: string }).id)).toEqual(['x","evil":"1', 'x","evil":"1']);
-    expect((records[0] as { correlationId: string }).correlationId).toBe('c\\"d');
+    expect((records[0] as { correlationId: string }).correlationId).toBe('c\\"d é');
     expect((records[0] as { causationId: string }).causationId).toBe('"');
+    expect(scanTraceBatch(batches[0]!).records).toBe(2);
+  });
+
+  test('trace emitter - a batch is sealed when the node is idle, SEAL_MS after its first row while busy, and when full', async () => {
+    const { batches, emitter, clock, idle } = capture();
+    emitter.envelope('sent', 'a/1', env(), 'aos.actor.b.1');
+    await flush();
+    expect(batches).toHaveLength(0); // busy: the batch stays open
+    idle();
+    await flush();
+    expect(batches).toHaveLength(1);
+
+    emitter.envelope('sent', 'a/1', env(), 'aos.actor.b.1');
+    clock.advance(SEAL_MS - 1);
+    expect(batches).toHaveLength(1);
+    clock.advance(1);
+    expect(batches).toHaveLength(2);
+    expect(emitter.pending).toBe(0);
+
+    for (let i = 0; i < 5_000; i++) emitter.envelope('sent', 'a/1', env(), 'aos.actor.b.1');
+    expect(batches.length).toBeGreaterThan(2); // sealed full, without time or idleness
+    expect(emitter.pending).toBeLessThan(5_000);
+    emitter.seal();
+    const count = batches.slice(2).reduce((n, b) => n + decodeTraceBatch(b).records.length, 0);
+    expect(count).toBe(5_000);
   });
 });

@@ -1,11 +1,10 @@
 // Trace queries as pure functions over hand-built records: one chain of work with a multi-hop
 // ask, a fan-out (two asks, and an event two subscribers receive), a failure, restart and retry,
 // a denial and a dead letter, rebuilt as its exact causal tree; tail's filters; stats' percentiles.
-// Imported by path: trace-query.ts is not on the internal entry yet.
 
 import { describe, expect, test } from 'vitest';
 import type { DecisionRecord } from 'autonomy-os';
-import { LogWriter, type EnvelopeRecord, type GovernanceRecord, type TraceRecord } from 'autonomy-os/internal';
+import { encodeTraceBatch, LogWriter, recordsBatch, type EnvelopeRecord, type GovernanceRecord, type TraceRecord } from 'autonomy-os/internal';
 import {
   answerQuery,
   buildCausalTree,
@@ -270,12 +269,20 @@ describe('trace query', () => {
     expect([percentile([], 50), percentile([7], 99), percentile([1, 2, 3, 4], 50), percentile([1, 2, 3, 4], 99), percentile([1, 2, 3, 4], 0)]).toEqual([null, 7, 2, 4, 1]);
   });
 
-  test('trace query - the records of a log text come back in order, checkpoints and a partial last line left out', () => {
+  test('trace query - the records of a log text come back batch by batch, each with its mark; checkpoints and a partial last line left out', () => {
     const rs = records();
-    const lines = new LogWriter({ checkpointEvery: 4, now: () => 1 }).append(rs);
-    expect(lines.length).toBe(rs.length + Math.floor(rs.length / 4));
-    expect(recordsOfLog(`${lines.join('\n')}\n`)).toEqual(rs);
-    expect(recordsOfLog(`${lines.join('\n')}\n${lines[0]!.slice(0, 30)}`)).toEqual(rs);
+    const writer = new LogWriter({ checkpointEvery: 4, now: () => 1 });
+    const half = Math.floor(rs.length / 2);
+    const text = [rs.slice(0, half), rs.slice(half)].map((part, i) => {
+      const bytes = encodeTraceBatch(recordsBatch('n1', i + 1, part));
+      return new TextDecoder().decode(writer.append({ bytes, records: part.length, tracer: 'tracer/t' }));
+    }).join('');
+    expect(text.split('\n').filter((l) => l.includes('"checkpoint"')).length).toBeGreaterThan(0);
+    const sorted = (part: TraceRecord[]) => [...part].sort((a, b) => a.at - b.at);
+    const mark = (batch: number, n: number) => ({ type: 'trace', event: 'batch', at: 1, node: 'n1', batch, records: n, tracer: 'tracer/t' });
+    const expected = [...sorted(rs.slice(0, half)), mark(1, half), ...sorted(rs.slice(half)), mark(2, rs.length - half)];
+    expect(recordsOfLog(text)).toEqual(expected);
+    expect(recordsOfLog(`${text}${text.split('\n')[0]!.slice(0, 30)}`)).toEqual(expected);
     expect(recordsOfLog('')).toEqual([]);
   });
 

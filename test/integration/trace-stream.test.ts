@@ -1,0 +1,172 @@
+// The trace log in a JetStream stream, on the shared test server: two nodes, a tracer each, one
+// stream. Their appends race and still make ONE chain that verifies, with every record once; a
+// batch re-sent to a restarted tracer is stored once (Nats-Msg-Id); a deleted message is reported
+// by verify (and by `aos trace verify --stream`), and a broken stream is refused as a file log is.
+
+import { randomBytes } from 'node:crypto';
+import { inject, describe, expect, test, vi } from 'vitest';
+import type { NatsConnection } from 'nats';
+import { startTracer, type ActorSystem } from 'autonomy-os';
+import {
+  encodeTraceBatch,
+  ERROR_HEADER,
+  isBatchMark,
+  readStream,
+  recordsBatch,
+  recordsOfEntry,
+  streamSubject,
+  verifyStreamContents,
+  type EnvelopeRecord,
+  type TraceRecord,
+} from 'autonomy-os/internal';
+import { rawClient } from '../helpers/nats.js';
+import { runAos } from '../helpers/processes.js';
+import { errorOf, fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
+
+const uniqueStream = () => `T${randomBytes(5).toString('hex')}`;
+
+async function deleteStream(nc: NatsConnection, stream: string): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.delete(stream).catch(() => undefined);
+}
+
+/** Every node's records acknowledged by a tracer. */
+async function drained(...systems: ActorSystem[]): Promise<void> {
+  for (const s of systems) await s.whenIdle();
+  await vi.waitFor(() => expect(systems.map((s) => s.traceBacklog)).toEqual(systems.map(() => 0)), { timeout: 15_000, interval: 50 });
+}
+
+function recordsOf(entries: { text: string }[]): TraceRecord[] {
+  const out: TraceRecord[] = [];
+  for (const e of entries) recordsOfEntry(e.text, out);
+  return out;
+}
+
+interface Ack {
+  ok: boolean;
+  appended: number;
+  duplicate?: boolean;
+}
+
+describe('trace stream', () => {
+  test('trace stream - two nodes, a tracer each, one stream: their appends make one chain that verifies, every record once', async () => {
+    const ns = uniqueNamespace();
+    const stream = uniqueStream();
+    const nc = await rawClient();
+    try {
+      const a = await startSystem({ namespace: ns, threads: 2 });
+      const b = await startSystem({ namespace: ns, threads: 2 });
+      await startTracer(a, { stream });
+      await startTracer(b, { stream });
+      const ea = await a.spawn(fixture('echo.ts'), { type: 'echo', key: 'a' });
+      const eb = await b.spawn(fixture('echo.ts'), { type: 'echo', key: 'b' });
+      // Traffic on both nodes at once, and across them: many batches, both tracers appending.
+      const asks: Promise<unknown>[] = [];
+      for (let i = 0; i < 300; i++) asks.push(ea.ask({ text: `a${i}` }), eb.ask({ text: `b${i}` }), a.ref(eb.id).ask({ text: `x${i}` }));
+      await Promise.all(asks);
+      await drained(a, b);
+
+      const contents = await readStream(nc, stream);
+      expect(verifyStreamContents(contents)).toMatchObject({ ok: true, stream });
+      // An entry's seq is its stream sequence: one chain across the two tracers.
+      const entries = contents.entries.map((e) => ({ seq: e.seq, entry: JSON.parse(e.text) as { seq: number; tracer?: string } }));
+      expect(entries.every((e) => e.seq === e.entry.seq)).toBe(true);
+      expect(new Set(entries.map((e) => e.entry.tracer).filter((t) => t !== undefined))).toEqual(new Set([`tracer/${a.nodeId}`, `tracer/${b.nodeId}`]));
+
+      const records = recordsOf(contents.entries);
+      const batches = records.filter(isBatchMark).map((m) => `${m.node} ${m.batch}`);
+      expect(new Set(batches).size).toBe(batches.length);
+      const received = records.filter((r): r is EnvelopeRecord => r.type === 'envelope' && r.event === 'received' && r.actor.startsWith('echo/'));
+      expect(received).toHaveLength(900);
+      expect(new Set(received.map((r) => r.id)).size).toBe(900);
+      expect(received.filter((r) => r.actor === eb.id)).toHaveLength(600);
+      // A tracer's appends are trace traffic: not traced (each would make another batch, for ever).
+      expect(records.filter((r) => r.type === 'decision' && (r as { target?: string }).target === 'trace.append')).toEqual([]);
+    } finally {
+      await deleteStream(nc, stream);
+    }
+  });
+
+  test('trace stream - a batch re-sent to a restarted tracer is stored once; a deleted message is reported by verify, and the stream refused', async () => {
+    const stream = uniqueStream();
+    const nc = await rawClient();
+    try {
+      const system = await startSystem({ threads: 2 });
+      const ns = system.subjects.prefix;
+      await startTracer(system, { stream });
+      const send = async (n: number): Promise<Ack> => {
+        const batch = recordsBatch('fake', n, [{ type: 'test', at: n, node: 'fake', n }]);
+        const msg = await nc.request(`${ns}.trace.fake`, encodeTraceBatch(batch), { timeout: 10_000 });
+        expect(msg.headers?.get(ERROR_HEADER) ?? '').toBe('');
+        return msg.json<Ack>();
+      };
+      expect(await send(1)).toEqual({ ok: true, appended: 1 });
+      expect(await send(1)).toEqual({ ok: true, appended: 0, duplicate: true }); // the tracer's own record of it
+      await system.stop(`tracer/${system.nodeId}`);
+      await system.spawn(new URL('../../dist/actors/tracer.js', import.meta.url), { type: 'tracer', key: 'again', subscribe: [`${ns}.trace.>`], config: { stream } });
+      expect(await send(1)).toEqual({ ok: true, appended: 0, duplicate: true }); // a new tracer: JetStream's
+      expect(await send(2)).toEqual({ ok: true, appended: 1 });
+      await send(3);
+      await drained(system);
+      const fake = (await readStream(nc, stream)).entries.filter((e) => e.text.includes('"node":"fake"'));
+      expect(fake.map((e) => (JSON.parse(e.text) as { batch: { batch: number } }).batch.batch)).toEqual([1, 2, 3]);
+
+      // The tracer answers queries over the stream (show), through its tool.
+      const show = await nc.request(`${ns}.ctl.all.trace`, new TextEncoder().encode(JSON.stringify({ kind: 'tail', type: 'test', limit: 10 })), { timeout: 10_000 });
+      expect((show.json<{ records: { n: number }[] }>().records ?? []).map((r) => r.n)).toEqual([1, 2, 3]);
+
+      const url = inject('natsUrl');
+      const ok = await runAos(['trace', 'verify', '--stream', stream, '--nats', url]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(/^ok: \d+ records in \d+ batches, \d+ checkpoints?, head [0-9a-f]{12} \(seq \d+\)\n$/);
+
+      // Delete the message of batch 2: verify names the gap at the next message.
+      const deleted = fake[1]!.seq;
+      await (await nc.jetstreamManager()).streams.deleteMessage(stream, deleted);
+      const report = verifyStreamContents(await readStream(nc, stream));
+      expect(report).toMatchObject({ ok: false, problem: { kind: 'deleted', line: deleted + 1, seq: deleted + 1 } });
+      const bad = await runAos(['trace', 'verify', '--stream', stream, '--nats', url]);
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toMatch(new RegExp(`^FAIL: deleted at stream sequence ${deleted + 1} \\(seq ${deleted + 1}.*\\): seq ${deleted} is missing before it`));
+
+      // A node refuses to trace to a broken stream.
+      const other = await startSystem({ namespace: ns });
+      expect((await errorOf(() => startTracer(other, { stream }))).code).toBe('ERR_TRACE_LOG');
+    } finally {
+      await deleteStream(nc, stream);
+    }
+  });
+
+  test('trace stream - show, stats and tail --stream read the stream; a stream of other subjects is not a trace stream', async () => {
+    const stream = uniqueStream();
+    const nc = await rawClient();
+    try {
+      const system = await startSystem();
+      await startTracer(system, { stream });
+      const echo = await system.spawn(fixture('echo.ts'), { type: 'echo', key: 'e' });
+      const reply = await echo.ask<{ correlationId: string }>({ text: 'hi' });
+      await drained(system);
+      const url = inject('natsUrl');
+      const show = await runAos(['trace', 'show', reply.correlationId, '--stream', stream, '--nats', url, '--json']);
+      expect(show.code, show.stderr).toBe(0);
+      expect(JSON.parse(show.stdout)).toMatchObject({ correlationId: reply.correlationId, roots: [expect.objectContaining({ to: echo.id, outcome: 'ok' })] });
+      const stats = await runAos(['trace', 'stats', '--stream', stream, '--nats', url, '--json']);
+      expect(JSON.parse(stats.stdout)).toContainEqual(expect.objectContaining({ actor: echo.id, turns: 1 }));
+      const tail = await runAos(['trace', 'tail', '--stream', stream, '--nats', url, '--actor', echo.id, '--type', 'turn.finished', '--json']);
+      expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l) as { actor: string })).toEqual([expect.objectContaining({ actor: echo.id, correlationId: reply.correlationId })]);
+      const usage = await runAos(['trace', 'show', reply.correlationId, '--stream', stream, '--file', 'x.log']);
+      expect(usage.code).toBe(2);
+
+      const foreign = uniqueStream();
+      await (await nc.jetstreamManager()).streams.add({ name: foreign, subjects: [`${uniqueNamespace()}.elsewhere`] });
+      try {
+        expect((await errorOf(() => startTracer(system, { stream: foreign }))).code).toBe('ERR_TRACE_LOG');
+      } finally {
+        await deleteStream(nc, foreign);
+      }
+      expect(streamSubject(system.subjects.prefix, stream)).toBe(`${system.subjects.prefix}.tracelog.${stream}`);
+    } finally {
+      await deleteStream(nc, stream);
+    }
+  });
+});
