@@ -21,7 +21,7 @@ export function realisticPolicy(ns) {
           { name: 'model-tokens', unit: 'tokens', limit: 1e12, windowMs: 86_400_000, appliesTo: { action: 'call' } },
           { name: 'refunds', counts: { action: 'call', target: 'payments.refund' }, limit: 10, onExhausted: 'approval' },
         ],
-        approvals: [{ action: 'call', target: 'payments.>' }],
+        approvals: [{ action: 'call', target: 'payments.>', when: [{ path: 'amount', gt: 500 }], chain: [{ approvers: ['finance'], timeoutMs: 3_600_000 }] }],
       },
       echo: {
         publish: { allow: [`${ns}.evt.echo.>`] },
