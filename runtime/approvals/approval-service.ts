@@ -129,7 +129,7 @@ export class ApprovalService {
   }
 
   /** An escalation from supervision or availability: a new item in the same queue. */
-  async escalate(info: Omit<EscalationInfo, 'tasks'>, correlationId?: string): Promise<ApprovalItem> {
+  async escalate(info: Omit<EscalationInfo, 'tasks'>): Promise<ApprovalItem> {
     const now = this.host.clock.now();
     const item: ApprovalItem = {
       id: newMessageId(),
@@ -138,7 +138,7 @@ export class ApprovalService {
       createdAt: now,
       node: this.host.nodeId,
       reason: info.reason.message,
-      correlationId: correlationId ?? '',
+      correlationId: '', // an escalation belongs to no one chain: its tasks keep theirs
       causationId: null,
       chain: this.host.policy().defaultRoute?.chain ?? [],
       step: 0,
