@@ -3,6 +3,7 @@
 // replies), is denied a tell to notifier/n1, tells audit/a1 (fails twice, dead-lettered), and replies.
 // Plus one unrelated chain. Written to a real hash-chained log with FileLog.
 
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { DecisionRecord } from 'autonomy-os';
 import { encodeTraceBatch, FileLog, recordsBatch, scanTraceBatch, type BatchInput, type EnvelopeRecord, type TraceRecord } from 'autonomy-os/internal';
@@ -99,4 +100,23 @@ export function writeChainLog(dir: string, records: readonly TraceRecord[] = cha
   log.append(recordsInput('n1', 1, records.slice(0, half)));
   log.append(recordsInput('n1', 2, records.slice(half)));
   return file;
+}
+
+/** A log line's entry, as the tamper tests edit it. */
+export type Json = Record<string, unknown>;
+
+/** The hash a writer gives a line: sha256 of the line without its hash member. */
+export function hashOf(line: string): string {
+  return createHash('sha256').update(line.replace(/"hash":"[0-9a-f]{64}",/, '')).digest('hex');
+}
+
+/** The lines with entry `index` changed by `edit` (re-serialised in the same member order), and optionally re-hashed. */
+export function tamper(lines: readonly string[], index: number, edit: (e: Json) => void, rehash = false): string[] {
+  const out = [...lines];
+  const e = JSON.parse(out[index]!) as Json;
+  edit(e);
+  let line = JSON.stringify(e);
+  if (rehash) line = line.replace(/"hash":"[0-9a-f]{64}"/, `"hash":"${hashOf(line)}"`);
+  out[index] = line;
+  return out;
 }

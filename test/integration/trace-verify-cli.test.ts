@@ -2,13 +2,12 @@
 // logs written by FileLog in a temp dir, good and tampered, checking exit codes and the first
 // problem's line; and FileLog itself: it creates, resumes, and refuses a broken log (ERR_TRACE_LOG).
 
-import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runAos } from '../helpers/processes.js';
-import { recordsInput } from '../helpers/trace-chain.js';
+import { recordsInput, tamper, type Json } from '../helpers/trace-chain.js';
 import { FileLog, GENESIS, headPathOf } from 'autonomy-os/internal';
 
 const dirs: string[] = [];
@@ -22,7 +21,6 @@ function tempDir(): string {
   return dir;
 }
 
-type Json = Record<string, unknown>;
 
 function rec(i: number): Json {
   return { type: 'decision', at: 1_000 + i, node: 'n1', actor: `echo/${i % 3}`, id: `m${i}`, correlationId: 'c1', meta: { size: i, tags: ['x'] } };
@@ -41,20 +39,7 @@ function rewrite(file: string, lines: readonly string[], trailer = '\n'): void {
   writeFileSync(file, lines.join('\n') + (lines.length > 0 ? trailer : ''));
 }
 
-/** The hash a writer gives a line: sha256 of the line without its hash member. */
-function hashOf(line: string): string {
-  return createHash('sha256').update(line.replace(/"hash":"[0-9a-f]{64}",/, '')).digest('hex');
-}
 
-function edited(lines: readonly string[], index: number, edit: (e: Json) => void, rehash = false): string[] {
-  const out = [...lines];
-  const e = JSON.parse(out[index]!) as Json;
-  edit(e);
-  let line = JSON.stringify(e);
-  if (rehash) line = line.replace(/"hash":"[0-9a-f]{64}"/, `"hash":"${hashOf(line)}"`);
-  out[index] = line;
-  return out;
-}
 
 const recordOf = (e: Json, i: number): Json => ((e['batch'] as Json)['records'] as Json[])[i]!;
 
@@ -67,10 +52,10 @@ describe('trace verify cli', () => {
 
   it('trace verify - each kind of tampering: FAIL naming the kind, the first bad line, its seq and what it holds, exit 1', async () => {
     const cases: [string, (lines: string[]) => string[], RegExp][] = [
-      ['edit a record field', (l) => edited(l, 1, (e) => (recordOf(e, 0)['actor'] = 'evil/0')), /^FAIL: edited at line 2 \(seq 2; node n1, batch 2, records 3-4\): /],
-      ['edit a nested field', (l) => edited(l, 3, (e) => ((recordOf(e, 1)['meta'] as Json)['size'] = 99)), /^FAIL: edited at line 4 \(seq 4; node n1, batch 3, records 5-6\): /],
-      ['edit `at`', (l) => edited(l, 0, (e) => (e['at'] = 0)), /^FAIL: edited at line 1 \(seq 1; node n1, batch 1, records 1-2\): /],
-      ['forge a re-hash', (l) => edited(l, 1, (e) => (recordOf(e, 0)['id'] = 'forged'), true), /^FAIL: edited at line 3 \(seq 3\): its prev .* seq 2 \(line 2\)/],
+      ['edit a record field', (l) => tamper(l, 1, (e) => (recordOf(e, 0)['actor'] = 'evil/0')), /^FAIL: edited at line 2 \(seq 2; node n1, batch 2, records 3-4\): /],
+      ['edit a nested field', (l) => tamper(l, 3, (e) => ((recordOf(e, 1)['meta'] as Json)['size'] = 99)), /^FAIL: edited at line 4 \(seq 4; node n1, batch 3, records 5-6\): /],
+      ['edit `at`', (l) => tamper(l, 0, (e) => (e['at'] = 0)), /^FAIL: edited at line 1 \(seq 1; node n1, batch 1, records 1-2\): /],
+      ['forge a re-hash', (l) => tamper(l, 1, (e) => (recordOf(e, 0)['id'] = 'forged'), true), /^FAIL: edited at line 3 \(seq 3\): its prev .* seq 2 \(line 2\)/],
       ['delete a middle entry', (l) => l.filter((_, i) => i !== 3), /^FAIL: deleted at line 4 \(seq 5; node n1, batch 4, records 7-8\): seq 4 is missing/],
       ['delete the last entry', (l) => l.slice(0, -1), /^FAIL: truncated at line 7 \(seq 7\): the log ends at seq 6; its head says it reached seq 7/],
       ['swap two entries', (l) => [...l.slice(0, 3), l[4]!, l[3]!, ...l.slice(5)], /^FAIL: reordered at line 4 \(seq 5; node n1, batch 4, records 7-8\): /],
@@ -163,7 +148,7 @@ describe('trace file log', () => {
 
   it('file log - refuses to append to a broken log: ERR_TRACE_LOG with the first problem, the file untouched', () => {
     const { file, lines } = goodLog();
-    const broken = edited(lines, 2, (e) => ((e['checkpoint'] as Json)['count'] = 5));
+    const broken = tamper(lines, 2, (e) => ((e['checkpoint'] as Json)['count'] = 5));
     rewrite(file, broken);
     const before = readFileSync(file, 'utf8');
     expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: { file, kind: 'edited', line: 3, seq: 3 } }));

@@ -3,7 +3,6 @@
 // reordered or duplicated entry, a cut-off or partial tail, a forged re-hash) is reported at the
 // first bad line with its seq and what the entry there holds. No files, no clock but a counter.
 
-import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import {
   DEFAULT_CHECKPOINT_EVERY,
@@ -23,8 +22,7 @@ import {
   type TraceBatch,
   type VerifyReport,
 } from 'autonomy-os/internal';
-
-type Json = Record<string, unknown>;
+import { hashOf, tamper, type Json } from '../helpers/trace-chain.js';
 
 /** A trace record with nested fields, like the kernel's. */
 function rec(i: number): Json {
@@ -71,21 +69,7 @@ function setPath(target: unknown, path: readonly (string | number)[], value: unk
   else node[last] = value;
 }
 
-/** The hash a writer gives a line: sha256 of the line without its hash member. */
-function hashOf(line: string): string {
-  return createHash('sha256').update(line.replace(/"hash":"[0-9a-f]{64}",/, '')).digest('hex');
-}
 
-/** The lines with entry `index` changed by `edit` (re-serialised in the same member order), and optionally re-hashed. */
-function tamper(lines: readonly string[], index: number, edit: (e: Json) => void, rehash = false): string[] {
-  const out = [...lines];
-  const e = JSON.parse(out[index]!) as Json;
-  edit(e);
-  let line = JSON.stringify(e);
-  if (rehash) line = line.replace(/"hash":"[0-9a-f]{64}"/, `"hash":"${hashOf(line)}"`);
-  out[index] = line;
-  return out;
-}
 
 function expectProblem(r: VerifyReport, kind: ProblemKind, line: number, seq: number | null, label = ''): void {
   expect(r.ok, `${label} ${JSON.stringify(r)}`).toBe(false);
