@@ -240,13 +240,12 @@ export class ApprovalService {
 
   private async found(id: string): Promise<ApprovalItem> {
     const s = await this.store.get(id);
-    if (s === undefined) throw aosError('ERR_APPROVAL_NOT_FOUND', `no approval request or escalation ${JSON.stringify(id)}`, { id });
+    if (s === undefined) throw notFound(id);
     return s.item;
   }
 
   /** A person's (or an actor's) decision: checked, then applied with compare-and-set; a refused one is recorded on the item. */
   async decide(body: DecideBody, actor?: string): Promise<ApprovalItem> {
-    await this.found(body.id);
     const now = this.host.clock.now();
     let refusal: AosError | undefined;
     const r = await this.store.update(body.id, (item) => {
@@ -260,7 +259,7 @@ export class ApprovalService {
       const decided: ApprovalItem = { ...item, status: approve ? 'approved' : 'denied', decision: { by: c.approver, decision: body.decision, at: now, ...(body.reason === undefined ? {} : { reason: body.reason }) } };
       return withHistory(decided, { at: now, event: 'decided', by: c.approver, detail: body.reason === undefined ? body.decision : `${body.decision}: ${body.reason}` });
     });
-    if (r === undefined) throw aosError('ERR_APPROVAL_NOT_FOUND', `no approval request ${body.id}`, { id: body.id });
+    if (r === undefined) throw notFound(body.id);
     if (refusal !== undefined) {
       this.changed(r.item, 'refused', { by: actor ?? body.approver, code: refusal.code, reason: (refusal.details as { reason?: string }).reason });
       throw refusal;
@@ -272,7 +271,6 @@ export class ApprovalService {
 
   /** A person's action on an escalation. */
   async act(body: ActBody, actor?: string): Promise<ApprovalItem> {
-    await this.found(body.id);
     const now = this.host.clock.now();
     let refusal: AosError | undefined;
     let by = '';
@@ -287,7 +285,7 @@ export class ApprovalService {
       const resolution = { by, action: body.action, at: now, ...(body.to === undefined ? {} : { to: body.to }), ...(body.value === undefined ? {} : { value: body.value }), ...(body.reason === undefined ? {} : { reason: body.reason }) };
       return withHistory({ ...item, status: 'resolved', resolution }, { at: now, event: 'resolved', by, detail: body.action + (body.to ? ` to ${body.to}` : '') });
     });
-    if (r === undefined) throw aosError('ERR_APPROVAL_NOT_FOUND', `no escalation ${body.id}`, { id: body.id });
+    if (r === undefined) throw notFound(body.id);
     if (refusal !== undefined) {
       this.changed(r.item, 'refused', { by: actor ?? body.approver, code: refusal.code });
       throw refusal;
@@ -466,6 +464,10 @@ export class ApprovalService {
     if (item.escalation !== undefined) record.escalation = { reason: item.escalation.reason, subject: item.escalation.subject, supervisor: item.escalation.supervisor };
     this.host.trace(record);
   }
+}
+
+function notFound(id: string): AosError {
+  return aosError('ERR_APPROVAL_NOT_FOUND', `no approval request or escalation ${JSON.stringify(id)}`, { id });
 }
 
 /** A value as JSON would carry it (what the store keeps and the person sees). */

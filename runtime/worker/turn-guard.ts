@@ -3,7 +3,7 @@
 // in the handler where it was made. Advisory only: the kernel decides again, authoritatively,
 // before anything reaches the wire (actor code could tamper with anything in this thread).
 
-import { deniedError } from '../broker/broker.js';
+import { approvable, deniedError } from '../broker/broker.js';
 import { checkBudgets } from '../broker/budget-check.js';
 import { Policy, type ApprovalRoute, type StaticDecision } from '../broker/policy.js';
 import { parsePolicy, type BudgetDoc } from '../broker/policy-schema.js';
@@ -82,7 +82,7 @@ export class TurnGuard {
     if (check.refused >= 0) {
       const b = budgets[check.refused]!;
       const rule = `roles.${this.roleName(policy)}.budgets[${check.refused}]=${b.name}`;
-      const route = b.onExhausted === 'approval' && (action === 'call' || action === 'publish' || action === 'tell') ? policy?.defaultRoute : undefined;
+      const route = b.onExhausted === 'approval' && approvable(action) ? policy?.defaultRoute : undefined;
       if (route !== undefined) return { ...route, rule };
       this.refuse(action, target, { allow: false, rule: `roles.${this.roleName(policy)}.budgets[${check.refused}]=${b.name}`, reason: 'budget', code: b.onExhausted === 'approval' ? 'ERR_APPROVAL_REQUIRED' : 'ERR_DENIED' });
     }
