@@ -30,6 +30,8 @@ export interface Delivery {
   local?: LocalReply;
   /** When the mailbox took it (the trace's `received`). */
   receivedAt?: number;
+  /** Sent by this actor on this node, its `sent` record not yet written (the trace writes it with the handling: owed-sends.ts). */
+  sentBy?: string;
 }
 
 /** True when the sender waits for an answer. */

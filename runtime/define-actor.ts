@@ -82,7 +82,8 @@ export interface ActorContext {
 /** What an actor defined with `rawInput: true` is given to check: a message's bytes, undecoded. */
 export interface RawInput {
   format: 'json' | 'msgpack';
-  bytes: Uint8Array;
+  /** Read-only: a large message's bytes are shared with the kernel, not copied (never write to them). */
+  readonly bytes: Uint8Array;
 }
 
 export interface ActorDefinition<I = unknown, S = unknown> {

@@ -71,9 +71,20 @@ function spoof(claimed: string, how: keyof typeof SPOOF_RULES, subject: string):
   });
 }
 
+/**
+ * Payloads from this size on are copied into shared memory: the worker that runs the turn reads
+ * them where they lie, where a structured clone would copy them again on the kernel thread (the
+ * tracer's batches, ~200 KB each, cost more to clone than to record). Payloads are read-only to
+ * actors: a worker decodes them or (rawInput) reads their bytes, and never writes to them.
+ */
+export const SHARED_PAYLOAD_BYTES = 16 * 1024;
+
+/** This message's bytes, in memory of their own (nats.js hands out views into its read buffer). */
 function copy(data: Uint8Array): Uint8Array {
-  // nats.js hands out views into its read buffer; keep only this message's bytes.
-  return data.slice();
+  if (data.length < SHARED_PAYLOAD_BYTES) return data.slice();
+  const shared = new Uint8Array(new SharedArrayBuffer(data.length));
+  shared.set(data);
+  return shared;
 }
 
 export function parseInbound(msg: Msg, ctx: InboundContext): Parsed {

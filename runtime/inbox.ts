@@ -97,6 +97,7 @@ export class Inbox {
 
   /** A message that will not be handled: typed error reply (if the sender waits), dead letter, log. */
   reject(cell: ActorCell, d: Delivery, err: AosError, raw?: Uint8Array): void {
+    this.deps.trace.settleSent(d);
     this.deps.outbox.replyError(d, cell.id, err);
     this.deps.deadLetters.publish(cell.addr.type, d.subject, err, raw === undefined ? d.env : undefined, raw);
   }

@@ -84,9 +84,13 @@ export class Outbox {
     const addr = parseAgentId(to);
     const env = this.envelope(kind, origin, to, body);
     const subject = this.subjects.actor(addr);
-    this.trace.envelope('sent', origin.from, env, subject);
     // An actor of this node gets the message straight into its mailbox, as Akka's local refs do.
-    if (this.local(to, { env, subject, replyMode: 'envelope' })) return env;
+    const d: Delivery = { env, subject, replyMode: 'envelope', sentBy: origin.from };
+    if (this.local(to, d)) {
+      this.trace.sentHere(d);
+      return env;
+    }
+    this.trace.envelope('sent', origin.from, env, subject);
     this.recent.set(env.id, { type: addr.type, subject, env });
     if (this.recent.size > RECENT_TELLS) this.recent.delete(this.recent.keys().next().value!);
     this.transport.publish(subject, encodeEnvelope(env, this.key), { reply: this.transport.tellReplySubject(env.id), headers: this.transport.envelopeHeaders });
@@ -104,9 +108,9 @@ export class Outbox {
   async ask(origin: Origin, to: string, body: Encoded, timeoutMs: number): Promise<Encoded> {
     const addr = parseAgentId(to);
     const env = this.envelope('ask', origin, to, body);
-    this.trace.envelope('sent', origin.from, env, this.subjects.actor(addr));
     const local = this.askLocal(env, this.subjects.actor(addr), timeoutMs);
     if (local !== undefined) return local;
+    this.trace.envelope('sent', origin.from, env, this.subjects.actor(addr));
     const msg = await this.transport.request(this.subjects.actor(addr), encodeEnvelope(env, this.key), this.transport.envelopeHeaders, timeoutMs).catch(
       (err: unknown) => {
         throw toAosError(err, 'ERR_TRANSPORT', { actorId: to });
@@ -140,10 +144,11 @@ export class Outbox {
     const deadline = this.deadlines.after(timeoutMs, () =>
       settle.reject(aosError('ERR_TIMEOUT', `no reply from ${env.to} within ${timeoutMs} ms`, { actorId: env.to, timeoutMs })),
     );
-    const delivered = this.local(env.to, {
+    const d: Delivery = {
       env,
       subject,
       replyMode: 'envelope',
+      sentBy: env.from,
       local: {
         resolve: (b) => {
           deadline.cancel();
@@ -154,8 +159,11 @@ export class Outbox {
           settle.reject(e);
         },
       },
-    });
-    if (delivered) return promise;
+    };
+    if (this.local(env.to, d)) {
+      this.trace.sentHere(d);
+      return promise;
+    }
     deadline.cancel();
     return undefined;
   }

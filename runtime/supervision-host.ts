@@ -81,6 +81,7 @@ export class NodeSupervisionHost implements SupervisionHost {
     if (failed === undefined) return;
     const d = failed.delivery;
     if (d.env.attempt + 1 < cell.maxAttempts) {
+      this.core.trace.settleSent(d); // as it was sent: attempt 0
       d.env.attempt++;
       this.core.trace.envelope('retried', cell.id, d.env, d.subject, failed.error.code);
       cell.mailbox.unshiftAll([d]);

@@ -103,6 +103,7 @@ export class TurnResults {
   private turnFailed(cell: ActorCell, d: Delivery, err: AosError, kind: FailureKind): void {
     cell.turns++;
     cell.failures++;
+    this.core.trace.settleSent(d);
     this.core.trace.envelope('failed', cell.id, d.env, d.subject, err.code);
     this.core.log.error(
       { actor: cell.id, reason: { code: err.code, message: err.message, stack: err.stack }, failure: kind, messageId: d.env.id, correlationId: d.env.correlationId, attempt: d.env.attempt },

@@ -14,7 +14,8 @@
 // at `t0 + dt`, and `turn.finished` when it ended. The event `handled` (a message's handling at
 // its receiver, two more fields `startUs` and `replied`) stands for `received` at `t0 + dt`, the
 // turn from `startUs` after it (when `startUs` and `durationUs` are not null), and `replied`
-// when it ended (when `replied` is 1).
+// when it ended (when `replied` is 1). A message sent on the same node has a 17th field
+// `sentUs`: its `sent` (by `from`) was `sentUs` before `received`, and has no row of its own.
 
 import { formatTraceparent } from '../ids.js';
 import type { EnvelopeEvent, EnvelopeRecord, TraceRecord } from './records.js';
@@ -25,7 +26,7 @@ export const TRACE_WIRE_VERSION = 2;
 export type WireEvent = Exclude<EnvelopeEvent, 'turn.started' | 'turn.finished'> | 'turn' | 'handled';
 
 export type EventRow = [WireEvent, number, number, number, number, number, number, string, string, string | null, number, number | null, number | null, number];
-export type HandledRow = [...EventRow, number | null, 0 | 1];
+export type HandledRow = [...EventRow, number | null, 0 | 1] | [...EventRow, number | null, 0 | 1, number];
 
 export interface TraceBatch {
   v: number;
@@ -43,8 +44,13 @@ export interface DecodedBatch {
   records: TraceRecord[];
 }
 
-/** Events and the length of their rows. */
+/** Events and the length of their rows (`handled`: 17 with `sentUs`). */
 export const ROW_LENGTH: Readonly<Record<WireEvent, number>> = { received: 14, sent: 14, replied: 14, failed: 14, retried: 14, 'dead-lettered': 14, turn: 14, handled: 16 };
+
+function rowLengthOk(row: unknown[]): boolean {
+  const n = ROW_LENGTH[row[0] as WireEvent];
+  return row.length === n || (row[0] === 'handled' && row.length === n + 1);
+}
 
 /** Microseconds to milliseconds, as records give durations. */
 function ms(us: number): number {
@@ -86,7 +92,7 @@ export function decodeTraceBatch(input: Uint8Array | string | unknown): DecodedB
   };
   const out: TraceRecord[] = [];
   for (const row of b.events) {
-    if (!Array.isArray(row) || row.length !== ROW_LENGTH[row[0] as WireEvent]) throw new Error('malformed event row');
+    if (!Array.isArray(row) || !rowLengthOk(row)) throw new Error('malformed event row');
     const [event, dt, actor, kind, from, to, subject, id, correlationId, causationId, size, outcome, durationUs, attempt] = row as EventRow;
     if (!isNum(dt) || typeof id !== 'string' || typeof correlationId !== 'string' || !(causationId === null || typeof causationId === 'string') || !isNum(size) || !isNumOrNull(durationUs) || !isNum(attempt)) {
       throw new Error('malformed event row');
@@ -113,7 +119,9 @@ export function decodeTraceBatch(input: Uint8Array | string | unknown): DecodedB
     if (event === 'handled') {
       const start = row[14] as unknown;
       const replied = row[15] as unknown;
-      if (!isNumOrNull(start) || (replied !== 0 && replied !== 1)) throw new Error('malformed event row');
+      const sentUs = row.length === 17 ? (row[16] as unknown) : undefined;
+      if (!isNumOrNull(start) || (replied !== 0 && replied !== 1) || !(sentUs === undefined || isNum(sentUs))) throw new Error('malformed event row');
+      if (sentUs !== undefined) out.push({ ...base, event: 'sent', actor: base.from, at: at - ms(sentUs) });
       out.push({ ...base, event: 'received' });
       const startedAt = at + (start === null ? 0 : ms(start));
       const endedAt = startedAt + (durationUs === null ? 0 : ms(durationUs));

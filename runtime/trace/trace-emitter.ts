@@ -14,8 +14,10 @@ import type { Delivery } from '../actor-cell.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Envelope } from '../envelope.js';
 import { recordedValue, type PayloadRecord, type PayloadRule } from './payloads.js';
-import { TRACE_WIRE_VERSION, type WireEvent } from './trace-codec.js';
+import { ROW_LENGTH, TRACE_WIRE_VERSION, type WireEvent } from './trace-codec.js';
+import { ascii, RowBytes } from './row-bytes.js';
 import { TRACE_APPEND_TOOL } from './tracer-tools.js';
+import { OWED_MAX_MS, OwedSends } from './owed-sends.js';
 
 export interface TraceSink {
   send(bytes: Uint8Array, records: number, batch: number): void;
@@ -23,27 +25,15 @@ export interface TraceSink {
 
 /** Rows after which a batch is sealed at once. */
 const MAX_ROWS = 4096;
-/** Rows written into a batch's buffer at once. */
-const CHUNK_ROWS = 64;
 /** The longest a batch stays open while rows keep coming. */
 export const SEAL_MS = 10;
 const HEX = /^[0-9a-f]{1,64}$/;
 const encoder = new TextEncoder();
-
-/** Node's own Buffer#utf8Write (what Buffer#write calls after checking its arguments), where there is one. */
-const nativeUtf8Write = (Buffer.prototype as unknown as { utf8Write?: (s: string, offset: number) => number }).utf8Write;
-const utf8Write: (buf: Buffer, text: string, offset: number) => number =
-  nativeUtf8Write === undefined ? (buf, text, offset) => buf.write(text, offset) : (buf, text, offset) => nativeUtf8Write.call(buf, text, offset);
-
-/** Any id, quoted as JSON (for ids that may not be ours). */
-function q(s: string): string {
-  return HEX.test(s) ? `"${s}"` : JSON.stringify(s);
-}
-
-/** An id the kernel made or accepted from a sealed envelope (validated hex). */
-function hex(s: string): string {
-  return `"${s}"`;
-}
+const COMMA = 44;
+const CLOSE = 93;
+const NULL = ascii('null');
+/** `,["event",` for each event a row can start with. */
+const OPEN = Object.fromEntries(Object.keys(ROW_LENGTH).map((e) => [e, ascii(`,["${e}",`)])) as Record<WireEvent, Uint8Array>;
 
 /** A tracer's allowed append to its stream is trace traffic, never traced (each append would make another batch). */
 function isTraceAppend(record: object): boolean {
@@ -71,23 +61,22 @@ export class TraceEmitter {
   /** The last outcome looked up, and its index. */
   private lastOutcome: string | undefined;
   private lastOutcomeIndex = 0;
-  /** The rows pending, as UTF-8 JSON (each after a comma), in `buf` up to `end`. */
-  private buf = Buffer.allocUnsafe(64 * 1024);
-  private end = 0;
-  /** Rows not yet written into `buf`, and their characters. */
-  private chunk: string[] = [];
-  private chunkChars = 0;
+  /** The rows pending, as UTF-8 JSON (each after a comma). */
+  private readonly out = new RowBytes();
   private rows = 0;
   private others: string[] = [];
   /** Batch numbers only grow, across restarts of a node with the same id too (the tracer drops a number it has seen). */
   private batch: number;
-  /** Characters of the records pending (the rows' bytes are `end`): a batch is sealed before it could pass the node's message limit. */
+  /** Characters of the records pending (the rows' bytes are `out.end`): a batch is sealed before it could pass the node's message limit. */
   private chars = 0;
   /** The batch's time origin: its rows' times are ms after it. */
   private t0 = 0;
   /** A wait for the node to be idle is under way (one at a time). */
   private awaitingIdle = false;
   private timer: TimerHandle | undefined;
+  /** Local sends whose `sent` is written with their handling. */
+  private readonly owed = new OwedSends();
+  private readonly paySent = (d: Delivery): void => this.settleSent(d);
   /** Off only in benchmarks (the `tracing: false` option), to measure what tracing costs. */
   enabled = true;
 
@@ -146,17 +135,72 @@ export class TraceEmitter {
     return at - this.t0;
   }
 
+  /** An id, quoted: as it is when the kernel made it or took it from a sealed envelope (`ours`), else checked to be hex or escaped as JSON. */
+  private id(s: string, ours: boolean): void {
+    if (ours ? s.length <= 64 : HEX.test(s)) this.out.hex(s);
+    else this.out.text(JSON.stringify(s));
+  }
+
+  /**
+   * The fields every row starts with, after its `,["event",`: dt, actor, kind, from, to,
+   * subject, id, correlationId, causationId, size, outcome (index or null), and a comma.
+   */
+  private head(open: Uint8Array, at: number, route: Route, actor: string, env: Envelope, subject: string, ours: boolean, outcome: string | undefined): void {
+    const o = this.out;
+    o.room();
+    o.lit(open);
+    o.num(this.dt(at));
+    o.byte(COMMA);
+    o.raw(this.route(route, actor, env, subject));
+    o.byte(COMMA);
+    this.id(env.id, ours);
+    o.byte(COMMA);
+    this.id(env.correlationId, ours);
+    o.byte(COMMA);
+    if (env.causationId === null) o.lit(NULL);
+    else this.id(env.causationId, ours);
+    o.byte(COMMA);
+    o.num(env.payload.length);
+    o.byte(COMMA);
+    if (outcome === undefined) o.lit(NULL);
+    else o.num(this.outcome(outcome));
+    o.byte(COMMA);
+  }
+
   /** One event of one envelope, at `actor` (the receiver, or the sender for `sent`). A message's handling is `handled`, below. */
-  envelope(event: Exclude<WireEvent, 'turn' | 'handled'>, actor: string, env: Envelope, subject: string, outcome?: string): void {
+  envelope(event: Exclude<WireEvent, 'turn' | 'handled'>, actor: string, env: Envelope, subject: string, outcome?: string, at = this.now()): void {
     if (!this.enabled || this.untraced(subject)) return;
-    // A send is of an envelope the kernel just made (ids from workers are checked at the pool): hex.
-    // Other events may be about a message refused as forged, whose ids a client chose: quoted properly.
-    const quote = event === 'sent' ? hex : q;
-    const cause = env.causationId === null ? 'null' : quote(env.causationId);
-    const route = this.route(event === 'sent' ? this.routes.sent : this.routes.other, actor, env, subject);
-    this.row(
-      `,["${event}",${this.dt(this.now())},${route},${quote(env.id)},${quote(env.correlationId)},${cause},${env.payload.length},${outcome === undefined ? 'null' : this.outcome(outcome)},null,${env.attempt}]`,
-    );
+    // A send is of an envelope the kernel just made (ids from workers are checked at the pool): ours.
+    // Other events may be about a message refused as forged, whose ids a client chose.
+    this.head(OPEN[event], at, event === 'sent' ? this.routes.sent : this.routes.other, actor, env, subject, event === 'sent', outcome);
+    const o = this.out;
+    o.lit(NULL);
+    o.byte(COMMA);
+    o.num(env.attempt);
+    o.byte(CLOSE);
+    this.rowDone();
+  }
+
+  /**
+   * `d` (its `sentBy` set) was just put into the mailbox of an actor of this node: its `sent` is
+   * written with its handling, as one row, or by settleSent if it ends otherwise.
+   */
+  sentHere(d: Delivery): void {
+    if (d.sentBy === undefined) return; // already written (refused at once: settleSent)
+    if (!this.enabled || this.untraced(d.subject) || d.sentBy !== d.env.from) {
+      this.settleSent(d);
+      return;
+    }
+    this.owed.push(d);
+    this.schedule();
+  }
+
+  /** Writes `d`'s owed `sent` record on its own (it will not be handled, or not now); nothing when none is owed. */
+  settleSent(d: Delivery): void {
+    const by = d.sentBy;
+    if (by === undefined) return;
+    d.sentBy = undefined;
+    this.envelope('sent', by, d.env, d.subject, undefined, d.env.sentAt);
   }
 
   /**
@@ -168,11 +212,26 @@ export class TraceEmitter {
     if (!this.enabled || this.untraced(d.subject)) return;
     const env = d.env;
     const at = d.receivedAt ?? startedAt ?? this.now();
-    const start = startedAt === undefined ? 'null' : Math.round((startedAt - at) * 1000);
-    const cause = env.causationId === null ? 'null' : hex(env.causationId);
-    this.row(
-      `,["handled",${this.dt(at)},${this.route(this.routes.handled, actor, env, d.subject)},${hex(env.id)},${hex(env.correlationId)},${cause},${env.payload.length},${this.outcome(outcome)},${ms === undefined ? 'null' : Math.round(ms * 1000)},${env.attempt},${start},${replied ? 1 : 0}]`,
-    );
+    this.head(OPEN.handled, at, this.routes.handled, actor, env, d.subject, true, outcome);
+    const o = this.out;
+    if (ms === undefined) o.lit(NULL);
+    else o.num(Math.round(ms * 1000));
+    o.byte(COMMA);
+    o.num(env.attempt);
+    o.byte(COMMA);
+    if (startedAt === undefined) o.lit(NULL);
+    else o.num(Math.round((startedAt - at) * 1000));
+    o.byte(COMMA);
+    o.byte(replied ? 49 : 48);
+    // A send from this node is written here too: `sentUs` before `received` (a 17th field).
+    if (d.sentBy !== undefined) {
+      d.sentBy = undefined;
+      o.byte(COMMA);
+      o.num(Math.round((at - env.sentAt) * 1000));
+      this.owed.trim();
+    }
+    o.byte(CLOSE);
+    this.rowDone();
   }
 
   /**
@@ -204,34 +263,15 @@ export class TraceEmitter {
     this.schedule();
   }
 
-  private row(text: string): void {
-    // Rows are written into the buffer some at a time: each a short-lived string, and one write for them all.
-    this.chunk.push(text);
-    this.chunkChars += text.length;
+  private rowDone(): void {
     this.rows += 1;
-    if (this.chunk.length >= CHUNK_ROWS) this.flushChunk();
     this.schedule();
-  }
-
-  /** Writes the rows not yet in the buffer into it. */
-  private flushChunk(): void {
-    if (this.chunk.length === 0) return;
-    const text = this.chunk.join('');
-    this.chunk = [];
-    this.chunkChars = 0;
-    // A row is ASCII but for ids a client forged (quoted with JSON.stringify): 3 bytes a character at most.
-    if (this.end + text.length * 3 > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.end + text.length * 3));
-      this.buf.copy(bigger, 0, 0, this.end);
-      this.buf = bigger;
-    }
-    this.end += utf8Write(this.buf, text, this.end);
   }
 
   private schedule(): void {
     // Half the limit leaves room for the string table and the header.
-    if (this.rows + this.others.length >= MAX_ROWS || this.end + 3 * (this.chars + this.chunkChars) >= this.maxBytes / 2) {
-      this.seal();
+    if (this.rows + this.others.length >= MAX_ROWS || this.out.end + 3 * this.chars >= this.maxBytes / 2) {
+      this.sealBatch();
       return;
     }
     if (this.timer === undefined) this.timer = this.clock.setTimeout(this.onTimer, SEAL_MS);
@@ -248,7 +288,9 @@ export class TraceEmitter {
 
   private readonly onTimer = (): void => {
     this.timer = undefined;
-    this.seal();
+    // A busy node: only sends that have waited long are written without their handling.
+    this.owed.settle(this.now() - OWED_MAX_MS, this.paySent);
+    this.sealBatch();
   };
 
   /** Rows waiting for the next batch. */
@@ -256,21 +298,26 @@ export class TraceEmitter {
     return this.rows + this.others.length;
   }
 
-  /** Seals what is pending into one batch and hands it to the sink. */
+  /** Seals what is pending into one batch and hands it to the sink, with every `sent` still owed (the node is idle, or stopping). */
   seal(): void {
+    this.owed.settle(Infinity, this.paySent);
+    this.sealBatch();
+  }
+
+  private sealBatch(): void {
     if (this.timer !== undefined) {
       this.clock.clearTimeout(this.timer);
       this.timer = undefined;
     }
     const count = this.rows + this.others.length;
     if (count === 0) return;
-    this.flushChunk();
     const batch = ++this.batch;
     const head = encoder.encode(`{"v":${TRACE_WIRE_VERSION},"node":${JSON.stringify(this.nodeId)},"batch":${batch},"t0":${this.t0},"strings":${JSON.stringify(this.table)},"events":[`);
     const tail = encoder.encode(`],"records":[${this.others.join(',')}]}`);
     // The first row's leading comma is left out.
-    const rows = this.buf.subarray(this.end > 0 ? 1 : 0, this.end);
-    const bytes = new Uint8Array(head.length + rows.length + tail.length);
+    const rows = this.out.buf.subarray(this.out.end > 0 ? 1 : 0, this.out.end);
+    // Its own memory, not zeroed (every byte is written below), kept by the sink until acknowledged.
+    const bytes = Buffer.allocUnsafeSlow(head.length + rows.length + tail.length);
     bytes.set(head, 0);
     bytes.set(rows, head.length);
     bytes.set(tail, head.length + rows.length);
@@ -278,7 +325,7 @@ export class TraceEmitter {
     this.table = [];
     this.routes = { sent: noRoute(), handled: noRoute(), other: noRoute() };
     this.lastOutcome = undefined;
-    this.end = 0;
+    this.out.reset();
     this.rows = 0;
     this.others = [];
     this.chars = 0;

@@ -190,8 +190,10 @@ export function scanTraceBatch(b: Uint8Array): ScannedBatch {
         const replied = b[i];
         if (replied !== ZERO && replied !== ZERO + 1) throw new ScanError('replied (0 or 1) expected', i);
         i++;
-        // As decodeTraceBatch expands it: received, the turn (started and finished) when timed, replied.
-        records += 1 + (started && timed ? 2 : 0) + (replied === ZERO + 1 ? 1 : 0);
+        const sentHere = b[i] === COMMA;
+        if (sentHere) i = num(b, i + 1); // sentUs
+        // As decodeTraceBatch expands it: sent (when here), received, the turn (started and finished) when timed, replied.
+        records += (sentHere ? 2 : 1) + (started && timed ? 2 : 0) + (replied === ZERO + 1 ? 1 : 0);
       } else records += event.name === 'turn' ? 2 : 1;
       i = byte(b, i, CLOSE, '] at the end of a row');
       if (b[i] !== COMMA) break;
