@@ -173,7 +173,8 @@ export function encodeValue(value: unknown, format: PayloadFormat): Uint8Array {
 export function decodeValue(bytes: Uint8Array, format: PayloadFormat): unknown {
   try {
     if (format === 'json') return JSON.parse(textDecoder.decode(bytes));
-    const value: unknown = packr.unpack(bytes);
+    // A large payload is in shared memory (inbound.ts), which msgpackr refuses: it reads a copy.
+    const value: unknown = packr.unpack(bytes.buffer instanceof SharedArrayBuffer ? new Uint8Array(bytes) : bytes);
     // msgpackr answers the reserved byte 0xc1 with a marker object instead of failing.
     if (value === C1) throw new Error('reserved msgpack byte 0xc1');
     return value;

@@ -291,6 +291,8 @@ export class TraceEmitter {
     // A busy node: only sends that have waited long are written without their handling.
     this.owed.settle(this.now() - OWED_MAX_MS, this.paySent);
     this.sealBatch();
+    // Sends still owed are looked at again (the node may stay busy with work that is not traced).
+    if (this.owed.size > 0) this.schedule();
   };
 
   /** Rows waiting for the next batch. */

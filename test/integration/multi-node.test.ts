@@ -2,7 +2,7 @@ import { createInbox } from 'nats';
 import { describe, expect, inject, test } from 'vitest';
 import { startNodeProcess } from '../helpers/processes.js';
 import { withDeadline } from '../helpers/deferred.js';
-import { collect, json, rawClient } from '../helpers/nats.js';
+import { collect, json, parseJson, rawClient } from '../helpers/nats.js';
 import { fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
 
 interface EchoReply {
@@ -98,6 +98,20 @@ describe('multi-node', () => {
       );
     expect(JSON.parse(new TextDecoder().decode((await dead.waitFor(1))[0]!.data)).reason.code).toBe('ERR_PAYLOAD_TOO_LARGE');
     expect(code).toBe('ERR_PAYLOAD_TOO_LARGE');
+  });
+
+  test('nodes - a large message (shared with the worker, not copied) arrives intact from a node and from a client', async () => {
+    const namespace = uniqueNamespace();
+    const a = await startSystem({ namespace, nodeId: 'na' });
+    const b = await startSystem({ namespace, nodeId: 'nb' });
+    await b.spawn(fixture('echo.ts'), { type: 'echo', key: 'b' });
+    // Past SHARED_PAYLOAD_BYTES (16 KiB), with every byte value of UTF-8 text in it.
+    const text = Array.from({ length: 70_000 }, (_, i) => String.fromCharCode(32 + (i % 90), i % 7 === 0 ? 0xe9 : 0x41)).join('');
+    const viaNode = await a.ref('echo/b').ask<EchoReply>({ text });
+    expect(viaNode.text).toBe(text);
+    const nc = await rawClient();
+    const reply = await nc.request(`${namespace}.actor.echo.b`, new TextEncoder().encode(JSON.stringify({ text: `${text}!` })), { timeout: 10_000 });
+    expect(parseJson<EchoReply>(reply.data).text).toBe(`${text}!`);
   });
 
   test('nodes - a node in another process serves asks from this one', async () => {

@@ -1,11 +1,13 @@
 // The kernel's trace emitter, alone: rows written straight into a batch's bytes decode to full
 // records (and are what the tracer's scanner accepts, with the same count); forged ids cannot
 // break a batch; a batch is sealed when the node is idle, when it is full, or SEAL_MS after its
-// first row on the node's clock (a manual one here: no real time passes).
+// first row on the node's clock (a manual one here: no real time passes). A message sent to an
+// actor of the same node is one row with its handling, and its `sent` is never lost: written on
+// its own when the message ends otherwise, when the node goes idle, or after OWED_MAX_MS.
 
 import { describe, expect, test } from 'vitest';
 import { ManualClock } from 'autonomy-os';
-import { decodeTraceBatch, scanTraceBatch, SEAL_MS, TraceEmitter, type Envelope } from 'autonomy-os/internal';
+import { decodeTraceBatch, OWED_MAX_MS, RowBytes, scanTraceBatch, SEAL_MS, TraceEmitter, type Envelope } from 'autonomy-os/internal';
 
 interface Capture {
   batches: Uint8Array[];
@@ -113,5 +115,90 @@ describe('trace emitter', () => {
     emitter.seal();
     const count = batches.slice(2).reduce((n, b) => n + decodeTraceBatch(b).records.length, 0);
     expect(count).toBe(5_000);
+  });
+
+  test('trace emitter - a send to an actor of the node and its handling are one row: sent, received, turn, replied', () => {
+    const { batches, emitter } = capture();
+    const d = { env: env({ sentAt: 1_000 }), subject: 'aos.actor.b.1', replyMode: 'envelope' as const, receivedAt: 1_000.5, sentBy: 'a/1' };
+    emitter.sentHere(d);
+    emitter.handled('b/1', d, 'ok', 1_001, 0.25, true);
+    emitter.seal();
+    const text = new TextDecoder().decode(batches[0]!);
+    expect(text.match(/\["handled"/g)).toHaveLength(1);
+    expect(text).not.toContain('"sent"');
+    const { records } = decodeTraceBatch(batches[0]!);
+    expect(records.map((r) => [(r as { event: string }).event, (r as { actor: string }).actor, r.at])).toEqual([
+      ['sent', 'a/1', 1_000],
+      ['received', 'b/1', 1_000.5],
+      ['turn.started', 'b/1', 1_001],
+      ['turn.finished', 'b/1', 1_001.25],
+      ['replied', 'b/1', 1_001.25],
+    ]);
+    expect(records[0]).toMatchObject({ type: 'envelope', id: '0123456789abcdef', from: 'a/1', to: 'b/1', subject: 'aos.actor.b.1', size: 7 });
+    expect(scanTraceBatch(batches[0]!).records).toBe(5);
+    expect(d.sentBy).toBeUndefined();
+  });
+
+  test('trace emitter - a local send that ends otherwise has its sent written first, once, as it was sent (attempt 0)', () => {
+    const { batches, emitter } = capture();
+    const d = { env: env({ sentAt: 1_000 }), subject: 'aos.actor.b.1', replyMode: 'envelope' as const, receivedAt: 1_000, sentBy: 'a/1' };
+    emitter.sentHere(d);
+    emitter.settleSent(d); // the supervisor retries it: its sent first, then the retry
+    d.env.attempt = 1;
+    emitter.envelope('retried', 'b/1', d.env, d.subject, 'ERR_HANDLER_FAILED');
+    emitter.settleSent(d); // nothing more is owed
+    emitter.handled('b/1', d, 'ok', 1_000, 0.1, true);
+    emitter.seal();
+    const { records } = decodeTraceBatch(batches[0]!);
+    const sent = records.filter((r) => (r as { event: string }).event === 'sent');
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ actor: 'a/1', at: 1_000 });
+    expect((sent[0] as { attempt?: number }).attempt).toBeUndefined();
+    expect(records.map((r) => (r as { event: string }).event)).toEqual(['sent', 'retried', 'received', 'turn.started', 'turn.finished', 'replied']);
+
+    // Refused as it arrived (a full mailbox): already written when the sender learns it was delivered.
+    const refused = { env: env({ id: '2222222222222222' }), subject: 'aos.actor.b.1', replyMode: 'envelope' as const, sentBy: 'a/1' };
+    emitter.settleSent(refused);
+    emitter.sentHere(refused);
+    emitter.seal();
+    expect(decodeTraceBatch(batches[1]!).records.map((r) => (r as { event: string }).event)).toEqual(['sent']);
+  });
+
+  test('trace emitter - a send still owed is written when the node goes idle, and by a busy node after OWED_MAX_MS', async () => {
+    const { batches, emitter, clock, idle } = capture();
+    const waiting = { env: env({ sentAt: 1_000 }), subject: 'aos.actor.b.1', replyMode: 'envelope' as const, sentBy: 'a/1' };
+    emitter.sentHere(waiting); // its actor is suspended, say: it waits in the mailbox
+    idle();
+    await flush();
+    expect(batches).toHaveLength(1);
+    expect(decodeTraceBatch(batches[0]!).records).toEqual([expect.objectContaining({ event: 'sent', id: '0123456789abcdef', at: 1_000 })]);
+
+    const busy = { env: env({ id: '3333333333333333', sentAt: clock.now() }), subject: 'aos.actor.b.1', replyMode: 'envelope' as const, sentBy: 'a/1' };
+    emitter.sentHere(busy);
+    clock.advance(OWED_MAX_MS - SEAL_MS);
+    expect(batches).toHaveLength(1); // not yet: its handling may still come
+    clock.advance(2 * SEAL_MS);
+    expect(batches).toHaveLength(2);
+    expect(decodeTraceBatch(batches[1]!).records).toEqual([expect.objectContaining({ event: 'sent', id: '3333333333333333' })]);
+    emitter.handled('b/1', busy, 'ok', undefined, undefined, false);
+    emitter.seal();
+    expect(decodeTraceBatch(batches[2]!).records.map((r) => (r as { event: string }).event)).toEqual(['received']);
+  });
+
+  test('trace emitter - row bytes: integers digit by digit, other numbers as JSON writes them, text past the room it was given', () => {
+    const out = new RowBytes();
+    const nums = [0, 7, 10, 99, 1_000, 123_456_789, -1, -40, Number.MAX_SAFE_INTEGER, 1.5, -0.25, 1e21, 2 ** 60];
+    for (const n of nums) {
+      out.room();
+      out.num(n);
+      out.byte(44);
+    }
+    const long = 'é"'.repeat(50_000);
+    out.room();
+    out.text(JSON.stringify(long));
+    out.byte(44);
+    out.hex('0123456789abcdef');
+    const text = new TextDecoder().decode(out.buf.subarray(0, out.end));
+    expect(JSON.parse(`[${text}]`)).toEqual([...nums, long, '0123456789abcdef']);
   });
 });

@@ -29,6 +29,7 @@ function sample(): TraceBatch {
     ['handled', 7, 2, 1, 0, 2, 3, id, c, null, 12, 4, 250, 0, 10, 1],
     ['handled', 8, 2, 1, 0, 2, 3, id, c, null, 12, 4, null, 0, null, 0],
     ['handled', 9.5, 2, 1, 0, 2, 3, id, c, null, 12, 4, 3, 0, 1e3, 0],
+    ['handled', 10, 2, 1, 0, 2, 3, id, c, null, 12, 4, 250, 0, 10, 1, 40],
   ];
   return b;
 }
@@ -37,7 +38,11 @@ describe('trace scan', () => {
   test('trace scan - a good batch: node, number and the count of records decodeTraceBatch gives', () => {
     const b = encodeTraceBatch(sample());
     const decoded = decodeTraceBatch(b);
-    expect(decoded.records).toHaveLength(2 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 4 + 1 + 3);
+    expect(decoded.records).toHaveLength(2 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 4 + 1 + 3 + 5);
+    expect(decoded.records.filter((r) => (r as { event?: string }).event === 'sent').map((r) => [(r as { actor: string }).actor, r.at])).toEqual([
+      ['a/1', 1_718_000_000_000],
+      ['a/1', 1_718_000_000_000 + 10 - 0.04],
+    ]);
     expect(scanTraceBatch(b)).toEqual({ node: 'n1', batch: 42, records: decoded.records.length });
     expect(scanTraceBatch(encodeTraceBatch(recordsBatch('n"2', 0, [])))).toEqual({ node: 'n"2', batch: 0, records: 0 });
   });
@@ -85,6 +90,8 @@ describe('trace scan', () => {
       ['a row too short', good.replace(',null,12,null,null,0]', ',null,12,null,null]')],
       ['a handled row without replied', good.replace(',10,1]', ',10]')],
       ['replied that is not 0 or 1', good.replace(',10,1]', ',10,2]')],
+      ['sentUs that is not a number', good.replace(',10,1,40]', ',10,1,"40"]')],
+      ['a handled row too long', good.replace(',10,1,40]', ',10,1,40,0]')],
       ['an id that is a number', good.replace('"x\\",\\"y"', '7')],
       ['a number out of range', good.replace('"t0":1718000000000', '"t0":1e999')],
       ['a batch number too large', good.replace('"batch":42', '"batch":9007199254740993')],
