@@ -4,17 +4,17 @@
 
 import { randomFillSync } from 'node:crypto';
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-const POOL = new Uint8Array(4096);
+const POOL = Buffer.allocUnsafe(4096);
 let cursor = POOL.length;
 
+/** Random bytes as hex, in one flat string (concatenating pairs made a rope that every reader flattened again). */
 function hex(bytes: number): string {
   if (cursor + bytes > POOL.length) {
     randomFillSync(POOL);
     cursor = 0;
   }
-  let out = '';
-  for (let i = 0; i < bytes; i++) out += HEX[POOL[cursor++]!];
+  const out = POOL.toString('hex', cursor, cursor + bytes);
+  cursor += bytes;
   return out;
 }
 
