@@ -158,6 +158,14 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * Payloads from this size on are copied into shared memory as they arrive (inbound.ts): the
+ * worker that runs the turn reads them where they lie, where a structured clone would copy them
+ * again on the kernel thread (the tracer's batches, ~200 KB each, cost more to clone than to
+ * record). Payloads are read-only to actors: a worker decodes them or (rawInput) reads their bytes.
+ */
+export const SHARED_PAYLOAD_BYTES = 16 * 1024;
+
 /** The bytes in a buffer of their own: msgpackr returns views into a shared buffer, which a
  *  structured clone (to a worker) would copy whole. */
 export function compact(bytes: Uint8Array): Uint8Array {
@@ -174,7 +182,8 @@ export function decodeValue(bytes: Uint8Array, format: PayloadFormat): unknown {
   try {
     if (format === 'json') return JSON.parse(textDecoder.decode(bytes));
     // A large payload is in shared memory (inbound.ts), which msgpackr refuses: it reads a copy.
-    const value: unknown = packr.unpack(bytes.buffer instanceof SharedArrayBuffer ? new Uint8Array(bytes) : bytes);
+    const shared = bytes.length >= SHARED_PAYLOAD_BYTES && bytes.buffer instanceof SharedArrayBuffer;
+    const value: unknown = packr.unpack(shared ? new Uint8Array(bytes) : bytes);
     // msgpackr answers the reserved byte 0xc1 with a marker object instead of failing.
     if (value === C1) throw new Error('reserved msgpack byte 0xc1');
     return value;

@@ -6,7 +6,7 @@
 import { Match, type Msg } from 'nats';
 import type { Delivery } from './actor-cell.js';
 import { EXTERNAL, tokenProblem } from './address.js';
-import { CONTENT_TYPE_HEADER, CT_ENVELOPE, decodeEnvelope, envelopeSealed, formatOfContentType, type Envelope, type EnvelopeKind } from './envelope.js';
+import { CONTENT_TYPE_HEADER, CT_ENVELOPE, decodeEnvelope, envelopeSealed, formatOfContentType, SHARED_PAYLOAD_BYTES, type Envelope, type EnvelopeKind } from './envelope.js';
 import { aosError, type AosError } from './errors/aos-error.js';
 import { newCorrelationId, newMessageId, parseTraceparent } from './ids.js';
 
@@ -71,15 +71,7 @@ function spoof(claimed: string, how: keyof typeof SPOOF_RULES, subject: string):
   });
 }
 
-/**
- * Payloads from this size on are copied into shared memory: the worker that runs the turn reads
- * them where they lie, where a structured clone would copy them again on the kernel thread (the
- * tracer's batches, ~200 KB each, cost more to clone than to record). Payloads are read-only to
- * actors: a worker decodes them or (rawInput) reads their bytes, and never writes to them.
- */
-export const SHARED_PAYLOAD_BYTES = 16 * 1024;
-
-/** This message's bytes, in memory of their own (nats.js hands out views into its read buffer). */
+/** This message's bytes, in memory of their own (nats.js hands out views into its read buffer); shared memory for a large one. */
 function copy(data: Uint8Array): Uint8Array {
   if (data.length < SHARED_PAYLOAD_BYTES) return data.slice();
   const shared = new Uint8Array(new SharedArrayBuffer(data.length));
