@@ -12,7 +12,7 @@ import { defineActor, type ActorContext, type RawInput } from 'autonomy-os/actor
 import { decodeValue } from '../runtime/envelope.js';
 import { aosError } from '../runtime/errors/aos-error.js';
 import { FileLog } from '../runtime/trace/file-log.js';
-import { BATCH_HEADER, parseEntry } from '../runtime/trace/verify-log.js';
+import { remember, seenIn, wasSeen, type Seen } from '../runtime/trace/seen-batches.js';
 import { scanTraceBatch, type ScannedBatch } from '../runtime/trace/trace-scan.js';
 import { answerQuery, recordsOfLog, traceQuerySchema, type TraceAnswer, type TraceQuery } from '../runtime/trace/trace-query.js';
 import { STREAM_NAME, TRACE_APPEND_TOOL, TRACE_QUERY_TOOL, type AppendResult } from '../runtime/trace/tracer-tools.js';
@@ -33,26 +33,6 @@ export interface TracerState {
   /** Per node, the batches appended: every number up to `upTo`, and those above it in `above`. A
    *  re-sent batch (the kernel re-sends the oldest unacknowledged first) is found here. */
   seen: Record<string, Seen>;
-}
-
-export interface Seen {
-  upTo: number;
-  above: number[];
-}
-
-/** Numbers above the watermark kept per node; past it the watermark moves up (a gap there is a batch the node dropped). */
-const SEEN_WINDOW = 1024;
-
-function wasSeen(s: Seen | undefined, batch: number): boolean {
-  return s !== undefined && (batch <= s.upTo || s.above.includes(batch));
-}
-
-function remember(s: Seen | undefined, batch: number): Seen {
-  // A node's first batch here need not be its oldest (older ones may be re-sent later): start below all.
-  const above = [...(s?.above ?? []), batch].sort((a, b) => a - b);
-  let upTo = s?.upTo ?? -1;
-  while (above.length > 0 && (above[0] === upTo + 1 || above.length > SEEN_WINDOW)) upTo = above.shift()!;
-  return { upTo, above };
 }
 
 const configSchema = z.union([z.object({ file: z.string().min(1), stream: z.undefined().optional() }), z.object({ stream: z.string().regex(STREAM_NAME), file: z.undefined().optional() })]);
@@ -179,15 +159,5 @@ function lastBatches(file: string): Record<string, Seen> {
   } finally {
     closeSync(fd);
   }
-  const seen: Record<string, Seen> = {};
-  for (const line of text.split('\n')) {
-    const entry = line === '' ? undefined : parseEntry(line);
-    if (entry === undefined || typeof entry === 'string' || !('batch' in entry.body)) continue;
-    const m = BATCH_HEADER.exec(entry.body.batch);
-    if (m === null) continue;
-    const node = JSON.parse(m[1]!) as string;
-    const batch = Number(m[2]);
-    if (!wasSeen(seen[node], batch)) seen[node] = remember(seen[node], batch);
-  }
-  return seen;
+  return seenIn(text.split('\n'));
 }

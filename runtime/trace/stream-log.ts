@@ -4,8 +4,10 @@
 // Several tracers (one per node) append to it and keep ONE chain: each publishes with the last
 // stream sequence it knows as the expected one; JetStream refuses the message if another tracer
 // appended first, and the tracer reads the last entry again, chains after it and retries. A batch
-// re-sent to another tracer is stored once: its Nats-Msg-Id is `<node>:<batch>`. Opening verifies
-// the whole stream and refuses a broken one (ERR_TRACE_LOG), as a file log is refused.
+// re-sent to another tracer is stored once: its Nats-Msg-Id is `<node>:<batch>` (within
+// JetStream's duplicate window), and the node remembers the batches in the stream (rebuilt when it
+// opens the stream; seen-batches.ts), so a batch re-sent later is not stored twice either. Opening
+// verifies the whole stream and refuses a broken one (ERR_TRACE_LOG), as a file log is refused.
 
 import { type JetStreamClient, type JetStreamManager, type NatsConnection, RetentionPolicy, StorageType } from 'nats';
 import { aosError } from '../errors/aos-error.js';
@@ -16,6 +18,7 @@ import { parseEntry, verifyLog, type ChainProblem, type VerifyReport } from './v
 import type { TraceRecord } from './records.js';
 import { answerQuery, recordsOfEntry, type TraceAnswer } from './trace-query.js';
 import { scanTraceBatch } from './trace-scan.js';
+import { remember, seenIn, wasSeen, type Seen } from './seen-batches.js';
 import { appendArgs, queryArgs, STREAM_NAME, TRACE_APPEND_TOOL, TRACE_QUERY_TOOL, type AppendResult } from './tracer-tools.js';
 
 /** The one subject of a trace stream. */
@@ -119,6 +122,8 @@ export interface StreamLogOptions {
 export class StreamLog {
   /** The last entry this StreamLog knows of; undefined when another tracer may have appended since. */
   private last: ChainState | undefined;
+  /** Per node, the batches in the stream: those there when it was opened, and those appended here since. */
+  private seen: Record<string, Seen> = {};
 
   private constructor(
     readonly stream: string,
@@ -151,9 +156,11 @@ export class StreamLog {
       throw aosError('ERR_TRACE_LOG', `the stream ${stream} exists and does not hold ${subject}: not a trace stream of this namespace`, { stream, subject });
     }
     const log = new StreamLog(stream, subject, nc, jsm, nc.jetstream(), options);
-    const report = verifyStreamContents(await readStream(nc, stream));
+    const contents = await readStream(nc, stream);
+    const report = verifyStreamContents(contents);
     if (!report.ok) throw brokenStream(stream, report.problem);
     log.last = report.tail;
+    log.seen = seenIn(contents.entries.map((e) => e.text));
     return log;
   }
 
@@ -182,6 +189,8 @@ export class StreamLog {
    */
   async append(bytes: Uint8Array, tracer: string): Promise<AppendResult> {
     const scanned = scanTraceBatch(bytes);
+    // Past JetStream's duplicate window, a re-sent batch is found here (seq 0: not stored again).
+    if (wasSeen(this.seen[scanned.node], scanned.batch)) return { seq: 0, duplicate: true };
     const msgID = `${scanned.node}:${scanned.batch}`;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const last = (this.last ??= await this.readLast());
@@ -195,6 +204,7 @@ export class StreamLog {
         if (apiCode(err) === JS_WRONG_LAST_SEQUENCE) continue; // another tracer appended first
         throw aosError('ERR_TRACE_LOG', `cannot append to the trace stream ${this.stream}`, { stream: this.stream }, err);
       }
+      this.seen[scanned.node] = remember(this.seen[scanned.node], scanned.batch);
       if (pa.duplicate) {
         this.last = undefined;
         return { seq: pa.seq, duplicate: true };

@@ -16,7 +16,7 @@ export const appendArgs = z.object({ stream: z.string().regex(STREAM_NAME), byte
 export const queryArgs = z.object({ stream: z.string().regex(STREAM_NAME), query: traceQuerySchema });
 
 export interface AppendResult {
-  /** The stream sequence of the batch's entry. */
+  /** The stream sequence of the batch's entry (0 for a batch this node knew the stream held, past JetStream's duplicate window). */
   seq: number;
   /** The stream had it already (JetStream's Nats-Msg-Id, `<node>:<batch>`). */
   duplicate: boolean;

@@ -1,11 +1,12 @@
 // The trace log in a JetStream stream, on the shared test server: two nodes, a tracer each, one
 // stream. Their appends race and still make ONE chain that verifies, with every record once; a
-// batch re-sent to a restarted tracer is stored once (Nats-Msg-Id); a deleted message is reported
+// batch re-sent to a restarted tracer is stored once (Nats-Msg-Id, and past JetStream's window the
+// node's record of the stream's batches); a deleted message is reported
 // by verify (and by `aos trace verify --stream`), and a broken stream is refused as a file log is.
 
 import { randomBytes } from 'node:crypto';
 import { inject, describe, expect, test, vi } from 'vitest';
-import type { NatsConnection } from 'nats';
+import { StorageType, type NatsConnection } from 'nats';
 import { startTracer, type ActorSystem } from 'autonomy-os';
 import {
   encodeTraceBatch,
@@ -165,6 +166,47 @@ describe('trace stream', () => {
         await deleteStream(nc, foreign);
       }
       expect(streamSubject(system.subjects.prefix, stream)).toBe(`${system.subjects.prefix}.tracelog.${stream}`);
+    } finally {
+      await deleteStream(nc, stream);
+    }
+  });
+
+  test('trace stream - a batch re-sent after JetStream forgot its message id is still stored once (the node remembers, across restarts)', async () => {
+    const stream = uniqueStream();
+    const nc = await rawClient();
+    try {
+      const system = await startSystem({ threads: 2 });
+      const ns = system.subjects.prefix;
+      // The stream as startTracer makes it, but with a duplicate window of 200 ms instead of 2 minutes.
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.add({ name: stream, subjects: [streamSubject(ns, stream)], storage: StorageType.File, duplicate_window: 200_000_000 });
+      await startTracer(system, { stream });
+      const send = async (n: number): Promise<Ack> => {
+        const batch = recordsBatch('fake', n, [{ type: 'test', at: n, node: 'fake', n }]);
+        const msg = await nc.request(`${ns}.trace.fake`, encodeTraceBatch(batch), { timeout: 10_000 });
+        expect(msg.headers?.get(ERROR_HEADER) ?? '').toBe('');
+        return msg.json<Ack>();
+      };
+      expect(await send(1)).toEqual({ ok: true, appended: 1 });
+      const sentAt = Date.now();
+      // No event says JetStream's window has passed: wait for the wall clock to pass it.
+      await vi.waitFor(() => expect(Date.now() - sentAt).toBeGreaterThan(400), { timeout: 5_000, interval: 50 });
+
+      // A new tracer on the same node: the node's stream log remembers the batch.
+      await system.stop(`tracer/${system.nodeId}`);
+      await system.spawn(new URL('../../dist/actors/tracer.js', import.meta.url), { type: 'tracer', key: 'again', subscribe: [`${ns}.trace.>`], config: { stream } });
+      expect(await send(1)).toEqual({ ok: true, appended: 0, duplicate: true });
+
+      // A node that opens the stream afresh reads what it holds.
+      await system.shutdown();
+      const other = await startSystem({ threads: 2, namespace: ns });
+      await startTracer(other, { stream });
+      expect(await send(1)).toEqual({ ok: true, appended: 0, duplicate: true });
+      expect(await send(2)).toEqual({ ok: true, appended: 1 });
+      await drained(other);
+      const fake = (await readStream(nc, stream)).entries.filter((e) => e.text.includes('"node":"fake"'));
+      expect(fake.map((e) => (JSON.parse(e.text) as { batch: { batch: number } }).batch.batch)).toEqual([1, 2]);
+      expect(verifyStreamContents(await readStream(nc, stream))).toMatchObject({ ok: true });
     } finally {
       await deleteStream(nc, stream);
     }
