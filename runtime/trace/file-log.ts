@@ -5,16 +5,13 @@
 // One writer at a time: a FileLog notices entries another FileLog appended since its own last
 // write (another worker thread's, the same actor's earlier turns) and continues after them.
 
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync, writevSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { aosError } from '../errors/aos-error.js';
-import { formatHead, LogWriter, parseHead, short, type BatchInput, type ChainState, type HeadMark } from './hash-chain.js';
+import { formatHead, LogWriter, type BatchInput, type ChainState, type HeadMark } from './hash-chain.js';
+import { appendParts, fileSize, headPathOf, readFrom, readHead, readText } from './log-file-io.js';
 import { verifyLog, type ChainProblem, type VerifyReport } from './verify-log.js';
 
-/** The sidecar that holds the last entry's `{seq, hash}`. */
-export function headPathOf(logPath: string): string {
-  return `${logPath}.head`;
-}
+export { describeHead, headPathOf } from './log-file-io.js';
 
 /** verifyLog's report for a file, and whether its head sidecar was there to check against. */
 export type FileVerifyReport = VerifyReport & { file: string; headFile: 'checked' | 'missing' };
@@ -38,10 +35,10 @@ export interface FileLogOptions {
   now?: () => number;
 }
 
-/** An append-only, hash-chained log file. One writer at a time per file: two appending at once would fork the chain. */
 /** The head file's size: `{"seq":…,"hash":"…","records":…,"batches":…,"checkpoints":…}` padded with spaces, and a newline. */
 const HEAD_WIDTH = 256;
 
+/** An append-only, hash-chained log file. One writer at a time per file: two appending at once would fork the chain. */
 export class FileLog {
   readonly headPath: string;
   private failure: Error | undefined;
@@ -177,63 +174,6 @@ function load(path: string, text: string): { tail: ChainState; head: HeadMark | 
   return { tail: report.tail, head, size: Buffer.byteLength(text) };
 }
 
-/** Appends the parts in one vectored write (the batch is not copied into a line first); the bytes written. */
-function appendParts(path: string, parts: Uint8Array[]): number {
-  const fd = openSync(path, 'a');
-  try {
-    let total = 0;
-    for (const p of parts) total += p.length;
-    let written = writevSync(fd, parts);
-    // A regular file takes it whole; a short write (a full disk) goes on from where it stopped.
-    while (written < total) {
-      let skip = written;
-      const rest: Uint8Array[] = [];
-      for (const p of parts) {
-        if (skip >= p.length) skip -= p.length;
-        else {
-          rest.push(skip > 0 ? p.subarray(skip) : p);
-          skip = 0;
-        }
-      }
-      const n = writevSync(fd, rest);
-      if (n === 0) throw new Error('the file takes no more bytes');
-      written += n;
-    }
-    return total;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The file's text from byte `start` to byte `end`. */
-function readFrom(path: string, start: number, end: number): string {
-  try {
-    const fd = openSync(path, 'r');
-    try {
-      const buf = Buffer.alloc(Math.min(end, fstatSync(fd).size) - start);
-      let got = 0;
-      while (got < buf.length) {
-        const n = readSync(fd, buf, got, buf.length - got, start + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return buf.toString('utf8', 0, got);
-    } finally {
-      closeSync(fd);
-    }
-  } catch (err) {
-    throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${path}`, { file: path }, err);
-  }
-}
-
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch (err) {
-    throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${path}`, { file: path }, err);
-  }
-}
-
 function brokenLog(path: string, p: ChainProblem): Error {
   const where = p.line === 0 ? '' : ` at line ${p.line} (seq ${p.seq ?? '-'})`;
   return aosError('ERR_TRACE_LOG', `the trace log ${path} is broken, ${p.kind}${where}: ${p.detail}; nothing is appended to it`, {
@@ -245,35 +185,3 @@ function brokenLog(path: string, p: ChainProblem): Error {
   });
 }
 
-/** The file's text; undefined when it does not exist and `create` (after making its directory). */
-function readText(path: string, create: boolean): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    if (create && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-      try {
-        mkdirSync(dirname(path), { recursive: true });
-      } catch (mkdirErr) {
-        throw aosError('ERR_TRACE_LOG', `cannot create the directory of ${path}`, { file: path }, mkdirErr);
-      }
-      return undefined;
-    }
-    throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${path}`, { file: path }, err);
-  }
-}
-
-function readHead(path: string): HeadMark | null | 'malformed' {
-  let text: string;
-  try {
-    text = readFileSync(headPathOf(path), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw aosError('ERR_TRACE_LOG', `cannot read the head file ${headPathOf(path)}`, { file: path }, err);
-  }
-  return parseHead(text) ?? 'malformed';
-}
-
-/** `head 3fa2c1d0e9b8 (seq 42)`: a head for people. */
-export function describeHead(head: HeadMark): string {
-  return `head ${short(head.hash)} (seq ${head.seq})`;
-}
