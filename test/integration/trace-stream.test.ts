@@ -49,6 +49,16 @@ interface Ack {
   duplicate?: boolean;
 }
 
+/** Sends batch `n` of a made-up node `fake` (one test record) as a kernel would, and returns the tracer's answer. */
+function fakeSender(nc: NatsConnection, ns: string): (n: number) => Promise<Ack> {
+  return async (n) => {
+    const batch = recordsBatch('fake', n, [{ type: 'test', at: n, node: 'fake', n }]);
+    const msg = await nc.request(`${ns}.trace.fake`, encodeTraceBatch(batch), { timeout: 10_000 });
+    expect(msg.headers?.get(ERROR_HEADER) ?? '').toBe('');
+    return msg.json<Ack>();
+  };
+}
+
 describe('trace stream', () => {
   test('trace stream - two nodes, a tracer each, one stream: their appends make one chain that verifies, every record once', async () => {
     const ns = uniqueNamespace();
@@ -57,22 +67,34 @@ describe('trace stream', () => {
     try {
       const a = await startSystem({ namespace: ns, threads: 2 });
       const b = await startSystem({ namespace: ns, threads: 2 });
-      await startTracer(a, { stream });
-      await startTracer(b, { stream });
       const ea = await a.spawn(fixture('echo.ts'), { type: 'echo', key: 'a' });
       const eb = await b.spawn(fixture('echo.ts'), { type: 'echo', key: 'b' });
-      // Traffic on both nodes at once, and across them: many batches, both tracers appending.
-      const asks: Promise<unknown>[] = [];
-      for (let i = 0; i < 300; i++) asks.push(ea.ask({ text: `a${i}` }), eb.ask({ text: `b${i}` }), a.ref(eb.id).ask({ text: `x${i}` }));
-      await Promise.all(asks);
-      await drained(a, b);
+      // Traffic on both nodes at once, and across them.
+      const traffic = async (round: number): Promise<void> => {
+        const asks: Promise<unknown>[] = [];
+        for (let i = 0; i < 100; i++) asks.push(ea.ask({ text: `a${round}.${i}` }), eb.ask({ text: `b${round}.${i}` }), a.ref(eb.id).ask({ text: `x${round}.${i}` }));
+        await Promise.all(asks);
+        await drained(a, b);
+      };
+      // Each tracer takes every batch of both nodes, and the first to append one stores it. So
+      // that each surely appends, each runs alone for a round; then both race for a round.
+      await startTracer(a, { stream });
+      await traffic(1);
+      await startTracer(b, { stream });
+      await a.stop(`tracer/${a.nodeId}`);
+      await traffic(2);
+      await a.spawn(new URL('../../dist/actors/tracer.js', import.meta.url), { type: 'tracer', key: 'again', subscribe: [`${ns}.trace.>`], config: { stream } });
+      await traffic(3);
 
       const contents = await readStream(nc, stream);
       expect(verifyStreamContents(contents)).toMatchObject({ ok: true, stream });
       // An entry's seq is its stream sequence: one chain across the two tracers.
       const entries = contents.entries.map((e) => ({ seq: e.seq, entry: JSON.parse(e.text) as { seq: number; tracer?: string } }));
       expect(entries.every((e) => e.seq === e.entry.seq)).toBe(true);
-      expect(new Set(entries.map((e) => e.entry.tracer).filter((t) => t !== undefined))).toEqual(new Set([`tracer/${a.nodeId}`, `tracer/${b.nodeId}`]));
+      const tracers = new Set(entries.map((e) => e.entry.tracer).filter((t) => t !== undefined));
+      expect(tracers).toContain(`tracer/${a.nodeId}`);
+      expect(tracers).toContain(`tracer/${b.nodeId}`);
+      expect([...tracers].filter((t) => ![`tracer/${a.nodeId}`, `tracer/${b.nodeId}`, 'tracer/again'].includes(t!))).toEqual([]);
 
       const records = recordsOf(contents.entries);
       const batches = records.filter(isBatchMark).map((m) => `${m.node} ${m.batch}`);
@@ -95,12 +117,7 @@ describe('trace stream', () => {
       const system = await startSystem({ threads: 2 });
       const ns = system.subjects.prefix;
       await startTracer(system, { stream });
-      const send = async (n: number): Promise<Ack> => {
-        const batch = recordsBatch('fake', n, [{ type: 'test', at: n, node: 'fake', n }]);
-        const msg = await nc.request(`${ns}.trace.fake`, encodeTraceBatch(batch), { timeout: 10_000 });
-        expect(msg.headers?.get(ERROR_HEADER) ?? '').toBe('');
-        return msg.json<Ack>();
-      };
+      const send = fakeSender(nc, ns);
       expect(await send(1)).toEqual({ ok: true, appended: 1 });
       expect(await send(1)).toEqual({ ok: true, appended: 0, duplicate: true }); // the tracer's own record of it
       await system.stop(`tracer/${system.nodeId}`);
@@ -181,12 +198,7 @@ describe('trace stream', () => {
       const jsm = await nc.jetstreamManager();
       await jsm.streams.add({ name: stream, subjects: [streamSubject(ns, stream)], storage: StorageType.File, duplicate_window: 200_000_000 });
       await startTracer(system, { stream });
-      const send = async (n: number): Promise<Ack> => {
-        const batch = recordsBatch('fake', n, [{ type: 'test', at: n, node: 'fake', n }]);
-        const msg = await nc.request(`${ns}.trace.fake`, encodeTraceBatch(batch), { timeout: 10_000 });
-        expect(msg.headers?.get(ERROR_HEADER) ?? '').toBe('');
-        return msg.json<Ack>();
-      };
+      const send = fakeSender(nc, ns);
       expect(await send(1)).toEqual({ ok: true, appended: 1 });
       const sentAt = Date.now();
       // No event says JetStream's window has passed: wait for the wall clock to pass it.
