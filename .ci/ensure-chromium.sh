@@ -14,9 +14,15 @@ found() {
 if found; then exit 0; fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  # Test files that use the browser run in parallel: the first installs while the others wait on
+  # this lock (a second apt-get would fail on dpkg's), then find it installed.
+  exec 9>/tmp/aos-ensure-chromium.lock
+  if command -v flock >/dev/null 2>&1; then flock 9; fi
+  if found; then exit 0; fi
   echo "ensure-chromium: $BIN not found; installing Debian's chromium with apt-get (once; this takes a while)" >&2
   export DEBIAN_FRONTEND=noninteractive
-  if apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; then
+  # apt waits for a lock another apt holds (a machine that has just booted may be updating).
+  if apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null && apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends chromium >/dev/null; then
     if found; then exit 0; fi
   fi
   echo "ensure-chromium: apt-get could not install chromium" >&2

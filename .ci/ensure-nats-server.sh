@@ -23,7 +23,8 @@ done
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "ensure-nats-server: nats-server not found; installing it with apt-get" >&2
   export DEBIAN_FRONTEND=noninteractive
-  if apt-get update -q >/dev/null && apt-get install -y -q nats-server >/dev/null; then
+  # apt waits for a lock another apt holds (a machine that has just booted may be updating).
+  if apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null && apt-get -o DPkg::Lock::Timeout=300 install -y -q nats-server >/dev/null; then
     if command -v nats-server >/dev/null 2>&1 || found /usr/sbin/nats-server; then exit 0; fi
   fi
   echo "ensure-nats-server: apt-get could not install nats-server" >&2
