@@ -76,8 +76,8 @@ describe('trace stream', () => {
         await Promise.all(asks);
         await drained(a, b);
       };
-      // Each tracer takes every batch of both nodes, and the first to append one stores it. So
-      // that each surely appends, each runs alone for a round; then both race for a round.
+      // The tracers share the batches of both nodes (one queue group), and their appends race.
+      // So that each surely appends, each runs alone for a round; then both share a round.
       await startTracer(a, { stream });
       await traffic(1);
       await startTracer(b, { stream });
