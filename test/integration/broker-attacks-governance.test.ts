@@ -3,10 +3,10 @@
 // second), broken policies (from a file, a value, or written straight into the store) refused
 // with the old policy kept in force, and the kill switch suspending actors in the middle of a turn.
 
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import { z } from 'zod';
 import { parsePolicy, type DecisionRecord } from 'autonomy-os';
 import { formatTraceparent, governanceBucket, newCorrelationId, newMessageId, policyDigest, POLICY_KEY } from 'autonomy-os/internal';
@@ -146,6 +146,7 @@ describe('broker attacks - policy reload', () => {
     await g.agent('agent', 'a');
     const revision = g.system.governanceStatus.policy.revision;
     const dir = await mkdtemp(join(tmpdir(), 'aos-broken-policy-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const badJson = join(dir, 'bad.json');
     await writeFile(badJson, '{ "roles": { "agent": ');
     const good = { publish: { allow: [`${ns}.evt.>`] } };
