@@ -53,6 +53,7 @@ export { TraceEmitter, SEAL_MS } from './runtime/trace/trace-emitter.js';
 export { OWED_MAX_MS } from './runtime/trace/owed-sends.js';
 export { RowBytes } from './runtime/trace/row-bytes.js';
 export { maskValue, compileMask, recordedValue } from './runtime/trace/payloads.js';
+export type { PayloadRecord } from './runtime/trace/payloads.js';
 export { checkDecision, checkAct, onTimeout, withHistory } from './runtime/approvals/approval-checks.js';
 export { conditionHolds, conditionsHold, valueAt } from './runtime/approvals/approval-rules.js';
 export { signBody, verifyBody, publicKeyOf } from './runtime/approvals/approver-keys.js';

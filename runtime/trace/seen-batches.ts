@@ -2,7 +2,7 @@
 // A kernel re-sends a batch that was not acknowledged (its oldest first), so a log's writer looks
 // it up here and writes it once. Rebuilt from a log's entries when its writer starts again.
 
-import { BATCH_HEADER, parseEntry } from './verify-log.js';
+import { batchHeader, parseEntry } from './verify-log.js';
 
 export interface Seen {
   upTo: number;
@@ -30,11 +30,8 @@ export function seenIn(entries: Iterable<string>): Record<string, Seen> {
   for (const line of entries) {
     const entry = line === '' ? undefined : parseEntry(line);
     if (entry === undefined || typeof entry === 'string' || !('batch' in entry.body)) continue;
-    const m = BATCH_HEADER.exec(entry.body.batch);
-    if (m === null) continue;
-    const node = JSON.parse(m[1]!) as string;
-    const batch = Number(m[2]);
-    if (!wasSeen(seen[node], batch)) seen[node] = remember(seen[node], batch);
+    const header = batchHeader(entry.body.batch);
+    if (header !== undefined && !wasSeen(seen[header.node], header.batch)) seen[header.node] = remember(seen[header.node], header.batch);
   }
   return seen;
 }

@@ -178,25 +178,30 @@ export function verifyLog(log: string | readonly string[], options: VerifyOption
 
 /** What a batch entry says it holds: node and batch from the batch's header, its records from its count and what its batch stands for. */
 function describe(body: { count: number; batch: string }, before: number): EntryContents | undefined {
-  const m = BATCH_HEADER.exec(body.batch);
-  if (m === null) return undefined;
-  let node: string;
-  try {
-    node = JSON.parse(m[1]!) as string;
-  } catch {
-    return undefined;
-  }
+  const header = batchHeader(body.batch);
+  if (header === undefined) return undefined;
   let first = before + 1;
   try {
     first = body.count - scanTraceBatch(encoder.encode(body.batch)).records + 1;
   } catch {
     // a batch that does not read: its records as far as the counts tell
   }
-  return { node, batch: Number(m[2]), records: [first, body.count] };
+  return { ...header, records: [first, body.count] };
 }
 
 /** A batch's node and number, from its first bytes (trace-codec.ts). */
 export const BATCH_HEADER = /^\{"v":\d+,"node":("(?:[^"\\]|\\.)*"),"batch":(\d{1,16}),/;
+
+/** The node and number a batch's text starts with; undefined when it does not start as a batch. */
+export function batchHeader(batch: string): { node: string; batch: number } | undefined {
+  const m = BATCH_HEADER.exec(batch);
+  if (m === null) return undefined;
+  try {
+    return { node: JSON.parse(m[1]!) as string, batch: Number(m[2]) };
+  } catch {
+    return undefined;
+  }
+}
 /** The index of the first line at or after `from` whose entry has seq `seq`. */
 function lineOfSeq(lines: readonly string[], from: number, seq: number): number | undefined {
   for (let j = from; j < lines.length; j++) {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, onTestFinished, test, vi } from 'vitest';
 import { startTracer, type EnvelopeRecord, type PolicyDoc } from 'autonomy-os';
-import { recordsOfLog, verifyLogFile } from 'autonomy-os/internal';
+import { recordsOfLog, verifyLogFile, type PayloadRecord } from 'autonomy-os/internal';
 import { json, parseJson, rawClient } from '../helpers/nats.js';
 import { fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
 
@@ -15,17 +15,6 @@ async function tempLog(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'aos-trace-payloads-'));
   onTestFinished(() => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })); // a tracer still stopping may write meanwhile
   return join(dir, 'trace.log');
-}
-
-interface PayloadRecord {
-  type: 'payload';
-  at: number;
-  node: string;
-  id: string;
-  correlationId: string;
-  actor: string;
-  subject: string;
-  value: unknown;
 }
 
 function policyFor(ns: string): PolicyDoc {
