@@ -85,8 +85,9 @@ try {
     console.log([name, Math.round(mean(xs, 'rate')), ...cols.map((c) => c.toFixed(2)), cols.reduce((s, c) => s + c, 0).toFixed(2)].join(','));
   }
   // The loop is bound by the kernel thread: its CPU per ask, off over on, is about the throughput ratio.
-  const ratio = (k, flip) => (flip ? mean(sums.off, k) / mean(sums.on, k) : mean(sums.on, k) / mean(sums.off, k)).toFixed(3);
-  console.log(`# throughput on/off ${ratio('rate')}; kernel thread's CPU per ask off/on ${ratio('kernel', true)}`);
+  const rates = mean(sums.on, 'rate') / mean(sums.off, 'rate');
+  const kernel = mean(sums.off, 'kernel') / mean(sums.on, 'kernel');
+  console.log(`# throughput on/off ${rates.toFixed(3)}; kernel thread's CPU per ask off/on ${kernel.toFixed(3)}`);
 } finally {
   await nats.stop();
   rmSync(dir, { recursive: true, force: true });
