@@ -48,8 +48,12 @@ const schema = z.object({
   clusterKey: z.string().min(16, 'clusterKey must be at least 16 characters').optional(),
   /** Trace records kept while no tracer acknowledges them (default 100,000); past it the oldest are dropped and counted. */
   traceBufferRecords: z.number().int().min(100).optional(),
-  /** Benchmarks only: `false` turns the kernel's trace off, to measure what it costs. Tracing is always on otherwise. */
-  tracing: z.boolean().optional(),
+  /**
+   * Benchmarks only, to measure what the trace costs: `false` turns the kernel's trace off;
+   * `'unpublished'` writes every record into its batch and discards the batch unsent (the kernel
+   * thread's share on its own). Tracing is always on otherwise.
+   */
+  tracing: z.union([z.boolean(), z.literal('unpublished')]).optional(),
   mailbox: z
     .object({
       capacity: z.number().int().min(1).optional(),

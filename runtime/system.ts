@@ -143,7 +143,7 @@ export class ActorSystem {
     this.trace = new TraceEmitter(
       nodeId,
       this.clock,
-      this.tracePublisher,
+      options.tracing === 'unpublished' ? { send: () => undefined } : this.tracePublisher,
       this.maxMessageBytes,
       (subject) => this.subjects.isTrace(subject),
       () => this.quiet.until(() => this.quiet.idle),

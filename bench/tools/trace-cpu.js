@@ -1,8 +1,10 @@
 // trace-cpu: where tracing's cost goes, as CPU time per ask on each kind of thread (the ratio
 // is trace-throughput's). The same loop as trace-throughput (1,000 `ref.ask` in flight to an
-// echo actor, 2 worker threads), tracing off and tracing to a file log, alternating, each side
-// on a node of its own; CPU read from /proc (Linux only) for the kernel thread, the process's
-// other threads (V8's garbage collector helpers, libuv), the worker threads, and nats-server.
+// echo actor, 2 worker threads) on three kinds of node, alternating, each side on a node of its
+// own: tracing off; `rows`, every record written into its batch and the batch discarded unsent
+// (`tracing: 'unpublished'`, no tracer: the kernel thread's writing alone); and tracing to a
+// file log. CPU read from /proc (Linux only) for the kernel thread, the process's other threads
+// (V8's garbage collector helpers, libuv), the worker threads, and nats-server.
 //
 //   npm run build && node bench/tools/trace-cpu.js [--runs 3] [--asks 150000]
 
@@ -40,11 +42,14 @@ function threads() {
   return out;
 }
 
-async function side(url, natsPid, traced, dir, n) {
+const TRACING = { off: false, rows: 'unpublished', on: true };
+const SIDES = Object.keys(TRACING);
+
+async function side(url, natsPid, name, dir, n) {
   const before = new Set(threads().keys());
-  const system = await ActorSystem.start({ nats: url, namespace: `tracecpu${n}`, threads: 2, logLevel: 'warn', logTo: 'stderr', tracing: traced });
+  const system = await ActorSystem.start({ nats: url, namespace: `tracecpu${n}`, threads: 2, logLevel: 'warn', logTo: 'stderr', tracing: TRACING[name] });
   try {
-    if (traced) await startTracer(system, { file: join(dir, `trace-${n}.log`) });
+    if (name === 'on') await startTracer(system, { file: join(dir, `trace-${n}.log`) });
     const echo = await system.spawn(new URL('../actors/echo.mjs', import.meta.url), { type: 'echo', key: 'bench' });
     await throughput(() => echo.ask({ text: 'hello' }), 5_000, 1_000);
     const a = threads();
@@ -68,26 +73,28 @@ async function side(url, natsPid, traced, dir, n) {
 const nats = await EmbeddedNats.start();
 const dir = mkdtempSync(join(tmpdir(), 'aos-trace-cpu-'));
 try {
-  const sums = { off: [], on: [] };
+  const sums = { off: [], rows: [], on: [] };
   let n = 0;
   for (let r = 0; r < RUNS; r++) {
-    for (const name of r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
-      sums[name].push(await side(nats.url, nats.pid, name === 'on', dir, n++));
+    for (const name of r % 2 === 0 ? SIDES : [...SIDES].reverse()) {
+      sums[name].push(await side(nats.url, nats.pid, name, dir, n++));
       process.stderr.write(`trace-cpu: run ${r + 1}/${RUNS} ${name} done\n`);
     }
   }
   const mean = (xs, k) => xs.reduce((s, x) => s + x[k], 0) / xs.length;
   console.log(`# trace-cpu: CPU µs per ask (means of ${RUNS} runs of ${ASKS} asks)`);
   console.log('side,asks_per_s,kernel_thread,other_threads,worker_threads,nats_server,total');
-  for (const name of ['off', 'on']) {
+  for (const name of SIDES) {
     const xs = sums[name];
     const cols = ['kernel', 'other', 'workers', 'nats'].map((k) => mean(xs, k));
     console.log([name, Math.round(mean(xs, 'rate')), ...cols.map((c) => c.toFixed(2)), cols.reduce((s, c) => s + c, 0).toFixed(2)].join(','));
   }
   // The loop is bound by the kernel thread: its CPU per ask, off over on, is about the throughput ratio.
-  const rates = mean(sums.on, 'rate') / mean(sums.off, 'rate');
-  const kernel = mean(sums.off, 'kernel') / mean(sums.on, 'kernel');
-  console.log(`# throughput on/off ${rates.toFixed(3)}; kernel thread's CPU per ask off/on ${kernel.toFixed(3)}`);
+  for (const name of ['rows', 'on']) {
+    const rates = mean(sums[name], 'rate') / mean(sums.off, 'rate');
+    const kernel = mean(sums.off, 'kernel') / mean(sums[name], 'kernel');
+    console.log(`# throughput ${name}/off ${rates.toFixed(3)}; kernel thread's CPU per ask off/${name} ${kernel.toFixed(3)}`);
+  }
 } finally {
   await nats.stop();
   rmSync(dir, { recursive: true, force: true });

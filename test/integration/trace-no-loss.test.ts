@@ -70,6 +70,18 @@ describe('trace delivery', () => {
     await vi.waitFor(() => expect(system.traceBacklog).toBe(0), { timeout: 15_000, interval: 50 });
     expect(await publishes(file, 'agent/b')).toHaveLength(10);
   });
+
+  test('trace - the benchmarks-only settings: tracing off keeps no records, unpublished ones are discarded, neither stops the node', async () => {
+    for (const tracing of [false, 'unpublished'] as const) {
+      const system = await startSystem({ threads: 1, tracing });
+      const ns = system.subjects.prefix;
+      const agent = await system.spawn(AGENT, { type: 'agent', key: 'c' });
+      await agent.ask({ op: 'seq', steps: Array.from({ length: 10 }, (_, i) => ({ op: 'publish', subject: `${ns}.evt.y${i}`, value: i })) });
+      await system.whenIdle();
+      // With no tracer, a traced node would keep these records (the test above): here none wait.
+      expect(system.traceBacklog, `tracing: ${String(tracing)}`).toBe(0);
+    }
+  });
 });
 
 describe('trace completeness', () => {
