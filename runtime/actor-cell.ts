@@ -65,6 +65,8 @@ export class ActorCell {
   failed: { delivery: Delivery; error: AosError } | undefined;
   /** Restarted: its next batch runs `init` first (in the same worker task as its next messages). */
   needsInit = false;
+  /** Inits after a restart that ran to completion (its supervisor restarts the next sibling after one). */
+  restartInits = 0;
   /** The `config` it was spawned with (msgpack), handed to every run of `init`. */
   config: Uint8Array | undefined;
   /** Suspended by the kill switch: it takes no turns until resumed (its mailbox keeps filling). */

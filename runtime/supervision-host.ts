@@ -51,6 +51,7 @@ export class NodeSupervisionHost implements SupervisionHost {
     const cell = this.core.cells.get(id);
     if (cell === undefined || cell.status === 'stopping' || cell.status === 'stopped') return;
     cell.status = 'restarting';
+    const inits = cell.restartInits;
     await this.core.quiet.during(async () => {
       const reason = aosError('ERR_ACTOR_STOPPED', `actor ${id} is restarting`, { actorId: id });
       await this.core.quiesce(cell, reason, options.shutdownMs);
@@ -72,6 +73,10 @@ export class NodeSupervisionHost implements SupervisionHost {
       this.core.log.info({ actor: id, delayMs: options.delayMs }, 'actor restarted');
       this.core.dispatcher.wake(cell);
     });
+    // As OTP starts children, one at a time: the supervisor restarts the next sibling (rest_for_one,
+    // one_for_all) once this one's init has run, so a later child's init sees the earlier ones
+    // initialised. No wait for an actor that failed again, was stopped or is suspended meanwhile.
+    await this.core.quiet.until(() => cell.restartInits > inits || cell.status !== 'running' || cell.suspended);
   }
 
   /** The failed message goes back to the front of the mailbox for another try, or, out of tries, is dead-lettered (a poison message). */

@@ -53,6 +53,7 @@ export class TurnResults {
   private initSettled(cell: ActorCell, deliveries: Delivery[], init: TurnOutcome): boolean {
     if (init.ok) {
       this.commitIntents(cell, { from: cell.id }, init.intents);
+      cell.restartInits++;
       return true;
     }
     this.requeue(cell, deliveries);
