@@ -13,10 +13,10 @@ import { aosError, toAosError, type AosError } from '../errors/aos-error.js';
 import { newMessageId } from '../ids.js';
 import type { Subjects } from '../subjects.js';
 import type { NatsTransport } from '../transport/nats-transport.js';
-import { checkAct, checkDecision, onTimeout, withHistory } from './approval-checks.js';
+import { checkAct, checkDecision, onTimeout, withHistory, type Checked } from './approval-checks.js';
 import { actionHash } from './approval-rules.js';
 import type { ApprovalStore } from './approval-store.js';
-import { OPEN_STATUSES, type ActBody, type ActionResult, type ApprovalItem, type ApprovalOutcome, type BoundAction, type DecideBody, type EscalationInfo, type HeldTask, type HistoryEvent } from './approval-types.js';
+import { OPEN_STATUSES, type ActBody, type ActionResult, type ApprovalItem, type ApprovalOutcome, type BoundAction, type DecideBody, type EscalationInfo, type HeldTask, type HistoryEntry, type HistoryEvent } from './approval-types.js';
 import { parseActBody, parseDecideBody, parseListBody, parseShowBody } from './approval-wire.js';
 
 const encoder = new TextEncoder();
@@ -251,8 +251,8 @@ export class ApprovalService {
     const r = await this.store.update(body.id, (item) => {
       const c = checkDecision(item, body, this.host.policy(), actor);
       if (!c.ok) {
-        refusal = aosError(c.code, c.message, { id: item.id, approver: actor ?? body.approver, ...(c.reason === undefined ? {} : { reason: c.reason }) });
-        return withHistory(item, { at: now, event: 'refused', by: actor ?? body.approver, detail: `${c.code}${c.reason ? ` (${c.reason})` : ''}: ${body.decision}` });
+        refusal = refusalOf(item.id, c, actor ?? body.approver);
+        return withHistory(item, refusedEntry(now, c, actor ?? body.approver, body.decision));
       }
       refusal = undefined;
       const approve = body.decision === 'approve';
@@ -277,8 +277,8 @@ export class ApprovalService {
     const r = await this.store.update(body.id, (item) => {
       const c = checkAct(item, body, this.host.policy(), actor);
       if (!c.ok) {
-        refusal = aosError(c.code, c.message, { id: item.id, approver: actor ?? body.approver, ...(c.reason === undefined ? {} : { reason: c.reason }) });
-        return withHistory(item, { at: now, event: 'refused', by: actor ?? body.approver, detail: `${c.code}${c.reason ? ` (${c.reason})` : ''}: ${body.action}` });
+        refusal = refusalOf(item.id, c, actor ?? body.approver);
+        return withHistory(item, refusedEntry(now, c, actor ?? body.approver, body.action));
       }
       refusal = undefined;
       by = c.approver;
@@ -464,6 +464,18 @@ export class ApprovalService {
     if (item.escalation !== undefined) record.escalation = { reason: item.escalation.reason, subject: item.escalation.subject, supervisor: item.escalation.supervisor };
     this.host.trace(record);
   }
+}
+
+type Refused = Extract<Checked, { ok: false }>;
+
+/** The error a refused decision or action raises. */
+function refusalOf(id: string, c: Refused, by: string): AosError {
+  return aosError(c.code, c.message, { id, approver: by, ...(c.reason === undefined ? {} : { reason: c.reason }) });
+}
+
+/** The history entry of a refused decision or action (`what`: approve, deny, restart, ...). */
+function refusedEntry(at: number, c: Refused, by: string, what: string): HistoryEntry {
+  return { at, event: 'refused', by, detail: `${c.code}${c.reason ? ` (${c.reason})` : ''}: ${what}` };
 }
 
 function notFound(id: string): AosError {
