@@ -24,8 +24,14 @@ export interface TraceSink {
 
 /** Rows after which a batch is sealed at once. */
 const MAX_ROWS = 4096;
-/** The longest a batch stays open while rows keep coming. */
-export const SEAL_MS = 10;
+/**
+ * The longest a batch stays open while rows keep coming. Under load a batch is mostly sealed full
+ * (half the message limit: about 2,600 handled rows). At 10 ms a slow machine sealed batches of
+ * about 450 rows, and paid what each batch costs (its request, the tracer's turn, the ack, the
+ * write) six times as often: trace-throughput read 0.67 at 10 ms against 0.75 at 100 ms, in five
+ * paired runs.
+ */
+export const SEAL_MS = 100;
 
 /** A tracer's allowed append to its stream is trace traffic, never traced (each append would make another batch). */
 function isTraceAppend(record: object): boolean {
