@@ -50,7 +50,8 @@ export { buildCausalTree, chainOf, tail, stats, recordsOfLog, recordsOfEntry, an
 export type { CausalTree, CausalNode, Handling, TreeEvent, TailFilters, ActorStats, TraceQuery, TraceAnswer, BatchMark } from './runtime/trace/trace-query.js';
 export { TRACER_MODULE, TRACER_TYPE } from './actors/index.js';
 export { TraceEmitter, SEAL_MS } from './runtime/trace/trace-emitter.js';
-export { OWED_MAX_MS } from './runtime/trace/owed-sends.js';
+export { OWED_MAX_MS, OwedSends } from './runtime/trace/owed-sends.js';
+export { remember, wasSeen, SEEN_WINDOW, type Seen } from './runtime/trace/seen-batches.js';
 export { RowBytes } from './runtime/trace/row-bytes.js';
 export { maskValue, compileMask, recordedValue } from './runtime/trace/payloads.js';
 export type { PayloadRecord } from './runtime/trace/payloads.js';

@@ -30,7 +30,7 @@ export interface TracerState {
   file?: string;
   /** The stream (a stream log). */
   stream?: string;
-  /** Per node, the batches appended: every number up to `upTo`, and those above it in `above`. A
+  /** Per node, the batches appended: every number up to `upTo`, and the runs above it in `above`. A
    *  re-sent batch (the kernel re-sends the oldest unacknowledged first) is found here. */
   seen: Record<string, Seen>;
 }

@@ -9,46 +9,61 @@ import type { Delivery } from '../actor-cell.js';
 /** The longest a `sent` record waits for its message's handling while the node stays busy. */
 export const OWED_MAX_MS = 1_000;
 
+const FIRST_SIZE = 1024;
+
 export class OwedSends {
-  /** In the order sent (so in `env.sentAt` order); settled ones are skipped as the head passes. */
-  private queue: (Delivery | undefined)[] = [];
+  /**
+   * A ring, in the order sent (so in `env.sentAt` order): `size` deliveries from `head`. Settled
+   * ones are skipped as the head passes. A ring, because under load the head never catches up
+   * with the tail: a growing array was copied again and again (garbage on the kernel thread).
+   */
+  private ring: (Delivery | undefined)[] = new Array<Delivery | undefined>(FIRST_SIZE).fill(undefined);
   private head = 0;
+  private count = 0;
 
   push(d: Delivery): void {
-    this.queue.push(d);
+    if (this.count === this.ring.length) this.grow();
+    this.ring[(this.head + this.count) & (this.ring.length - 1)] = d;
+    this.count += 1;
+  }
+
+  private grow(): void {
+    const bigger = new Array<Delivery | undefined>(this.ring.length * 2).fill(undefined);
+    for (let i = 0; i < this.count; i++) bigger[i] = this.ring[(this.head + i) & (this.ring.length - 1)];
+    this.ring = bigger;
+    this.head = 0;
+  }
+
+  /** Takes the head off. */
+  private shift(): void {
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) & (this.ring.length - 1);
+    this.count -= 1;
   }
 
   /** Forgets the settled deliveries at the head (mostly all of them: messages are handled about in the order sent), so none is kept alive past its handling. */
   trim(): void {
-    const q = this.queue;
-    while (this.head < q.length && q[this.head]!.sentBy === undefined) q[this.head++] = undefined;
-    if (this.head === q.length) {
-      this.queue.length = 0;
-      this.head = 0;
-    }
+    while (this.count > 0 && this.ring[this.head]!.sentBy === undefined) this.shift();
   }
 
   /** Hands `pay` every delivery still owed that was sent before `sentBefore` (oldest first), and forgets settled ones. */
   settle(sentBefore: number, pay: (d: Delivery) => void): void {
-    const q = this.queue;
-    while (this.head < q.length) {
-      const d = q[this.head]!;
+    while (this.count > 0) {
+      const d = this.ring[this.head]!;
       if (d.sentBy !== undefined) {
         if (d.env.sentAt >= sentBefore) break;
         pay(d);
       }
-      q[this.head++] = undefined;
+      this.shift();
     }
-    if (this.head === q.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head > 4096 && this.head * 2 > q.length) {
-      this.queue = q.slice(this.head);
+    // A burst is over: its memory goes.
+    if (this.count === 0 && this.ring.length > 16 * FIRST_SIZE) {
+      this.ring = new Array<Delivery | undefined>(FIRST_SIZE).fill(undefined);
       this.head = 0;
     }
   }
 
   get size(): number {
-    return this.queue.length - this.head;
+    return this.count;
   }
 }

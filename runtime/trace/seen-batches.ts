@@ -5,22 +5,40 @@
 import { batchHeader, parseEntry } from './verify-log.js';
 
 export interface Seen {
+  /** Every batch up to this number is in the log (-1: none yet). */
   upTo: number;
-  above: number[];
+  /** The batches above `upTo`, as runs of consecutive numbers ([first, last], in order, a gap between each two). */
+  above: [number, number][];
 }
 
-/** Numbers above the watermark kept per node; past it the watermark moves up (a gap there is a batch the node dropped). */
+/** Runs kept above the watermark per node; past it the watermark moves over the lowest gap (a batch the node dropped). */
 export const SEEN_WINDOW = 1024;
 
 export function wasSeen(s: Seen | undefined, batch: number): boolean {
-  return s !== undefined && (batch <= s.upTo || s.above.includes(batch));
+  if (s === undefined) return false;
+  if (batch <= s.upTo) return true;
+  for (const [first, last] of s.above) if (batch >= first && batch <= last) return true;
+  return false;
 }
 
+/**
+ * `batch` (not seen yet) added. A node's batches mostly come in order, so `above` is mostly one
+ * run, whatever the count: the tracer's state stays small. A node's first batch here need not be
+ * its oldest (older ones may be re-sent later): the watermark starts below all.
+ */
 export function remember(s: Seen | undefined, batch: number): Seen {
-  // A node's first batch here need not be its oldest (older ones may be re-sent later): start below all.
-  const above = [...(s?.above ?? []), batch].sort((a, b) => a - b);
+  const above = (s?.above ?? []).map(([first, last]): [number, number] => [first, last]);
+  let i = above.findIndex(([first]) => first > batch);
+  if (i < 0) i = above.length;
+  const before = above[i - 1];
+  const after = above[i];
+  if (before !== undefined && before[1] === batch - 1) {
+    before[1] = batch;
+    if (after !== undefined && after[0] === batch + 1) before[1] = above.splice(i, 1)[0]![1];
+  } else if (after !== undefined && after[0] === batch + 1) after[0] = batch;
+  else above.splice(i, 0, [batch, batch]);
   let upTo = s?.upTo ?? -1;
-  while (above.length > 0 && (above[0] === upTo + 1 || above.length > SEEN_WINDOW)) upTo = above.shift()!;
+  while (above.length > 0 && (above[0]![0] === upTo + 1 || above.length > SEEN_WINDOW)) upTo = above.shift()![1];
   return { upTo, above };
 }
 

@@ -3,6 +3,11 @@
 // trace-codec.ts), so recording costs little on the kernel thread. A message sent to an actor of
 // the same node is recorded once, with its handling (owed-sends.ts).
 //
+// A handled row is written after the turn of the event loop that settled it (deferred rows):
+// by then the kernel has handed the actor its next batch, so the writing overlaps the worker's
+// run instead of delaying it. Any other record first writes the deferred rows, so a batch keeps
+// the order things happened in.
+//
 // A batch is sealed when it is full, when the node goes idle (records go out as soon as the work
 // that made them is done), or at the latest SEAL_MS after its first row (a busy node: fewer,
 // bigger batches, so fewer messages, tracer turns, acks and hashes). The tracer acknowledges
@@ -12,7 +17,7 @@
 import type { Delivery } from '../actor-cell.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Envelope } from '../envelope.js';
-import { BatchRows } from './batch-rows.js';
+import { BatchRows, type Handling } from './batch-rows.js';
 import { OWED_MAX_MS, OwedSends } from './owed-sends.js';
 import { recordedValue, type PayloadRecord, type PayloadRule } from './payloads.js';
 import type { WireEvent } from './trace-codec.js';
@@ -39,8 +44,26 @@ function isTraceAppend(record: object): boolean {
   return r.type === 'decision' && r.action === 'call' && r.target === TRACE_APPEND_TOOL && r.allow === true;
 }
 
+/** A handled row waiting to be written (reused: no garbage per row). */
+interface DeferredRow {
+  actor: string;
+  d: Delivery | undefined;
+  outcome: string;
+  h: Handling;
+}
+
 export class TraceEmitter {
   private readonly rows = new BatchRows();
+  /** Handled rows not yet written: those from `deferredNext` to `deferredCount`. */
+  private readonly deferred: DeferredRow[] = [];
+  private deferredCount = 0;
+  private deferredNext = 0;
+  private readonly writeDeferredSoon = (): void => {
+    this.deferQueued = false;
+    this.writeDeferred();
+    if (this.rows.count > 0) this.schedule();
+  };
+  private deferQueued = false;
   /** Batch numbers only grow, across restarts of a node with the same id too (the tracer drops a number it has seen). */
   private batch: number;
   /** A wait for the node to be idle is under way (one at a time). */
@@ -72,6 +95,7 @@ export class TraceEmitter {
   /** One event of one envelope, at `actor` (the receiver, or the sender for `sent`). A message's handling is `handled`, below. */
   envelope(event: Exclude<WireEvent, 'turn' | 'handled'>, actor: string, env: Envelope, subject: string, outcome?: string, at = this.now()): void {
     if (!this.enabled || this.untraced(subject)) return;
+    this.writeDeferred();
     this.rows.event(event, at, actor, env, subject, outcome);
     this.schedule();
   }
@@ -108,9 +132,39 @@ export class TraceEmitter {
     // A send from this node is written here too (the row's `sentUs`).
     const sentHere = d.sentBy !== undefined;
     d.sentBy = undefined;
-    this.rows.handled(actor, d.env, d.subject, outcome, { at: d.receivedAt ?? startedAt ?? this.now(), startedAt, ms, replied, sentAt: sentHere ? d.env.sentAt : undefined });
+    let row = this.deferred[this.deferredCount];
+    if (row === undefined) {
+      row = { actor, d, outcome, h: { at: 0, startedAt, ms, replied, sentAt: undefined } };
+      this.deferred.push(row);
+    }
+    this.deferredCount += 1;
+    row.actor = actor;
+    row.d = d;
+    row.outcome = outcome;
+    const h = row.h;
+    h.at = d.receivedAt ?? startedAt ?? this.now();
+    h.startedAt = startedAt;
+    h.ms = ms;
+    h.replied = replied;
+    h.sentAt = sentHere ? d.env.sentAt : undefined;
     if (sentHere) this.owed.trim();
-    this.schedule();
+    if (!this.deferQueued) {
+      this.deferQueued = true;
+      setImmediate(this.writeDeferredSoon);
+    }
+  }
+
+  /** Writes the deferred handled rows into the batch, in the order they came (sealing each batch that fills). */
+  private writeDeferred(): void {
+    while (this.deferredNext < this.deferredCount) {
+      const row = this.deferred[this.deferredNext++]!;
+      const d = row.d!;
+      row.d = undefined;
+      this.rows.handled(row.actor, d.env, d.subject, row.outcome, row.h);
+      this.fullCheck();
+    }
+    this.deferredNext = 0;
+    this.deferredCount = 0;
   }
 
   /**
@@ -136,16 +190,21 @@ export class TraceEmitter {
   /** A decision, supervision or governance record (a plain object). */
   other(record: object): void {
     if (!this.enabled || isTraceAppend(record)) return;
+    this.writeDeferred();
     this.rows.other(JSON.stringify(record));
     this.schedule();
   }
 
-  private schedule(): void {
+  /** Seals the batch if it is full; true if it did. */
+  private fullCheck(): boolean {
     // Half the limit leaves room for the string table and the header.
-    if (this.rows.count >= MAX_ROWS || this.rows.bytesAtMost >= this.maxBytes / 2) {
-      this.sealBatch();
-      return;
-    }
+    if (this.rows.count < MAX_ROWS && this.rows.bytesAtMost < this.maxBytes / 2) return false;
+    this.sealBatch();
+    return true;
+  }
+
+  private schedule(): void {
+    if (this.fullCheck()) return;
     if (this.timer === undefined) this.timer = this.clock.setTimeout(this.onTimer, SEAL_MS);
     if (!this.awaitingIdle) {
       this.awaitingIdle = true;
@@ -161,6 +220,7 @@ export class TraceEmitter {
   private readonly onTimer = (): void => {
     this.timer = undefined;
     // A busy node: only sends that have waited long are written without their handling.
+    this.writeDeferred();
     this.owed.settle(this.now() - OWED_MAX_MS, this.paySent);
     this.sealBatch();
     // Sends still owed are looked at again (the node may stay busy with work that is not traced).
@@ -169,11 +229,12 @@ export class TraceEmitter {
 
   /** Rows waiting for the next batch. */
   get pending(): number {
-    return this.rows.count;
+    return this.rows.count + this.deferredCount - this.deferredNext;
   }
 
   /** Seals what is pending into one batch and hands it to the sink, with every `sent` still owed (the node is idle, or stopping). */
   seal(): void {
+    this.writeDeferred();
     this.owed.settle(Infinity, this.paySent);
     this.sealBatch();
   }

@@ -7,7 +7,7 @@
 
 import { describe, expect, test } from 'vitest';
 import { ManualClock } from 'autonomy-os';
-import { decodeTraceBatch, OWED_MAX_MS, RowBytes, scanTraceBatch, SEAL_MS, TraceEmitter, type Envelope } from 'autonomy-os/internal';
+import { decodeTraceBatch, OWED_MAX_MS, OwedSends, RowBytes, scanTraceBatch, SEAL_MS, TraceEmitter, type Envelope } from 'autonomy-os/internal';
 
 interface Capture {
   batches: Uint8Array[];
@@ -183,6 +183,60 @@ describe('trace emitter', () => {
     emitter.handled('b/1', busy, 'ok', undefined, undefined, false);
     emitter.seal();
     expect(decodeTraceBatch(batches[2]!).records.map((r) => (r as { event: string }).event)).toEqual(['received']);
+  });
+
+  test('trace emitter - a handled row is written after the turn of the event loop, before anything recorded later, and counts as pending until then', async () => {
+    const { batches, emitter } = capture();
+    const d = (id: string, receivedAt = 1_000) => ({ env: env({ id }), subject: 'aos.actor.b.1', replyMode: 'envelope' as const, receivedAt });
+    emitter.handled('b/1', d('1111111111111111'), 'ok', 1_000, 0.1, false);
+    expect(emitter.pending).toBe(1); // not in the batch yet: the kernel hands out its next turns first
+    emitter.other({ type: 'decision', at: 1_001, node: 'n1', actor: 'b/1', allow: true });
+    emitter.handled('b/1', d('2222222222222222', 1_002), 'ok', 1_002, 0.1, false);
+    await flush();
+    expect(emitter.pending).toBe(3);
+    emitter.seal();
+    const text = new TextDecoder().decode(batches[0]!);
+    // The first row went in before the decision that followed it; the second was written by the deferred write.
+    expect(text.indexOf('1111111111111111')).toBeLessThan(text.indexOf('2222222222222222'));
+    expect(decodeTraceBatch(batches[0]!).records.map((r) => (r as { event?: string }).event ?? r.type)).toEqual(['received', 'turn.started', 'turn.finished', 'decision', 'received', 'turn.started', 'turn.finished']);
+
+    // Many at once are sealed into full batches as they are written, none lost.
+    for (let i = 0; i < 9_000; i++) emitter.handled('b/1', d(i.toString(16).padStart(16, '0')), 'ok', 1_000, 0.1, false);
+    expect(batches).toHaveLength(1);
+    await flush();
+    expect(batches.length).toBeGreaterThan(2);
+    emitter.seal();
+    const handled = batches.slice(1).reduce((n, b) => n + scanTraceBatch(b).records, 0);
+    expect(handled).toBe(9_000 * 3);
+  });
+
+  test('trace emitter - owed sends: a ring that keeps their order as it grows and wraps, and forgets each once settled', () => {
+    const owed = new OwedSends();
+    const made: { env: { sentAt: number }; sentBy: string | undefined }[] = [];
+    const push = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const d = { env: { sentAt: made.length }, sentBy: 'a/1' as string | undefined };
+        made.push(d);
+        owed.push(d as never);
+      }
+    };
+    push(1_000);
+    // Handled in order, 900 of them: the head passes them.
+    for (const d of made.slice(0, 900)) d.sentBy = undefined;
+    owed.trim();
+    expect(owed.size).toBe(100);
+    push(3_000); // wraps, then grows
+    made[950]!.sentBy = undefined; // handled out of order: stays until the head passes it
+    owed.trim();
+    expect(owed.size).toBe(3_100);
+    const paid: number[] = [];
+    owed.settle(1_000, (d) => paid.push((d as unknown as { env: { sentAt: number } }).env.sentAt));
+    expect(paid).toEqual([...Array(100).keys()].map((i) => 900 + i).filter((t) => t !== 950));
+    expect(owed.size).toBe(3_000);
+    owed.settle(Infinity, (d) => paid.push((d as unknown as { env: { sentAt: number } }).env.sentAt));
+    expect(paid).toHaveLength(99 + 3_000);
+    expect(paid.slice(99)).toEqual([...Array(3_000).keys()].map((i) => 1_000 + i));
+    expect(owed.size).toBe(0);
   });
 
   test('trace emitter - row bytes: integers digit by digit, other numbers as JSON writes them, text past the room it was given', () => {
