@@ -272,7 +272,7 @@ describe('trace completeness', () => {
     expect(out).toContain('worker/b: turn ok in');
     expect(out).toContain(`DENIED coordinator/c: publish ${ns}.evt.secret (not-granted;`);
     expect(out).toContain('ghost/g: DEAD-LETTERED ERR_UNKNOWN_ACTOR');
-    // (no RESTART line: see the TODO above; the retry line is what shows the restart today)
+    expect(out).toContain(`RESTART worker/b by workers (${FAIL})`);
 
     // Its tree, read back from the indentation of the message lines, is the same tree.
     const messageLine = /^ *\+\S+ {2}( *)(\w+) (\S+) -> (.+?)(?: on \S+)?, \d+ B {2}\[msg ([0-9a-f]+)\]$/;
