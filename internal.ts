@@ -59,3 +59,4 @@ export { checkDecision, checkAct, onTimeout, withHistory } from './runtime/appro
 export { conditionHolds, conditionsHold, valueAt } from './runtime/approvals/approval-rules.js';
 export { signBody, verifyBody, publicKeyOf } from './runtime/approvals/approver-keys.js';
 export { ApprovalStore, approvalsBucket } from './runtime/approvals/approval-store.js';
+export { ORPHAN_CHECK_MS } from './runtime/approvals/approval-service.js';

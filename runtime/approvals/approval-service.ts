@@ -24,6 +24,13 @@ const encoder = new TextEncoder();
 const MAX_HELD_TASKS = 50;
 const MAX_HELD_PAYLOAD = 8 * 1024;
 const QUEUE = 'aos-approvals';
+/**
+ * How often a node looks at the requests being performed by other nodes: one whose node is gone
+ * (nothing answers its ping) is `failed` with ERR_OUTCOME_UNKNOWN, never performed again.
+ */
+export const ORPHAN_CHECK_MS = 10_000;
+/** A ping that gets no answer in this time is a busy node, not a gone one: it is asked again later. */
+const PING_TIMEOUT_MS = 2_000;
 
 /** What the service needs of its node. */
 export interface ApprovalHost {
@@ -69,6 +76,9 @@ export class ApprovalService {
   private readonly timers = new Map<string, { handle: TimerHandle; deadline: number }>();
   /** Approved items this node is performing now (the store's claim makes it once across nodes). */
   private readonly running = new Set<string>();
+  /** Items whose performing node is being pinged now. */
+  private readonly checking = new Set<string>();
+  private sweep: TimerHandle | undefined;
   private subs: Subscription[] = [];
   private watcher: { stop(): void } | undefined;
   private closed = false;
@@ -84,10 +94,12 @@ export class ApprovalService {
       this.subs.push(transport.subscribe(`${subjects.prefix}.approval.api.${verb}`, (m) => void this.onApi(verb, m), QUEUE));
     }
     this.watcher = await this.store.watch((item) => this.observe(item));
+    this.armSweep();
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.sweep !== undefined) this.host.clock.clearTimeout(this.sweep);
     this.watcher?.stop();
     for (const s of this.subs) s.unsubscribe();
     for (const t of this.timers.values()) this.host.clock.clearTimeout(t.handle);
@@ -324,6 +336,7 @@ export class ApprovalService {
     if (item.status === 'pending') this.arm(item);
     else this.disarm(item.id);
     if (item.status === 'approved' && item.requester !== undefined && this.host.hosts(item.requester)) void this.execute(item.id);
+    if (item.status === 'executing') void this.checkOrphan(item.id);
     if (item.kind === 'escalation' && item.resolution?.action === 'restart' && item.node === this.host.nodeId && !item.history.some((h) => h.event === 'executing')) void this.restartOwned(item.id);
   }
 
@@ -417,6 +430,59 @@ export class ApprovalService {
     }
   }
 
+  private armSweep(): void {
+    this.sweep = this.host.clock.setTimeout(() => {
+      if (this.closed) return;
+      for (const item of this.items.values()) if (item.status === 'executing') void this.checkOrphan(item.id);
+      this.armSweep();
+    }, ORPHAN_CHECK_MS);
+  }
+
+  /**
+   * An approved action claimed by a node that is gone (its ping finds no one), or by this node's
+   * id in an earlier process: it may or may not have taken effect, so it is not performed again
+   * (at most once). It is `failed` with ERR_OUTCOME_UNKNOWN, for a person to look at, and the
+   * requester is told. Should the node that claimed it come back and finish, its result is
+   * stored over this one (the history keeps both).
+   */
+  private async checkOrphan(id: string): Promise<void> {
+    const item = this.items.get(id);
+    if (item === undefined || item.status !== 'executing' || this.running.has(id) || this.checking.has(id) || this.closed) return;
+    const claim = lastClaim(item);
+    if (claim?.by === undefined || !claim.by.startsWith('system/')) return;
+    const node = claim.by.slice('system/'.length);
+    this.checking.add(id);
+    try {
+      if (node !== this.host.nodeId && (await this.answers(node))) return;
+      const now = this.host.clock.now();
+      const detail = `node ${node} claimed it and stopped before it recorded how it ended: whether the action took effect is unknown, and it is not performed again`;
+      const r = await this.store.update(id, (i) => {
+        const c = lastClaim(i);
+        if (i.status !== 'executing' || c?.at !== claim.at || c.by !== claim.by) return undefined;
+        return withHistory({ ...i, status: 'failed', result: { ok: false, error: { code: 'ERR_OUTCOME_UNKNOWN', message: detail } } }, { at: now, event: 'failed', by: `system/${this.host.nodeId}`, detail });
+      });
+      if (r?.changed !== true) return;
+      this.host.log.warn({ approval: id, node }, 'an approved action was left executing by a node that is gone: failed with ERR_OUTCOME_UNKNOWN');
+      this.changed(r.item, 'failed', { code: 'ERR_OUTCOME_UNKNOWN', detail });
+      this.settle(r.item);
+    } catch (err) {
+      this.host.log.error({ approval: id, err: toAosError(err).toWire() }, 'could not check an approved action left executing; looked at again later');
+    } finally {
+      this.checking.delete(id);
+    }
+  }
+
+  /** The node answers its control ping (a timeout counts as an answer: a busy node is not a gone one). */
+  private async answers(node: string): Promise<boolean> {
+    const { transport, subjects } = this.host;
+    try {
+      await transport.request(subjects.control(node, 'ping'), new Uint8Array(), transport.jsonHeaders, PING_TIMEOUT_MS);
+      return true;
+    } catch (err) {
+      return toAosError(err).code !== 'ERR_UNKNOWN_ACTOR';
+    }
+  }
+
   /** Tells the requester how its request ended. */
   private settle(item: ApprovalItem): void {
     if (item.requester === undefined || item.action === undefined) return;
@@ -488,3 +554,8 @@ function jsonValue(v: unknown): unknown {
   return JSON.parse(JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? Buffer.from(x).toString('base64') : typeof x === 'bigint' ? x.toString() : x))) as unknown;
 }
 
+/** The last claim on an item: who moved it to `executing`, and when. */
+function lastClaim(item: ApprovalItem): HistoryEntry | undefined {
+  for (let i = item.history.length - 1; i >= 0; i--) if (item.history[i]!.event === 'executing') return item.history[i];
+  return undefined;
+}

@@ -108,6 +108,7 @@ const FAMILY: Partial<Record<ErrorCode, new (c: ErrorCode, m: string, d?: ErrorD
   ERR_APPROVAL_NOT_FOUND: InputError,
   ERR_APPROVAL_REFUSED: DeniedError,
   ERR_APPROVAL_DECIDED: InputError,
+  ERR_OUTCOME_UNKNOWN: DeliveryError,
   ERR_POLICY: ConfigError,
   ERR_UNKNOWN_TOOL: DeliveryError,
   ERR_TOOL_INPUT: InputError,

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   ERR_APPROVAL_NOT_FOUND: 'No approval request or escalation has that id.',
   ERR_APPROVAL_REFUSED: 'A decision was refused: not signed by a person in the policy, an approver without the role, a self-approval, or a different action than the one requested (details.reason).',
   ERR_APPROVAL_DECIDED: 'The request was already decided (or the escalation resolved): this decision is ignored, and recorded.',
+  ERR_OUTCOME_UNKNOWN: 'An approved action was claimed by a node that stopped before it recorded how the action ended: it may or may not have taken effect, and it is not performed again.',
   ERR_POLICY: 'A policy is invalid (bad JSON or schema); it was refused and the policy in force stays.',
   ERR_UNKNOWN_TOOL: 'No tool with that name is registered on this node.',
   ERR_TOOL_INPUT: "A tool call's arguments failed the tool's input schema.",

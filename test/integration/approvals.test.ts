@@ -15,7 +15,7 @@ import { actionHash, ApprovalClient, ManualClock, startTracer, type ApprovalEven
 import { codeOf, errorOf, fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
 import { collect, json, parseJson, rawClient } from '../helpers/nats.js';
 import { runAos, startNodeProcess } from '../helpers/processes.js';
-import { chainOf, decodeEnvelope, decodeValue, recordsOfLog } from 'autonomy-os/internal';
+import { chainOf, decodeEnvelope, decodeValue, ORPHAN_CHECK_MS, recordsOfLog } from 'autonomy-os/internal';
 import { deferred } from '../helpers/deferred.js';
 import { alice, approvalPolicy, bob, carol, STEP_MS } from '../fixtures/approvals/policy.js';
 
@@ -362,6 +362,93 @@ describe('approvals - durability', () => {
     expect(await askAgent({ op: 'outcomes' })).toEqual([]); // a fresh actor: the outcome went to the one that was running
     expect(refunds()).toHaveLength(1);
     expect(events.filter((e) => e.event === 'executed')).toHaveLength(1);
+  });
+});
+
+/** A node process of the approval fixture that has claimed an approved refund which never returns (`HANG-…`), and the request's id. */
+async function executingOnANode(ns: string, order: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'aos-approvals-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const policyFile = join(dir, 'policy.json');
+  const log = join(dir, 'refunds.log');
+  writeFileSync(policyFile, JSON.stringify(approvalPolicy(ns)));
+  writeFileSync(log, '');
+  const refunds = () => readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { order: string; node: string });
+  const nc = await rawClient();
+  onTestFinished(() => nc.close());
+  const client = new ApprovalClient(nc, { namespace: ns });
+  const node = await startNodeProcess('approvals/node.mjs', [inject('natsUrl'), ns, 'first', policyFile, log], 'first node');
+  const reply = await nc.request(`${ns}.actor.refunder.r1`, json({ op: 'refund', amount: 970, order }), { timeout: 10_000 });
+  const id = parseJson<{ pending: string }>(reply.data).pending;
+  await client.decide(id, 'approve', { approver: 'alice', key: alice.key });
+  await vi.waitFor(() => expect(refunds()).toHaveLength(1), { timeout: 10_000, interval: 20 });
+  expect((await client.show(id)).status).toBe('executing');
+  const events: ApprovalEvent[] = [];
+  const sub = client.watch(id, (e) => events.push(e));
+  onTestFinished(() => sub.unsubscribe());
+  await nc.flush();
+  /** Kills the node, and waits until the server has forgotten it (its ping finds no one). */
+  const kill = async () => {
+    node.child.kill('SIGKILL');
+    await node.exited;
+    await vi.waitFor(async () => expect(await errorOf(() => nc.request(`${ns}.ctl.first.ping`, json({}), { timeout: 1_000 }))).toMatchObject({ code: '503' }), { timeout: 10_000, interval: 20 });
+  };
+  return { id, client, nc, refunds, events, kill };
+}
+
+function expectOutcomeUnknown(item: ApprovalItem, by: string): void {
+  expect(item.status).toBe('failed');
+  expect(item.result).toEqual({ ok: false, error: { code: 'ERR_OUTCOME_UNKNOWN', message: expect.stringContaining('node first claimed it and stopped before it recorded how it ended') } });
+  expect(item.history.slice(-2).map((h) => `${h.event} ${h.by}`)).toEqual(['executing system/first', `failed system/${by}`]);
+}
+
+describe('approvals - a node dies while performing an approved action', () => {
+  test('a node started after it finds the request left executing: failed with ERR_OUTCOME_UNKNOWN, not performed again', async () => {
+    const ns = uniqueNamespace();
+    const s = await executingOnANode(ns, 'HANG-1');
+    await s.kill();
+    await startSystem({ namespace: ns, nodeId: 'second', policy: approvalPolicy(ns) });
+    await vi.waitFor(() => expect(s.events.map((e) => e.event)).toContain('failed'), { timeout: 10_000, interval: 20 });
+    expectOutcomeUnknown(s.events.find((e) => e.event === 'failed')!.item, 'second');
+    expectOutcomeUnknown(await s.client.show(s.id), 'second');
+    expect(s.refunds()).toEqual([{ amount: 970, order: 'HANG-1', node: 'first' }]);
+  });
+
+  test('the same node started again (same node id) does not take it for its own work in progress: failed with ERR_OUTCOME_UNKNOWN', async () => {
+    const ns = uniqueNamespace();
+    const s = await executingOnANode(ns, 'HANG-3');
+    await s.kill();
+    await startSystem({ namespace: ns, nodeId: 'first', policy: approvalPolicy(ns) });
+    await vi.waitFor(() => expect(s.events.map((e) => e.event)).toContain('failed'), { timeout: 10_000, interval: 20 });
+    expectOutcomeUnknown(await s.client.show(s.id), 'first');
+    expect(s.refunds()).toHaveLength(1);
+  });
+
+  test('a node that was running finds it on its next look (ORPHAN_CHECK_MS); while the performer lives, nothing changes', async () => {
+    const ns = uniqueNamespace();
+    const clock = new ManualClock(Date.now());
+    await startSystem({ namespace: ns, nodeId: 'keeper', policy: approvalPolicy(ns), clock });
+    const s = await executingOnANode(ns, 'HANG-2');
+    // Its performer answers the keeper's ping: a look changes nothing.
+    const pings = await collect(s.nc, `${ns}.ctl.first.ping`);
+    clock.advance(ORPHAN_CHECK_MS);
+    await pings.waitFor(1);
+    // In order: the performer answered the keeper's ping before this one, and the keeper read that answer before its own ping.
+    await s.nc.request(`${ns}.ctl.first.ping`, json({}), { timeout: 5_000 });
+    await s.nc.request(`${ns}.ctl.keeper.ping`, json({}), { timeout: 5_000 });
+    expect((await s.client.show(s.id)).status).toBe('executing');
+    pings.sub.unsubscribe(); // (a listener would answer "no responders" for the node once it is gone)
+    await s.kill();
+    await vi.waitFor(
+      () => {
+        clock.advance(ORPHAN_CHECK_MS);
+        expect(s.events.map((e) => e.event)).toContain('failed');
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    expect(s.events.filter((e) => e.event === 'failed')).toHaveLength(1);
+    expectOutcomeUnknown(await s.client.show(s.id), 'keeper');
+    expect(s.refunds()).toHaveLength(1);
   });
 });
 
