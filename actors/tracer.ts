@@ -5,7 +5,7 @@
 // direct subject. A stream is reached through the kernel's tools `trace.append` and `trace.query`
 // (a worker holds no NATS connection: stream-log.ts), opened by startTracer.
 
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { defineActor, type ActorContext, type RawInput } from 'autonomy-os/actor';
@@ -14,7 +14,8 @@ import { aosError } from '../runtime/errors/aos-error.js';
 import { FileLog } from '../runtime/trace/file-log.js';
 import { remember, seenIn, wasSeen, type Seen } from '../runtime/trace/seen-batches.js';
 import { scanTraceBatch, type ScannedBatch } from '../runtime/trace/trace-scan.js';
-import { answerQuery, recordsOfLog, traceQuerySchema, type TraceAnswer, type TraceQuery } from '../runtime/trace/trace-query.js';
+import { answerFileQuery } from '../runtime/trace/log-query.js';
+import { traceQuerySchema, type TraceAnswer, type TraceQuery } from '../runtime/trace/trace-query.js';
 import { STREAM_NAME, TRACE_APPEND_TOOL, TRACE_QUERY_TOOL, type AppendResult } from '../runtime/trace/tracer-tools.js';
 
 /** What the tracer is spawned with (`config`): exactly one of `file` and `stream`. */
@@ -94,7 +95,7 @@ export default defineActor({
   },
   handle: async (state, msg, ctx) => {
     if (msg.op === 'query') {
-      const answer = state.stream !== undefined ? await ctx.call<TraceAnswer>(TRACE_QUERY_TOOL, { stream: state.stream, query: msg.query }) : answerQuery(recordsOfLog(readFileSync(state.file!, 'utf8')), msg.query);
+      const answer = state.stream !== undefined ? await ctx.call<TraceAnswer>(TRACE_QUERY_TOOL, { stream: state.stream, query: msg.query }) : answerFileQuery(state.file!, msg.query);
       replyFitting(ctx, answer);
       return state;
     }

@@ -1,12 +1,14 @@
 // The trace page served by `aos start --ui`: `/` lists the latest chains of work in a trace log
 // (newest first), `/chain/<correlationId>` draws one with trace-html.ts. node:http on 127.0.0.1
-// only, the log read afresh on each request; a bad request gets a 4xx, never a crashed node.
+// only, the log read afresh on each request (the list from its last 16 MB, a chain from the
+// entries that name it); a bad request gets a 4xx, never a crashed node.
 
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TraceRecord } from '../runtime/trace/records.js';
-import { chainOf, recordsOfLog } from '../runtime/trace/trace-query.js';
+import { forEachLineBackward } from '../runtime/trace/log-lines.js';
+import { chainOfFile } from '../runtime/trace/log-query.js';
+import { recordsOfEntry } from '../runtime/trace/trace-query.js';
 import { esc, renderTraceHtml } from './trace-html.js';
 
 export interface TraceUiOptions {
@@ -25,6 +27,8 @@ export interface TraceUi {
 
 /** Chains listed on `/`. */
 export const MAX_CHAINS = 50;
+/** How much of the log's end the list reads (a log can be far larger than a page should read). */
+const LATEST_BYTES = 16 * 1024 * 1024;
 
 /** A chain's id is a W3C trace id (runtime/ids.ts): anything else is a bad request. */
 const CHAIN_ID = /^[0-9a-f]{32}$/;
@@ -102,28 +106,45 @@ function handle(file: string, req: IncomingMessage, res: ServerResponse): void {
     return send(res, 405, 'text/plain', 'only GET\n');
   }
   const path = (req.url ?? '/').split('?')[0]!;
-  if (path === '/') return send(res, 200, 'text/html', indexPage(file, summarizeChains(readRecords(file))));
+  if (path === '/') return send(res, 200, 'text/html', indexPage(file, summarizeChains(latestRecords(file))));
   const m = /^\/chain\/([^/]*)$/.exec(path);
   if (m === null) return send(res, 404, 'text/plain', 'not found\n');
   const id = m[1]!;
   if (!CHAIN_ID.test(id)) return send(res, 400, 'text/plain', 'a chain id is 32 lowercase hex digits\n');
-  const records = chainOf(readRecords(file), id);
+  const records = existing(() => chainOfFile(file, id), []);
   if (records.length === 0) return send(res, 404, 'text/plain', `no record of chain ${id} in the log\n`);
   // The page of `aos trace html`, with a way back to the list.
   const page = renderTraceHtml(records, { correlationId: id }).replace('<body>\n', '<body>\n<p><a id="back" href="/">&larr; all chains</a></p>\n');
   send(res, 200, 'text/html', page);
 }
 
-/** The log's records; none while the tracer has not created it yet. */
-function readRecords(file: string): TraceRecord[] {
-  let text: string;
+/** The records of the log's last LATEST_BYTES (whole entries): where the latest chains are. */
+function latestRecords(file: string): TraceRecord[] {
+  return existing(
+    () => {
+      const lines: string[] = [];
+      let bytes = 0;
+      forEachLineBackward(file, (line) => {
+        lines.push(line);
+        bytes += line.length;
+        return bytes < LATEST_BYTES;
+      });
+      const out: TraceRecord[] = [];
+      for (let i = lines.length - 1; i >= 0; i--) recordsOfEntry(lines[i]!, out);
+      return out;
+    },
+    [],
+  );
+}
+
+/** What `read` finds in the log, or `none` while the tracer has not created it yet. */
+function existing<T>(read: () => T, none: T): T {
   try {
-    text = readFileSync(file, 'utf8');
+    return read();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return none;
     throw err;
   }
-  return recordsOfLog(text);
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {

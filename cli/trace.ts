@@ -3,14 +3,16 @@
 // stats and html read a hash-chained log file or stream, or ask the namespace's tracer
 // (`<ns>.ctl.all.trace`) and take the first answer.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Msg } from 'nats';
 import { aosError, fromWire } from '../runtime/errors/aos-error.js';
 import { verifyLogFile } from '../runtime/trace/file-log.js';
 import { readStream, verifyStreamContents } from '../runtime/trace/stream-log.js';
 import type { TraceRecord } from '../runtime/trace/records.js';
 import { decodeTraceBatch } from '../runtime/trace/trace-codec.js';
-import { buildCausalTree, chainOf, DEFAULT_TAIL_LIMIT, recordsOfEntry, recordsOfLog, stats, tail, type ActorStats } from '../runtime/trace/trace-query.js';
+import { forEachLine } from '../runtime/trace/log-lines.js';
+import { answerFileQuery, chainOfFile } from '../runtime/trace/log-query.js';
+import { buildCausalTree, chainOf, DEFAULT_TAIL_LIMIT, recordsOfEntry, stats, tail, type ActorStats } from '../runtime/trace/trace-query.js';
 import type { TraceHtmlFlags, TraceShowFlags, TraceSourceFlags, TraceStatsFlags, TraceTailFlags } from './args.js';
 import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL, gather, namespaceSubjects } from './control-client.js';
 import { progress } from './output.js';
@@ -87,8 +89,10 @@ export async function runTraceShow(flags: TraceShowFlags): Promise<number> {
 export async function runTraceStats(flags: TraceStatsFlags): Promise<number> {
   let actors: ActorStats[];
   if (flags.file !== undefined || flags.stream !== undefined) {
-    const records = flags.file !== undefined ? readLog(flags.file) : await readStreamLog(flags.nats, flags.stream!);
-    actors = stats(records);
+    if (flags.file !== undefined) {
+      checkLog(flags.file);
+      actors = readingLog(flags.file, () => (answerFileQuery(flags.file!, { kind: 'stats' }) as { actors: ActorStats[] }).actors);
+    } else actors = stats(await readStreamLog(flags.nats, flags.stream!));
   } else {
     const answer = await askTracer(flags, { op: 'stats', kind: 'stats' });
     if (answer === undefined) return 1;
@@ -129,9 +133,10 @@ interface Chain {
 
 /** One chain's records, from the log file or the tracer; undefined (said on stderr) when there is none. */
 async function chainFrom(flags: TraceSourceFlags, asked: string): Promise<Chain | undefined> {
-  if (flags.file !== undefined || flags.stream !== undefined) {
-    const all = flags.file !== undefined ? readLog(flags.file) : await readStreamLog(flags.nats, flags.stream!);
-    const correlationId = resolveChain(all, asked);
+  if (flags.file !== undefined) return chainOfLog(flags.file, asked);
+  if (flags.stream !== undefined) {
+    const all = await readStreamLog(flags.nats, flags.stream);
+    const correlationId = resolveChain(correlationIds(all), asked);
     if (correlationId === undefined) return undefined;
     return { correlationId, records: chainOf(all, correlationId) };
   }
@@ -146,13 +151,34 @@ async function chainFrom(flags: TraceSourceFlags, asked: string): Promise<Chain 
   return { correlationId: asked, records };
 }
 
-/** The chain's full id: the one given, or the only one it abbreviates (8 hex digits or more). */
-function resolveChain(records: readonly TraceRecord[], asked: string): string | undefined {
-  const ids = new Set<string>();
+/** The chain ids of records. */
+function correlationIds(records: Iterable<TraceRecord>, into = new Set<string>()): Set<string> {
   for (const r of records) {
     const c = (r as { correlationId?: unknown }).correlationId;
-    if (typeof c === 'string') ids.add(c);
+    if (typeof c === 'string') into.add(c);
   }
+  return into;
+}
+
+/** A chain of a log file, read line by line: the id given; failing that, every chain id is read to find the one it abbreviates. */
+function chainOfLog(file: string, asked: string): Chain | undefined {
+  checkLog(file);
+  return readingLog(file, () => {
+    const records = chainOfFile(file, asked);
+    if (records.length > 0) return { correlationId: asked, records };
+    const ids = new Set<string>();
+    const some: TraceRecord[] = [];
+    forEachLine(file, (line) => {
+      some.length = 0;
+      correlationIds(recordsOfEntry(line, some), ids);
+    });
+    const correlationId = resolveChain(ids, asked);
+    return correlationId === undefined ? undefined : { correlationId, records: chainOfFile(file, correlationId) };
+  });
+}
+
+/** The chain's full id: the one given, or the only one it abbreviates (8 hex digits or more). */
+function resolveChain(ids: ReadonlySet<string>, asked: string): string | undefined {
   if (ids.has(asked)) return asked;
   const matches = asked.length >= 8 ? [...ids].filter((c) => c.startsWith(asked)) : [];
   if (matches.length === 1) return matches[0];
@@ -161,15 +187,19 @@ function resolveChain(records: readonly TraceRecord[], asked: string): string | 
   return undefined;
 }
 
-/** A log's records; warns (stderr) when the log does not verify, and reads it anyway. A missing file is ERR_TRACE_LOG. */
-function readLog(file: string): TraceRecord[] {
+/** Warns (stderr) when a log does not verify: what it holds is shown anyway. A missing file is ERR_TRACE_LOG. */
+function checkLog(file: string): void {
   const report = verifyLogFile(file);
   if (!report.ok) {
     const p = report.problem;
     progress(`warning: ${file} does not verify (${p.kind}${p.line === 0 ? '' : ` at line ${p.line}`}): showing what it holds; \`aos trace verify ${file}\` says more`);
   }
+}
+
+/** What `read` finds in a log file (read line by line); a file that cannot be read is ERR_TRACE_LOG. */
+function readingLog<T>(file: string, read: () => T): T {
   try {
-    return recordsOfLog(readFileSync(file, 'utf8'));
+    return read();
   } catch (err) {
     throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${file}`, { file }, err);
   }

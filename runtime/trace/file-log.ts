@@ -8,7 +8,8 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { aosError } from '../errors/aos-error.js';
 import { formatHead, LogWriter, type BatchInput, type ChainState, type HeadMark } from './hash-chain.js';
-import { appendParts, fileSize, headPathOf, readFrom, readHead, readText } from './log-file-io.js';
+import { appendParts, fileSize, headPathOf, logExists, readFrom, readHead } from './log-file-io.js';
+import { verifyFile } from './verify-file.js';
 import { verifyLog, type ChainProblem, type VerifyReport } from './verify-log.js';
 
 export { describeHead, headPathOf } from './log-file-io.js';
@@ -18,14 +19,22 @@ export type FileVerifyReport = VerifyReport & { file: string; headFile: 'checked
 
 /** Verifies a log file against its head sidecar. A missing log is ERR_TRACE_LOG; a missing head is reported, not a failure. */
 export function verifyLogFile(path: string): FileVerifyReport {
-  const text = readText(path, false);
   const head = readHead(path);
   if (head === 'malformed') {
-    const report = verifyLog(text ?? '');
+    const { report } = verifyFileOrFail(path, null);
     const problem: ChainProblem = { kind: 'malformed', line: 0, seq: null, detail: `the head file ${headPathOf(path)} is not {"seq": n, "hash": <64 hex digits>}` };
     return { ...(report.ok ? { ok: false, tail: report.tail, problem } : report), file: path, headFile: 'checked' };
   }
-  return { ...verifyLog(text ?? '', { head }), file: path, headFile: head === null ? 'missing' : 'checked' };
+  return { ...verifyFileOrFail(path, head).report, file: path, headFile: head === null ? 'missing' : 'checked' };
+}
+
+/** verifyFile, with a file that cannot be read as ERR_TRACE_LOG. */
+function verifyFileOrFail(path: string, head: HeadMark | null): ReturnType<typeof verifyFile> {
+  try {
+    return verifyFile(path, head);
+  } catch (err) {
+    throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${path}`, { file: path }, err);
+  }
 }
 
 export interface FileLogOptions {
@@ -61,10 +70,10 @@ export class FileLog {
    * could have been cut, and a new head would hide that).
    */
   static open(path: string, options: FileLogOptions = {}): FileLog {
-    const existing = readText(path, true);
-    const { tail, head, size } = load(path, existing ?? '');
+    const exists = logExists(path);
+    const { tail, head, size } = load(path, exists);
     const log = new FileLog(path, new LogWriter({ ...options, from: tail }), size, options);
-    if (existing === undefined) log.create();
+    if (!exists) log.create();
     // The head exists before the first entry, so a log with entries and no head is never a crash's doing.
     log.headWritten = head !== null;
     if (head === null) log.writeHead();
@@ -85,7 +94,7 @@ export class FileLog {
     const mine = this.writer.head;
     if (head !== 'malformed' && head !== null && head.seq === mine.seq && head.hash === mine.hash && size === this.size) return false;
     if (size < this.size || head === 'malformed' || head === null) {
-      const loaded = load(this.path, readText(this.path, false) ?? '');
+      const loaded = load(this.path, true);
       this.writer = new LogWriter({ ...this.options, from: loaded.tail });
       this.size = loaded.size;
       return true;
@@ -162,16 +171,16 @@ export class FileLog {
 
 }
 
-/** Verifies a log's text against its head file: where its chain ends, its head, and its size in bytes; ERR_TRACE_LOG if broken. */
-function load(path: string, text: string): { tail: ChainState; head: HeadMark | null; size: number } {
+/** Verifies a log (none yet: empty) against its head file: where its chain ends, its head, and its size in bytes; ERR_TRACE_LOG if broken. */
+function load(path: string, exists: boolean): { tail: ChainState; head: HeadMark | null; size: number } {
   const head = readHead(path);
   if (head === 'malformed') throw brokenLog(path, { kind: 'malformed', line: 0, seq: null, detail: `the head file ${headPathOf(path)} is malformed` });
-  const report = verifyLog(text, { head });
+  const { report, size } = exists ? verifyFileOrFail(path, head) : { report: verifyLog('', { head }), size: 0 };
   if (!report.ok) throw brokenLog(path, report.problem);
   if (head === null && report.tail.seq > 0) {
     throw brokenLog(path, { kind: 'truncated', line: 0, seq: null, detail: `it has ${report.tail.seq} entries but no head file ${headPathOf(path)}` });
   }
-  return { tail: report.tail, head, size: Buffer.byteLength(text) };
+  return { tail: report.tail, head, size };
 }
 
 function brokenLog(path: string, p: ChainProblem): Error {

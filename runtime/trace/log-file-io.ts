@@ -68,21 +68,20 @@ export function fileSize(path: string): number {
   }
 }
 
-/** The file's text; undefined when it does not exist and `create` (after making its directory). */
-export function readText(path: string, create: boolean): string | undefined {
+/** Whether the log file exists; its directory is made when it does not. */
+export function logExists(path: string): boolean {
   try {
-    return readFileSync(path, 'utf8');
+    statSync(path);
+    return true;
   } catch (err) {
-    if (create && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-      try {
-        mkdirSync(dirname(path), { recursive: true });
-      } catch (mkdirErr) {
-        throw aosError('ERR_TRACE_LOG', `cannot create the directory of ${path}`, { file: path }, mkdirErr);
-      }
-      return undefined;
-    }
-    throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${path}`, { file: path }, err);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${path}`, { file: path }, err);
   }
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (mkdirErr) {
+    throw aosError('ERR_TRACE_LOG', `cannot create the directory of ${path}`, { file: path }, mkdirErr);
+  }
+  return false;
 }
 
 export function readHead(path: string): HeadMark | null | 'malformed' {

@@ -253,23 +253,35 @@ export interface ActorStats {
 
 /** Per actor, in actor order: turns, failures, denials and turn-time percentiles. */
 export function stats(records: readonly TraceRecord[]): ActorStats[] {
-  const by = new Map<string, { turns: number[]; failures: number; denials: number }>();
-  const of = (actor: string) => {
-    let s = by.get(actor);
-    if (s === undefined) by.set(actor, (s = { turns: [], failures: 0, denials: 0 }));
+  const tally = new StatsTally();
+  for (const r of records) tally.add(r);
+  return tally.result();
+}
+
+/** `stats`, a record at a time (a log read line by line keeps only these counts). */
+export class StatsTally {
+  private readonly by = new Map<string, { turns: number[]; failures: number; denials: number }>();
+
+  private of(actor: string): { turns: number[]; failures: number; denials: number } {
+    let s = this.by.get(actor);
+    if (s === undefined) this.by.set(actor, (s = { turns: [], failures: 0, denials: 0 }));
     return s;
-  };
-  for (const r of records) {
-    if (r.type === 'envelope' && r.event === 'turn.finished') of(r.actor).turns.push(r.durationMs ?? 0);
-    else if (r.type === 'envelope' && r.event === 'failed') of(r.actor).failures += 1;
-    else if (r.type === 'decision' && !r.allow) of(r.actor).denials += 1;
   }
-  return [...by.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([actor, s]) => {
-      const sorted = s.turns.sort((x, y) => x - y);
-      return { actor, turns: sorted.length, failures: s.failures, denials: s.denials, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
-    });
+
+  add(r: TraceRecord): void {
+    if (r.type === 'envelope' && r.event === 'turn.finished') this.of(r.actor).turns.push(r.durationMs ?? 0);
+    else if (r.type === 'envelope' && r.event === 'failed') this.of(r.actor).failures += 1;
+    else if (r.type === 'decision' && !r.allow) this.of(r.actor).denials += 1;
+  }
+
+  result(): ActorStats[] {
+    return [...this.by.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([actor, s]) => {
+        const sorted = s.turns.sort((x, y) => x - y);
+        return { actor, turns: sorted.length, failures: s.failures, denials: s.denials, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
+      });
+  }
 }
 
 /** Nearest-rank percentile of ascending values. */

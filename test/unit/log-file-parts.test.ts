@@ -1,0 +1,120 @@
+// A trace log file read in parts (a log can be larger than a string can be): lines forward and
+// backward across chunk boundaries (multi-byte characters split, lines longer than a chunk,
+// blank lines, no final newline), verifyFile giving exactly verifyLog's report on the whole text
+// however small the parts (a gap in one part that is an entry further on is reordered, not
+// deleted), and the queries over the file giving what they give over all its records.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { answerFileQuery, answerQuery, forEachLine, forEachLineBackward, LogWriter, recordsOfLog, verifyFile, verifyLog, type HeadMark, type TraceQuery } from 'autonomy-os/internal';
+import { readFileSync } from 'node:fs';
+import { CHAIN, OTHER_CHAIN, recordsInput, writeChainLog } from '../helpers/trace-chain.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'aos-log-parts-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+function file(text: string): string {
+  const path = join(dir, `f${files++}.log`);
+  writeFileSync(path, text);
+  return path;
+}
+
+const TEXTS = ['', 'a', 'a\n', 'ab\n\ncd', '\n', 'é😀x\nyy\n', `${'é'.repeat(5_000)}\nshort\n${'z'.repeat(3_000)}`];
+const CHUNKS = [1, 3, 7, 64, 1 << 20];
+
+describe('log file parts', () => {
+  test('log file parts - lines forward: each line, whether a newline ended it and its bytes, whatever the chunk', () => {
+    for (const text of TEXTS) {
+      const parts = text.split('\n');
+      const endsTerminated = text.endsWith('\n') || text === '';
+      const want = (endsTerminated ? parts.slice(0, -1) : parts).map((line, i, all) => [line, i < all.length - 1 || endsTerminated, Buffer.byteLength(line) + (i < all.length - 1 || endsTerminated ? 1 : 0)]);
+      for (const chunk of CHUNKS) {
+        const got: unknown[] = [];
+        forEachLine(file(text), (line, terminated, bytes) => void got.push([line, terminated, bytes]), chunk);
+        expect(got, `${JSON.stringify(text.slice(0, 20))} in chunks of ${chunk}`).toEqual(want);
+      }
+    }
+  });
+
+  test('log file parts - lines backward: last to first, whatever the chunk; stopping early reads no further', () => {
+    for (const text of TEXTS) {
+      const parts = text.split('\n');
+      const want = (text.endsWith('\n') || text === '' ? parts.slice(0, -1) : parts).reverse();
+      for (const chunk of CHUNKS) {
+        const got: string[] = [];
+        forEachLineBackward(file(text), (line) => void got.push(line), chunk);
+        expect(got, `${JSON.stringify(text.slice(0, 20))} in chunks of ${chunk}`).toEqual(want);
+      }
+    }
+    const seen: string[] = [];
+    forEachLineBackward(file('1\n2\n3\n4\n'), (line) => (seen.push(line), seen.length < 2), 2);
+    expect(seen).toEqual(['4', '3']);
+  });
+});
+
+/** 8 batches of 2 records, a checkpoint every 4 records: 12 lines. */
+function sample(): { lines: string[]; head: HeadMark } {
+  let t = 1_700_000_000_000;
+  const w = new LogWriter({ checkpointEvery: 4, now: () => t++ });
+  const lines: string[] = [];
+  for (let n = 1; n <= 8; n++) {
+    const input = recordsInput('n1', n, [{ type: 'test', at: n, node: 'n1', n }, { type: 'test', at: n, node: 'n1', n: -n }]);
+    lines.push(...new TextDecoder().decode(w.append(input)).split('\n').slice(0, -1));
+  }
+  return { lines, head: w.head };
+}
+
+describe('log file parts - verifyFile', () => {
+  const { lines, head } = sample();
+  const text = (ls: readonly string[]) => ls.map((l) => `${l}\n`).join('');
+  const edited = lines.findIndex((l, i) => i >= 4 && l.includes('"type":"test"'));
+  const swapped = [...lines];
+  [swapped[2], swapped[8]] = [swapped[8]!, swapped[2]!];
+  const cases: [string, string][] = [
+    ['intact', text(lines)],
+    ['an edited entry', text(lines.map((l, i) => (i === edited ? l.replace('"type":"test"', '"type":"tesT"') : l)))],
+    ['a deleted middle entry', text(lines.filter((_, i) => i !== 4))],
+    ['a deleted last entry', text(lines.slice(0, -1))],
+    ['an entry moved far ahead (reordered across parts)', text(swapped)],
+    ['an entry moved back', text([...lines.slice(0, 2), lines[9]!, ...lines.slice(2, 9), ...lines.slice(10)])],
+    ['a partial last line', text(lines).slice(0, -30)],
+    ['no final newline', text(lines).slice(0, -1)],
+    ['empty', ''],
+  ];
+
+  test('log file parts - verifyFile gives verifyLog\'s report on the whole text, part by part, for every kind of problem', () => {
+    for (const [label, t] of cases) {
+      const want = verifyLog(t, { head });
+      if (label !== 'intact' && label !== 'empty') expect(want.ok, label).toBe(false);
+      for (const partBytes of [1, 700, 1 << 20]) {
+        const { report, size } = verifyFile(file(t), head, partBytes);
+        expect(report, `${label}, parts of ${partBytes} bytes`).toEqual(want);
+        if (report.ok) expect(size).toBe(Buffer.byteLength(t));
+      }
+    }
+    expect(verifyFile(file(text(lines.slice(0, -1))), null).report.ok).toBe(true); // without its head, a short log is not a cut one
+  });
+});
+
+describe('log file parts - queries', () => {
+  test('log file parts - show, tail and stats over the file answer as over all its records', () => {
+    const path = writeChainLog(mkdtempSync(join(dir, 'chain-')));
+    const records = recordsOfLog(readFileSync(path, 'utf8'));
+    const queries: TraceQuery[] = [
+      { kind: 'show', correlationId: CHAIN },
+      { kind: 'show', correlationId: OTHER_CHAIN },
+      { kind: 'show', correlationId: 'f'.repeat(32) },
+      { kind: 'tail' },
+      { kind: 'tail', limit: 3 },
+      { kind: 'tail', limit: 1_000, type: 'turn.finished' },
+      { kind: 'tail', actor: 'billing/b1', limit: 2 },
+      { kind: 'tail', denied: true },
+      { kind: 'tail', type: 'trace' },
+      { kind: 'stats' },
+    ];
+    for (const q of queries) expect(answerFileQuery(path, q), JSON.stringify(q)).toEqual(answerQuery(records, q));
+    expect((answerFileQuery(path, { kind: 'show', correlationId: CHAIN }) as { records: unknown[] }).records.length).toBeGreaterThan(10);
+  });
+});
