@@ -33,7 +33,7 @@ import { TraceEmitter } from './trace/trace-emitter.js';
 import { OtelSpans } from './trace/otel.js';
 import { TRACER_TYPE, traceQuerySchema } from './trace/trace-query.js';
 import { TracePublisher } from './trace/trace-publisher.js';
-import { TraceStreams } from './trace/stream-log.js';
+import { TraceStreams } from './trace/trace-streams.js';
 import { openGovernance, type NodeGovernance } from './governance-start.js';
 import { WorkerRequests } from './worker-requests.js';
 import { ToolRegistry, type ToolRegistration } from './tools/tool-registry.js';

@@ -1,51 +1,92 @@
-// The queries of trace-query.ts over a log file, read line by line (log-lines.ts) instead of
-// whole: `show` decodes only the entries whose text names the chain, `tail` reads from the end
-// until it has its records, `stats` keeps counts only. So a query costs memory for its answer,
-// not for the log, and a log larger than a string can be is still read.
+// The queries of trace-query.ts over a log read entry by entry (a file's lines: log-lines.ts; a
+// stream's messages: stream-query.ts) instead of whole: `show` decodes only the entries whose
+// text names the chain, `tail` reads from the end until it has its records, `stats` keeps counts
+// only. So a query costs memory for its answer, not for the log, and a log larger than a string
+// can be is still read.
 
 import { forEachLine, forEachLineBackward } from './log-lines.js';
 import type { TraceRecord } from './records.js';
-import { chainOf, DEFAULT_TAIL_LIMIT, recordsOfEntry, StatsTally, tail, type TraceAnswer, type TraceQuery } from './trace-query.js';
+import { chainOf, DEFAULT_TAIL_LIMIT, recordsOfEntry, StatsTally, tail, type TailFilters, type TraceAnswer, type TraceQuery } from './trace-query.js';
+
+/** One chain's records, from the entries given in log order. */
+export class ChainCollector {
+  private readonly out: TraceRecord[] = [];
+  /** The id as JSON writes it: every record of the chain carries it, so an entry without it holds none. */
+  private readonly written: string;
+
+  constructor(readonly correlationId: string) {
+    this.written = JSON.stringify(correlationId).slice(1, -1);
+  }
+
+  add(entry: string): void {
+    if (entry.includes(this.written)) recordsOfEntry(entry, this.out);
+  }
+
+  result(): TraceRecord[] {
+    return chainOf(this.out, this.correlationId);
+  }
+}
+
+/** `tail`, from the entries given last to first; `add` says whether it wants more. */
+export class TailCollector {
+  private readonly found: TraceRecord[][] = [];
+  private count = 0;
+  private readonly limit: number;
+
+  constructor(private readonly filters: TailFilters = {}) {
+    this.limit = filters.limit ?? DEFAULT_TAIL_LIMIT;
+  }
+
+  add(entry: string): boolean {
+    const matches = tail(recordsOfEntry(entry), { ...this.filters, limit: this.limit - this.count });
+    if (matches.length > 0) this.found.push(matches);
+    this.count += matches.length;
+    return this.count < this.limit;
+  }
+
+  result(): TraceRecord[] {
+    return [...this.found].reverse().flat();
+  }
+}
+
+/** `stats`, from every entry. */
+export class StatsCollector {
+  private readonly tally = new StatsTally();
+  private readonly records: TraceRecord[] = [];
+
+  add(entry: string): void {
+    this.records.length = 0;
+    for (const r of recordsOfEntry(entry, this.records)) this.tally.add(r);
+  }
+
+  result(): ReturnType<StatsTally['result']> {
+    return this.tally.result();
+  }
+}
+
+export const tailFilters = (q: Extract<TraceQuery, { kind: 'tail' }>): TailFilters => ({ limit: q.limit, actor: q.actor, type: q.type, denied: q.denied });
 
 /** The answer to a query over a log file (what answerQuery gives over all its records). */
 export function answerFileQuery(path: string, query: TraceQuery): TraceAnswer {
   switch (query.kind) {
     case 'show':
       return { kind: 'show', correlationId: query.correlationId, records: chainOfFile(path, query.correlationId) };
-    case 'tail':
-      return { kind: 'tail', records: tailOfFile(path, { limit: query.limit, actor: query.actor, type: query.type, denied: query.denied }) };
+    case 'tail': {
+      const c = new TailCollector(tailFilters(query));
+      forEachLineBackward(path, (line) => c.add(line));
+      return { kind: 'tail', records: c.result() };
+    }
     case 'stats': {
-      const tally = new StatsTally();
-      const records: TraceRecord[] = [];
-      forEachLine(path, (line) => {
-        records.length = 0;
-        for (const r of recordsOfEntry(line, records)) tally.add(r);
-      });
-      return { kind: 'stats', actors: tally.result() };
+      const c = new StatsCollector();
+      forEachLine(path, (line) => c.add(line));
+      return { kind: 'stats', actors: c.result() };
     }
   }
 }
 
-/** The chain's records: only entries whose text holds its id (as JSON writes it) can hold one: every record of it carries the id. */
+/** One chain's records in a log file. */
 export function chainOfFile(path: string, correlationId: string): TraceRecord[] {
-  const out: TraceRecord[] = [];
-  const written = JSON.stringify(correlationId).slice(1, -1);
-  forEachLine(path, (line) => {
-    if (line.includes(written)) recordsOfEntry(line, out);
-  });
-  return chainOf(out, correlationId);
-}
-
-/** `tail` over a file: the last entries first, until the limit is reached. */
-export function tailOfFile(path: string, filters: Parameters<typeof tail>[1] = {}): TraceRecord[] {
-  const limit = filters.limit ?? DEFAULT_TAIL_LIMIT;
-  const found: TraceRecord[][] = [];
-  let count = 0;
-  forEachLineBackward(path, (line) => {
-    const matches = tail(recordsOfEntry(line), { ...filters, limit: limit - count });
-    if (matches.length > 0) found.push(matches);
-    count += matches.length;
-    return count < limit;
-  });
-  return found.reverse().flat();
+  const c = new ChainCollector(correlationId);
+  forEachLine(path, (line) => c.add(line));
+  return c.result();
 }

@@ -45,11 +45,14 @@ export function remember(s: Seen | undefined, batch: number): Seen {
 /** Per node, the batches of these log entries (lines of a file log, or a stream's messages). */
 export function seenIn(entries: Iterable<string>): Record<string, Seen> {
   const seen: Record<string, Seen> = {};
-  for (const line of entries) {
-    const entry = line === '' ? undefined : parseEntry(line);
-    if (entry === undefined || typeof entry === 'string' || !('batch' in entry.body)) continue;
-    const header = batchHeader(entry.body.batch);
-    if (header !== undefined && !wasSeen(seen[header.node], header.batch)) seen[header.node] = remember(seen[header.node], header.batch);
-  }
+  for (const line of entries) noteSeen(seen, line);
   return seen;
+}
+
+/** Adds the batch of one log entry (nothing for a checkpoint or a line that is not an entry). */
+export function noteSeen(seen: Record<string, Seen>, line: string): void {
+  const entry = line === '' ? undefined : parseEntry(line);
+  if (entry === undefined || typeof entry === 'string' || !('batch' in entry.body)) return;
+  const header = batchHeader(entry.body.batch);
+  if (header !== undefined && !wasSeen(seen[header.node], header.batch)) seen[header.node] = remember(seen[header.node], header.batch);
 }

@@ -7,19 +7,17 @@
 // re-sent to another tracer is stored once: its Nats-Msg-Id is `<node>:<batch>` (within
 // JetStream's duplicate window), and the node remembers the batches in the stream (rebuilt when it
 // opens the stream; seen-batches.ts), so a batch re-sent later is not stored twice either. Opening
-// verifies the whole stream and refuses a broken one (ERR_TRACE_LOG), as a file log is refused.
+// verifies the whole stream, a message at a time, and refuses a broken one (ERR_TRACE_LOG), as a
+// file log is refused. The tools that reach it from a tracer: trace-streams.ts.
 
 import { type JetStreamClient, type JetStreamManager, type NatsConnection, RetentionPolicy, StorageType } from 'nats';
 import { aosError } from '../errors/aos-error.js';
-import type { z } from 'zod';
-import type { ToolRegistration, ToolSpec } from '../tools/tool-registry.js';
 import { LogWriter, type ChainState } from './hash-chain.js';
-import { parseEntry, verifyLog, type ChainProblem, type VerifyReport } from './verify-log.js';
-import type { TraceRecord } from './records.js';
-import { answerQuery, recordsOfEntry, type TraceAnswer } from './trace-query.js';
+import { parseEntry, type ChainProblem, type VerifyReport } from './verify-log.js';
 import { scanTraceBatch } from './trace-scan.js';
-import { remember, seenIn, wasSeen, type Seen } from './seen-batches.js';
-import { appendArgs, queryArgs, STREAM_NAME, TRACE_APPEND_TOOL, TRACE_QUERY_TOOL, type AppendResult } from './tracer-tools.js';
+import { noteSeen, remember, wasSeen, type Seen } from './seen-batches.js';
+import { PartVerifier } from './verify-file.js';
+import { STREAM_NAME, type AppendResult } from './tracer-tools.js';
 
 /** The one subject of a trace stream. */
 export function streamSubject(namespace: string, stream: string): string {
@@ -51,56 +49,94 @@ function checkName(stream: string): void {
   if (!STREAM_NAME.test(stream)) throw aosError('ERR_CONFIG', `a trace stream name is 1 to 64 letters, digits, - or _, got ${JSON.stringify(stream)}`, { stream });
 }
 
-/** Every message of a stream, in order (an ordered consumer). ERR_TRACE_LOG when there is no such stream. */
-export async function readStream(nc: NatsConnection, stream: string): Promise<StreamContents> {
+/** A stream's state; ERR_TRACE_LOG when there is no such stream. */
+async function streamState(jsm: JetStreamManager, stream: string): Promise<{ first_seq: number; last_seq: number; messages: number }> {
   checkName(stream);
-  const jsm = await nc.jetstreamManager();
-  let lastSeq: number;
-  let messages: number;
   try {
-    ({ last_seq: lastSeq, messages } = (await jsm.streams.info(stream)).state);
+    return (await jsm.streams.info(stream)).state;
   } catch (err) {
     if (apiCode(err) === JS_STREAM_NOT_FOUND) throw aosError('ERR_TRACE_LOG', `there is no trace stream ${stream}`, { stream }, err);
     throw aosError('ERR_TRACE_LOG', `cannot read the trace stream ${stream}`, { stream }, err);
   }
-  const entries: StreamContents['entries'] = [];
-  if (messages === 0) return { stream, lastSeq, entries };
+}
+
+/** Calls `fn` with every message of a stream, in order (an ordered consumer), a message at a time, until it returns false; resolves with the stream's last sequence. */
+export async function forEachEntry(nc: NatsConnection, stream: string, fn: (entry: { seq: number; text: string }) => boolean | void): Promise<number> {
+  const { last_seq: lastSeq, messages } = await streamState(await nc.jetstreamManager(), stream);
+  if (messages === 0) return lastSeq;
   const consumer = await nc.jetstream().consumers.get(stream);
   const iter = await consumer.consume({ max_messages: 256 });
   try {
     for await (const m of iter) {
-      entries.push({ seq: m.seq, text: decoder.decode(m.data) });
-      if (m.info.pending === 0 || m.seq >= lastSeq) break;
+      if (fn({ seq: m.seq, text: decoder.decode(m.data) }) === false || m.info.pending === 0 || m.seq >= lastSeq) break;
     }
   } finally {
     iter.stop();
   }
+  return lastSeq;
+}
+
+/** Calls `fn` with a stream's messages from the last one back (deleted ones skipped), one read each, until it returns false. */
+export async function forEachEntryBackward(nc: NatsConnection, stream: string, fn: (text: string) => boolean): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  const { first_seq: firstSeq, last_seq: lastSeq, messages } = await streamState(jsm, stream);
+  if (messages === 0) return;
+  for (let seq = lastSeq; seq >= firstSeq; seq--) {
+    let data: Uint8Array;
+    try {
+      data = (await jsm.streams.getMessage(stream, { seq })).data;
+    } catch (err) {
+      if (apiCode(err) === JS_NO_MESSAGE) continue;
+      throw aosError('ERR_TRACE_LOG', `cannot read the trace stream ${stream}`, { stream }, err);
+    }
+    if (!fn(decoder.decode(data))) return;
+  }
+}
+
+/** Every message of a stream, in order. ERR_TRACE_LOG when there is no such stream. */
+export async function readStream(nc: NatsConnection, stream: string): Promise<StreamContents> {
+  const entries: StreamContents['entries'] = [];
+  const lastSeq = await forEachEntry(nc, stream, (e) => void entries.push(e));
   return { stream, lastSeq, entries };
 }
 
 /**
- * Verifies a stream's entries as verifyLog does a file's lines, each at its stream sequence; and
- * its tail: entries deleted after the last one left are missing against the stream's last sequence.
+ * Verifies a stream's entries as verifyLog does a file's lines, each at its stream sequence (in
+ * parts: verify-file.ts); and its tail: entries deleted after the last one left are missing
+ * against the stream's last sequence.
  */
 export function verifyStreamContents(c: StreamContents): StreamVerifyReport {
-  const report = verifyLog(
-    c.entries.map((e) => e.text),
-    { places: c.entries.map((e) => e.seq) },
-  );
-  if (report.ok && report.tail.seq < c.lastSeq) {
+  const v = new PartVerifier(null, 'places');
+  for (const e of c.entries) if (!v.push(e.text, e.seq, e.text.length)) break;
+  return withStreamEnd(v.finish(), c.lastSeq, c.stream);
+}
+
+/** A stream verified a message at a time, and (for a tracer opening it) the batches it holds. */
+async function verifyStreamReading(nc: NatsConnection, stream: string): Promise<{ report: StreamVerifyReport; seen: Record<string, Seen> }> {
+  const v = new PartVerifier(null, 'places');
+  const seen: Record<string, Seen> = {};
+  const lastSeq = await forEachEntry(nc, stream, (e) => {
+    noteSeen(seen, e.text);
+    return v.push(e.text, e.seq, e.text.length);
+  });
+  return { report: withStreamEnd(v.finish(), lastSeq, stream), seen };
+}
+
+function withStreamEnd(report: VerifyReport, lastSeq: number, stream: string): StreamVerifyReport {
+  if (report.ok && report.tail.seq < lastSeq) {
     const problem: ChainProblem = {
       kind: 'truncated',
-      line: c.lastSeq,
+      line: lastSeq,
       seq: report.tail.seq + 1,
-      detail: `the stream's last sequence is ${c.lastSeq}; its last entry is seq ${report.tail.seq}: the messages after it were deleted`,
+      detail: `the stream's last sequence is ${lastSeq}; its last entry is seq ${report.tail.seq}: the messages after it were deleted`,
     };
-    return { ok: false, tail: report.tail, problem, stream: c.stream };
+    return { ok: false, tail: report.tail, problem, stream };
   }
-  return { ...report, stream: c.stream };
+  return { ...report, stream };
 }
 
 export async function verifyStream(nc: NatsConnection, stream: string): Promise<StreamVerifyReport> {
-  return verifyStreamContents(await readStream(nc, stream));
+  return (await verifyStreamReading(nc, stream)).report;
 }
 
 function brokenStream(stream: string, p: ChainProblem): Error {
@@ -128,7 +164,6 @@ export class StreamLog {
   private constructor(
     readonly stream: string,
     private readonly subject: string,
-    private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly js: JetStreamClient,
     private readonly options: StreamLogOptions,
@@ -155,12 +190,11 @@ export class StreamLog {
     } else if (!subjects.includes(subject)) {
       throw aosError('ERR_TRACE_LOG', `the stream ${stream} exists and does not hold ${subject}: not a trace stream of this namespace`, { stream, subject });
     }
-    const log = new StreamLog(stream, subject, nc, jsm, nc.jetstream(), options);
-    const contents = await readStream(nc, stream);
-    const report = verifyStreamContents(contents);
+    const log = new StreamLog(stream, subject, jsm, nc.jetstream(), options);
+    const { report, seen } = await verifyStreamReading(nc, stream);
     if (!report.ok) throw brokenStream(stream, report.problem);
     log.last = report.tail;
-    log.seen = seenIn(contents.entries.map((e) => e.text));
+    log.seen = seen;
     return log;
   }
 
@@ -225,48 +259,4 @@ export class StreamLog {
     throw aosError('ERR_TRACE_LOG', `could not append to the trace stream ${this.stream}: ${MAX_ATTEMPTS} attempts lost to other tracers`, { stream: this.stream });
   }
 
-  /** Every record of the stream, each batch followed by its mark (queries read them). */
-  async records(): Promise<TraceRecord[]> {
-    const out: TraceRecord[] = [];
-    for (const e of (await readStream(this.nc, this.stream)).entries) recordsOfEntry(e.text, out);
-    return out;
-  }
-}
-
-/** The trace streams open on a node, and the tools its tracer reaches them with. */
-export class TraceStreams {
-  private readonly logs = new Map<string, StreamLog>();
-
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly namespace: string,
-    private readonly register: (name: string, spec: ToolRegistration) => void,
-  ) {}
-
-  /** Opens a stream (creating it if missing) for this node's tracer; the tools are registered with the first. */
-  async open(stream: string): Promise<void> {
-    if (this.logs.has(stream)) return;
-    const log = await StreamLog.open(this.nc, this.namespace, stream);
-    if (this.logs.size === 0) {
-      const append: ToolSpec<z.infer<typeof appendArgs>, AppendResult> = {
-        input: appendArgs,
-        description: 'appends a trace batch to a trace stream (the tracer)',
-        run: (args, ctx) => this.log(args.stream).append(args.bytes, ctx.actor.id),
-      };
-      const query: ToolSpec<z.infer<typeof queryArgs>, TraceAnswer> = {
-        input: queryArgs,
-        description: 'answers a trace query over a trace stream (the tracer)',
-        run: async (args) => answerQuery(await this.log(args.stream).records(), args.query),
-      };
-      this.register(TRACE_APPEND_TOOL, append as ToolRegistration);
-      this.register(TRACE_QUERY_TOOL, query as ToolRegistration);
-    }
-    this.logs.set(stream, log);
-  }
-
-  private log(stream: string): StreamLog {
-    const log = this.logs.get(stream);
-    if (log === undefined) throw aosError('ERR_TRACE_LOG', `the trace stream ${stream} is not open on this node`, { stream });
-    return log;
-  }
 }

@@ -1,56 +1,83 @@
-// verifyLog over a log file read in parts (log-lines.ts), so that a log larger than a string can
-// be, or than a worker should hold, is verified all the same: each part continues the chain of
-// the one before, and the log's end is checked with the last. A gap found in one part may be an
-// entry that comes later (reordered, not deleted): the rest of the file is looked through for it.
+// verifyLog over a log read in parts (a file's lines: log-lines.ts; a stream's messages), so that
+// a log larger than a string can be, or than a thread should hold, is verified all the same: each
+// part continues the chain of the one before, and the log's end is checked with the last. A gap
+// found in one part may be an entry that comes later (reordered, not deleted): the entries after
+// it are looked through for it.
 
 import { EMPTY_CHAIN, type ChainState, type HeadMark } from './hash-chain.js';
 import { forEachLine, LINE_CHUNK_BYTES } from './log-lines.js';
 import { seqOf, verifyLog, type VerifyReport } from './verify-log.js';
 
-/** The report on the whole file, and its size in bytes as read. */
+export class PartVerifier {
+  private chain: ChainState = { ...EMPTY_CHAIN };
+  private texts: string[] = [];
+  private places: number[] = [];
+  private partSize = 0;
+  /** The line number of the part's first line (a file's lines are numbered one after the other). */
+  private firstLine = 1;
+  private failed: VerifyReport | undefined;
+  /** A gap found before the end: the seq it lacks, looked for in the entries after it. */
+  private lacking: { seq: number; report: VerifyReport & { ok: false } } | undefined;
+
+  constructor(
+    private readonly head: HeadMark | null,
+    /** `lines`: numbered from 1 (a file); `places`: each entry at the place given (a stream's sequences). */
+    private readonly numbering: 'lines' | 'places',
+    private readonly partBytes = LINE_CHUNK_BYTES,
+  ) {}
+
+  /** The next entry's text, at `place`; false once the report is known (nothing more is needed). */
+  push(text: string, place: number, bytes: number, terminated = true): boolean {
+    if (this.lacking !== undefined) {
+      if (seqOf(text) === this.lacking.seq) {
+        const p = this.lacking.report.problem;
+        this.failed = { ...this.lacking.report, problem: { ...p, kind: 'reordered', detail: `seq ${p.seq ?? '-'} comes before seq ${this.lacking.seq} (line ${place})` } };
+      }
+      return this.failed === undefined;
+    }
+    this.texts.push(text);
+    this.places.push(place);
+    this.partSize += bytes;
+    if (!terminated) this.check(true, false);
+    else if (this.partSize >= this.partBytes) this.check(false, true);
+    return this.failed === undefined;
+  }
+
+  /** The report, once every entry is in. */
+  finish(): VerifyReport {
+    if (this.failed === undefined && this.lacking !== undefined) this.failed = this.lacking.report;
+    if (this.failed === undefined) this.check(true, true);
+    return this.failed ?? { ok: true, tail: this.chain };
+  }
+
+  private check(last: boolean, terminated: boolean): void {
+    const options = { head: this.head, from: this.chain, more: !last };
+    const report =
+      this.numbering === 'places'
+        ? verifyLog(this.texts, { ...options, places: this.places })
+        : verifyLog(this.texts.length === 0 ? '' : this.texts.join('\n') + (terminated ? '\n' : ''), { ...options, firstLine: this.firstLine });
+    this.firstLine += this.texts.length;
+    this.texts = [];
+    this.places = [];
+    this.partSize = 0;
+    if (report.ok) this.chain = report.tail;
+    else if (report.problem.kind === 'deleted' && !last) this.lacking = { seq: report.tail.seq + 1, report };
+    else this.failed = report;
+  }
+}
+
+/** The report on a whole log file, and its size in bytes as read. */
 export function verifyFile(path: string, head: HeadMark | null, partBytes = LINE_CHUNK_BYTES): { report: VerifyReport; size: number } {
-  let chain: ChainState = { ...EMPTY_CHAIN };
-  let firstLine = 1;
-  let lines: string[] = [];
-  let partSize = 0;
-  let size = 0;
+  const v = new PartVerifier(head, 'lines', partBytes);
   let lineNo = 0;
-  let failed: VerifyReport | undefined;
-  /** A gap found before the end: the seq it lacks, looked for in the lines after it. */
-  let lacking: { seq: number; report: VerifyReport & { ok: false } } | undefined;
-
-  const check = (last: boolean, terminated: boolean): void => {
-    const text = lines.length === 0 ? '' : lines.join('\n') + (terminated ? '\n' : '');
-    const report = verifyLog(text, { head, from: chain, firstLine, more: !last });
-    firstLine += lines.length;
-    lines = [];
-    partSize = 0;
-    if (report.ok) chain = report.tail;
-    else if (report.problem.kind === 'deleted' && !last) lacking = { seq: report.tail.seq + 1, report };
-    else failed = report;
-  };
-
+  let size = 0;
   forEachLine(
     path,
     (line, terminated, bytes) => {
-      lineNo += 1;
       size += bytes;
-      if (lacking !== undefined) {
-        if (seqOf(line) !== lacking.seq) return true;
-        const p = lacking.report.problem;
-        failed = { ...lacking.report, problem: { ...p, kind: 'reordered', detail: `seq ${p.seq ?? '-'} comes before seq ${lacking.seq} (line ${lineNo})` } };
-        return false;
-      }
-      lines.push(line);
-      partSize += bytes;
-      if (terminated && partSize >= partBytes) check(false, true);
-      if (failed !== undefined) return false;
-      if (!terminated) check(true, false);
-      return failed === undefined;
+      return v.push(line, ++lineNo, bytes, terminated);
     },
     partBytes,
   );
-  if (failed === undefined && lacking !== undefined) failed = lacking.report;
-  if (failed === undefined && (lines.length > 0 || firstLine === 1 || head !== null)) check(true, true);
-  return { report: failed ?? { ok: true, tail: chain }, size };
+  return { report: v.finish(), size };
 }

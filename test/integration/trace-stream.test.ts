@@ -9,18 +9,23 @@ import { inject, describe, expect, test, vi } from 'vitest';
 import { StorageType, type NatsConnection } from 'nats';
 import { startTracer, type ActorSystem } from 'autonomy-os';
 import {
+  answerQuery,
+  answerStreamQuery,
   encodeTraceBatch,
   ERROR_HEADER,
   isBatchMark,
   readStream,
   recordsBatch,
   recordsOfEntry,
+  StreamLog,
   streamSubject,
   verifyStreamContents,
   type EnvelopeRecord,
+  type TraceQuery,
   type TraceRecord,
 } from 'autonomy-os/internal';
 import { rawClient } from '../helpers/nats.js';
+import { CHAIN, chainRecords, OTHER_CHAIN, recordsInput } from '../helpers/trace-chain.js';
 import { runAos } from '../helpers/processes.js';
 import { errorOf, fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
 
@@ -219,6 +224,43 @@ describe('trace stream', () => {
       const fake = (await readStream(nc, stream)).entries.filter((e) => e.text.includes('"node":"fake"'));
       expect(fake.map((e) => (JSON.parse(e.text) as { batch: { batch: number } }).batch.batch)).toEqual([1, 2]);
       expect(verifyStreamContents(await readStream(nc, stream))).toMatchObject({ ok: true });
+    } finally {
+      await deleteStream(nc, stream);
+    }
+  });
+
+  test('trace stream - show, tail and stats read the stream a message at a time and answer as over all its records; tail passes a deleted message', async () => {
+    const ns = uniqueNamespace();
+    const stream = uniqueStream();
+    const nc = await rawClient();
+    try {
+      const log = await StreamLog.open(nc, ns, stream, { checkpointEvery: 8 });
+      const records = chainRecords();
+      const third = Math.floor(records.length / 3);
+      for (const [n, part] of [records.slice(0, third), records.slice(third, 2 * third), records.slice(2 * third)].entries()) await log.append(recordsInput('n1', n + 1, part).bytes, 'tracer/t');
+      const queries: TraceQuery[] = [
+        { kind: 'show', correlationId: CHAIN },
+        { kind: 'show', correlationId: OTHER_CHAIN },
+        { kind: 'tail', limit: 4 },
+        { kind: 'tail', limit: 1_000, type: 'turn.finished' },
+        { kind: 'tail', denied: true },
+        { kind: 'stats' },
+      ];
+      const recordsNow = async () => {
+        const out: TraceRecord[] = [];
+        for (const e of (await readStream(nc, stream)).entries) recordsOfEntry(e.text, out);
+        return out;
+      };
+      let every = await recordsNow();
+      for (const q of queries) expect(await answerStreamQuery(nc, stream, q), JSON.stringify(q)).toEqual(answerQuery(every, q));
+      expect(await answerStreamQuery(nc, stream, { kind: 'show', correlationId: CHAIN })).toMatchObject({ records: expect.arrayContaining([expect.objectContaining({ correlationId: CHAIN })]) });
+
+      // The last message deleted: tail goes on from the one before.
+      const jsm = await nc.jetstreamManager();
+      const lastSeq = (await jsm.streams.info(stream)).state.last_seq;
+      await jsm.streams.deleteMessage(stream, lastSeq);
+      every = await recordsNow();
+      expect(await answerStreamQuery(nc, stream, { kind: 'tail', limit: 4 })).toEqual(answerQuery(every, { kind: 'tail', limit: 4 }));
     } finally {
       await deleteStream(nc, stream);
     }

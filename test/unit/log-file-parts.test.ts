@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { answerFileQuery, answerQuery, forEachLine, forEachLineBackward, LogWriter, recordsOfLog, verifyFile, verifyLog, type HeadMark, type TraceQuery } from 'autonomy-os/internal';
+import { answerFileQuery, answerQuery, forEachLine, forEachLineBackward, LogWriter, PartVerifier, recordsOfLog, verifyFile, verifyLog, type HeadMark, type TraceQuery } from 'autonomy-os/internal';
 import { readFileSync } from 'node:fs';
 import { CHAIN, OTHER_CHAIN, recordsInput, writeChainLog } from '../helpers/trace-chain.js';
 
@@ -95,6 +95,25 @@ describe('log file parts - verifyFile', () => {
       }
     }
     expect(verifyFile(file(text(lines.slice(0, -1))), null).report.ok).toBe(true); // without its head, a short log is not a cut one
+  });
+
+  test('log file parts - a stream\'s messages, each at its sequence, give verifyLog\'s report part by part too', () => {
+    const at = (ls: readonly string[]) => ls.map((l, i) => ({ text: l, seq: 101 + i }));
+    for (const [label, entries] of [
+      ['intact', at(lines)],
+      ['a deleted message', at(lines).filter((_, i) => i !== 4)],
+      ['an entry moved far ahead', at(swapped)],
+    ] as const) {
+      const want = verifyLog(
+        entries.map((e) => e.text),
+        { places: entries.map((e) => e.seq) },
+      );
+      for (const partBytes of [1, 700, 1 << 20]) {
+        const v = new PartVerifier(null, 'places', partBytes);
+        for (const e of entries) if (!v.push(e.text, e.seq, e.text.length)) break;
+        expect(v.finish(), `${label}, parts of ${partBytes} bytes`).toEqual(want);
+      }
+    }
   });
 });
 
