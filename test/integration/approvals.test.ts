@@ -286,6 +286,20 @@ describe('approvals - timeouts and escalation chains', () => {
   });
 });
 
+/** For node processes of the approval fixture (approvals/node.mjs): their policy file, the log their refunds are written to, and a client. */
+async function nodeProcesses(ns: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'aos-approvals-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const policyFile = join(dir, 'policy.json');
+  const log = join(dir, 'refunds.log');
+  writeFileSync(policyFile, JSON.stringify(approvalPolicy(ns)));
+  writeFileSync(log, '');
+  const refunds = () => readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { order: string; node: string });
+  const nc = await rawClient();
+  onTestFinished(() => nc.close());
+  return { policyFile, log, refunds, nc, client: new ApprovalClient(nc, { namespace: ns }) };
+}
+
 describe('approvals - durability', () => {
   test('two nodes: whichever answers the decision, the requester\'s node performs the action, once', async () => {
     const ns = uniqueNamespace();
@@ -315,16 +329,7 @@ describe('approvals - durability', () => {
 
   test('the node is killed while a request is pending; started again, the approval runs the action exactly once', async () => {
     const ns = uniqueNamespace();
-    const dir = mkdtempSync(join(tmpdir(), 'aos-approvals-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const policyFile = join(dir, 'policy.json');
-    const log = join(dir, 'refunds.log');
-    writeFileSync(policyFile, JSON.stringify(approvalPolicy(ns)));
-    writeFileSync(log, '');
-    const refunds = () => readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { order: string; node: string });
-    const nc = await rawClient();
-    onTestFinished(() => nc.close());
-    const client = new ApprovalClient(nc, { namespace: ns });
+    const { policyFile, log, refunds, nc, client } = await nodeProcesses(ns);
     const askAgent = async (value: unknown) => {
       const reply = await nc.request(`${ns}.actor.refunder.r1`, json(value), { timeout: 10_000 });
       return parseJson<{ pending?: string }>(reply.data);
@@ -367,16 +372,7 @@ describe('approvals - durability', () => {
 
 /** A node process of the approval fixture that has claimed an approved refund which never returns (`HANG-…`), and the request's id. */
 async function executingOnANode(ns: string, order: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'aos-approvals-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  const policyFile = join(dir, 'policy.json');
-  const log = join(dir, 'refunds.log');
-  writeFileSync(policyFile, JSON.stringify(approvalPolicy(ns)));
-  writeFileSync(log, '');
-  const refunds = () => readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { order: string; node: string });
-  const nc = await rawClient();
-  onTestFinished(() => nc.close());
-  const client = new ApprovalClient(nc, { namespace: ns });
+  const { policyFile, log, refunds, nc, client } = await nodeProcesses(ns);
   const node = await startNodeProcess('approvals/node.mjs', [inject('natsUrl'), ns, 'first', policyFile, log], 'first node');
   const reply = await nc.request(`${ns}.actor.refunder.r1`, json({ op: 'refund', amount: 970, order }), { timeout: 10_000 });
   const id = parseJson<{ pending: string }>(reply.data).pending;
