@@ -11,7 +11,7 @@ import { readStream, verifyStreamContents } from '../runtime/trace/stream-log.js
 import type { TraceRecord } from '../runtime/trace/records.js';
 import { decodeTraceBatch } from '../runtime/trace/trace-codec.js';
 import { forEachLine } from '../runtime/trace/log-lines.js';
-import { answerFileQuery, chainOfFile } from '../runtime/trace/log-query.js';
+import { chainOfFile, statsOfFile } from '../runtime/trace/log-query.js';
 import { buildCausalTree, chainOf, DEFAULT_TAIL_LIMIT, recordsOfEntry, stats, tail, type ActorStats } from '../runtime/trace/trace-query.js';
 import type { TraceHtmlFlags, TraceShowFlags, TraceSourceFlags, TraceStatsFlags, TraceTailFlags } from './args.js';
 import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL, gather, namespaceSubjects } from './control-client.js';
@@ -91,7 +91,7 @@ export async function runTraceStats(flags: TraceStatsFlags): Promise<number> {
   if (flags.file !== undefined || flags.stream !== undefined) {
     if (flags.file !== undefined) {
       checkLog(flags.file);
-      actors = readingLog(flags.file, () => (answerFileQuery(flags.file!, { kind: 'stats' }) as { actors: ActorStats[] }).actors);
+      actors = readingLog(flags.file, () => statsOfFile(flags.file!));
     } else actors = stats(await readStreamLog(flags.nats, flags.stream!));
   } else {
     const answer = await askTracer(flags, { op: 'stats', kind: 'stats' });

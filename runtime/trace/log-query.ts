@@ -6,7 +6,7 @@
 
 import { forEachLine, forEachLineBackward } from './log-lines.js';
 import type { TraceRecord } from './records.js';
-import { chainOf, DEFAULT_TAIL_LIMIT, recordsOfEntry, StatsTally, tail, type TailFilters, type TraceAnswer, type TraceQuery } from './trace-query.js';
+import { chainOf, DEFAULT_TAIL_LIMIT, recordsOfEntry, StatsTally, tail, type ActorStats, type TailFilters, type TraceAnswer, type TraceQuery } from './trace-query.js';
 
 /** One chain's records, from the entries given in log order. */
 export class ChainCollector {
@@ -59,7 +59,7 @@ export class StatsCollector {
     for (const r of recordsOfEntry(entry, this.records)) this.tally.add(r);
   }
 
-  result(): ReturnType<StatsTally['result']> {
+  result(): ActorStats[] {
     return this.tally.result();
   }
 }
@@ -76,12 +76,16 @@ export function answerFileQuery(path: string, query: TraceQuery): TraceAnswer {
       forEachLineBackward(path, (line) => c.add(line));
       return { kind: 'tail', records: c.result() };
     }
-    case 'stats': {
-      const c = new StatsCollector();
-      forEachLine(path, (line) => c.add(line));
-      return { kind: 'stats', actors: c.result() };
-    }
+    case 'stats':
+      return { kind: 'stats', actors: statsOfFile(path) };
   }
+}
+
+/** Per actor: turns, failures, denials and turn-time percentiles, of a log file. */
+export function statsOfFile(path: string): ActorStats[] {
+  const c = new StatsCollector();
+  forEachLine(path, (line) => c.add(line));
+  return c.result();
 }
 
 /** One chain's records in a log file. */
