@@ -1,5 +1,6 @@
-// The hash-chained trace log in a local file (format: hash-chain.ts). Opening verifies the whole
-// file and its `<log>.head` sidecar and refuses a broken log (ERR_TRACE_LOG); each batch is one
+// The hash-chained trace log in a local file (format: hash-chain.ts). Opening verifies the file
+// (read in parts; past verifyWholeUpTo, its last part only) and its `<log>.head` sidecar and
+// refuses a broken log (ERR_TRACE_LOG); each batch is one
 // vectored write, then the head moves: one write of fixed width over the old one (no rename, which
 // costs milliseconds on a busy disk), so the head never runs ahead of the log.
 // One writer at a time: a FileLog notices entries another FileLog appended since its own last
@@ -9,7 +10,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { aosError } from '../errors/aos-error.js';
 import { formatHead, LogWriter, type BatchInput, type ChainState, type HeadMark } from './hash-chain.js';
 import { appendParts, fileSize, headPathOf, logExists, readFrom, readHead } from './log-file-io.js';
-import { verifyFile } from './verify-file.js';
+import { verifyFile, verifyTail } from './verify-file.js';
 import { verifyLog, type ChainProblem, type VerifyReport } from './verify-log.js';
 
 export { describeHead, headPathOf } from './log-file-io.js';
@@ -30,8 +31,12 @@ export function verifyLogFile(path: string): FileVerifyReport {
 
 /** verifyFile, with a file that cannot be read as ERR_TRACE_LOG. */
 function verifyFileOrFail(path: string, head: HeadMark | null): ReturnType<typeof verifyFile> {
+  return readingOrFail(path, () => verifyFile(path, head));
+}
+
+function readingOrFail<T>(path: string, read: () => T): T {
   try {
-    return verifyFile(path, head);
+    return read();
   } catch (err) {
     throw aosError('ERR_TRACE_LOG', `cannot read the trace log ${path}`, { file: path }, err);
   }
@@ -42,7 +47,18 @@ export interface FileLogOptions {
   checkpointEvery?: number;
   /** The clock for each entry's `at` (default Date.now). */
   now?: () => number;
+  /**
+   * Opening verifies a log up to this size whole (default 1 GiB, about 5 s here); a larger one
+   * from its last `verifyTailBytes` to its head, so a tracer starts in bounded time. `aos trace
+   * verify` reads it all.
+   */
+  verifyWholeUpTo?: number;
+  /** How much of a large log's end opening verifies (default 64 MiB). */
+  verifyTailBytes?: number;
 }
+
+const VERIFY_WHOLE_UP_TO = 1024 * 1024 * 1024;
+const VERIFY_TAIL_BYTES = 64 * 1024 * 1024;
 
 /** The head file's size: `{"seq":…,"hash":"…","records":…,"batches":…,"checkpoints":…}` padded with spaces, and a newline. */
 const HEAD_WIDTH = 256;
@@ -71,7 +87,7 @@ export class FileLog {
    */
   static open(path: string, options: FileLogOptions = {}): FileLog {
     const exists = logExists(path);
-    const { tail, head, size } = load(path, exists);
+    const { tail, head, size } = load(path, exists, options);
     const log = new FileLog(path, new LogWriter({ ...options, from: tail }), size, options);
     if (!exists) log.create();
     // The head exists before the first entry, so a log with entries and no head is never a crash's doing.
@@ -94,7 +110,7 @@ export class FileLog {
     const mine = this.writer.head;
     if (head !== 'malformed' && head !== null && head.seq === mine.seq && head.hash === mine.hash && size === this.size) return false;
     if (size < this.size || head === 'malformed' || head === null) {
-      const loaded = load(this.path, true);
+      const loaded = load(this.path, true, this.options);
       this.writer = new LogWriter({ ...this.options, from: loaded.tail });
       this.size = loaded.size;
       return true;
@@ -172,9 +188,16 @@ export class FileLog {
 }
 
 /** Verifies a log (none yet: empty) against its head file: where its chain ends, its head, and its size in bytes; ERR_TRACE_LOG if broken. */
-function load(path: string, exists: boolean): { tail: ChainState; head: HeadMark | null; size: number } {
+function load(path: string, exists: boolean, options: FileLogOptions): { tail: ChainState; head: HeadMark | null; size: number } {
   const head = readHead(path);
   if (head === 'malformed') throw brokenLog(path, { kind: 'malformed', line: 0, seq: null, detail: `the head file ${headPathOf(path)} is malformed` });
+  if (exists && head !== null) {
+    const size = fileSize(path);
+    if (size > (options.verifyWholeUpTo ?? VERIFY_WHOLE_UP_TO)) {
+      const tail = readingOrFail(path, () => verifyTail(path, head, options.verifyTailBytes ?? VERIFY_TAIL_BYTES));
+      if (tail !== undefined) return { tail, head, size };
+    }
+  }
   const { report, size } = exists ? verifyFileOrFail(path, head) : { report: verifyLog('', { head }), size: 0 };
   if (!report.ok) throw brokenLog(path, report.problem);
   if (head === null && report.tail.seq > 0) {

@@ -4,9 +4,11 @@
 // found in one part may be an entry that comes later (reordered, not deleted): the entries after
 // it are looked through for it.
 
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { EMPTY_CHAIN, type ChainState, type HeadMark } from './hash-chain.js';
-import { forEachLine, LINE_CHUNK_BYTES } from './log-lines.js';
-import { seqOf, verifyLog, type VerifyReport } from './verify-log.js';
+import { forEachLine, forEachLineBackward, LINE_CHUNK_BYTES } from './log-lines.js';
+import { scanTraceBatch } from './trace-scan.js';
+import { parseEntry, seqOf, verifyLog, type ParsedEntry, type VerifyReport } from './verify-log.js';
 
 export class PartVerifier {
   private chain: ChainState = { ...EMPTY_CHAIN };
@@ -80,4 +82,54 @@ export function verifyFile(path: string, head: HeadMark | null, partBytes = LINE
     partBytes,
   );
   return { report: v.finish(), size };
+}
+
+/**
+ * The chain at a log's end, read from its last `tailBytes` only (from the first entry there on,
+ * taken as it stands): hashes, links, counts and checkpoints are checked from there, and the log
+ * must end with a whole line exactly at its head, whose counts it takes. Undefined when any of
+ * that does not hold: the caller verifies the whole log, which names the problem.
+ */
+export function verifyTail(path: string, head: HeadMark, tailBytes: number): ChainState | undefined {
+  if (head.records === undefined || !endsWithNewline(path)) return undefined;
+  const lines: string[] = [];
+  let bytes = 0;
+  let first: ParsedEntry | undefined;
+  forEachLineBackward(path, (line) => {
+    lines.push(line);
+    bytes += Buffer.byteLength(line) + 1;
+    if (bytes < tailBytes) return true;
+    const e = parseEntry(line);
+    if (typeof e === 'string') return true;
+    first = e;
+    return false;
+  });
+  // A log that small is read whole by the caller.
+  if (first === undefined) return undefined;
+  const before = recordsBefore(first);
+  if (before === undefined) return undefined;
+  const report = verifyLog(`${lines.reverse().join('\n')}\n`, { head, from: { seq: first.seq - 1, hash: first.prev, records: before, batches: 0, checkpoints: 0 } });
+  if (!report.ok || report.tail.seq !== head.seq || report.tail.records !== head.records) return undefined;
+  return { ...report.tail, batches: head.batches ?? 0, checkpoints: head.checkpoints ?? 0 };
+}
+
+/** The records in the log before an entry: a checkpoint's count, or a batch entry's count less what its batch holds. */
+function recordsBefore(e: ParsedEntry): number | undefined {
+  if ('checkpoint' in e.body) return e.body.checkpoint.count;
+  try {
+    return e.body.count - scanTraceBatch(new TextEncoder().encode(e.body.batch)).records;
+  } catch {
+    return undefined;
+  }
+}
+
+function endsWithNewline(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const last = Buffer.alloc(1);
+    return size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 10;
+  } finally {
+    closeSync(fd);
+  }
 }

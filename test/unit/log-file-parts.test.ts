@@ -4,11 +4,11 @@
 // however small the parts (a gap in one part that is an entry further on is reordered, not
 // deleted), and the queries over the file giving what they give over all its records.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { answerFileQuery, answerQuery, forEachLine, forEachLineBackward, LogWriter, PartVerifier, recordsOfLog, verifyFile, verifyLog, type HeadMark, type TraceQuery } from 'autonomy-os/internal';
+import { answerFileQuery, answerQuery, FileLog, forEachLine, forEachLineBackward, LogWriter, PartVerifier, recordsOfLog, verifyFile, verifyLog, verifyLogFile, type HeadMark, type TraceQuery } from 'autonomy-os/internal';
 import { readFileSync } from 'node:fs';
 import { CHAIN, OTHER_CHAIN, recordsInput, writeChainLog } from '../helpers/trace-chain.js';
 
@@ -135,5 +135,57 @@ describe('log file parts - queries', () => {
     ];
     for (const q of queries) expect(answerFileQuery(path, q), JSON.stringify(q)).toEqual(answerQuery(records, q));
     expect((answerFileQuery(path, { kind: 'show', correlationId: CHAIN }) as { records: unknown[] }).records.length).toBeGreaterThan(10);
+  });
+});
+
+describe('log file parts - a large log opened', () => {
+  /** A log of 40 batches (a checkpoint every 10 records), and what opening it whole says of its chain. */
+  function bigLog(): { path: string; whole: FileLog } {
+    const path = join(mkdtempSync(join(dir, 'big-')), 'trace.log');
+    let t = 1_700_000_000_000;
+    const log = FileLog.open(path, { checkpointEvery: 10, now: () => t++ });
+    for (let n = 1; n <= 40; n++) log.append(recordsInput('n1', n, [{ type: 'test', at: n, node: 'n1', n }, { type: 'test', at: n, node: 'n1', n: -n }, { type: 'test', at: n, node: 'n1', m: n }]));
+    return { path, whole: FileLog.open(path) };
+  }
+  const TAIL = { verifyWholeUpTo: 0, verifyTailBytes: 2_000 };
+
+  test('log file parts - past verifyWholeUpTo, opening verifies the last part to the head and continues the same chain', () => {
+    const { path, whole } = bigLog();
+    const tailOnly = FileLog.open(path, TAIL);
+    expect(tailOnly.chain).toEqual(whole.chain);
+    tailOnly.append(recordsInput('n1', 41, [{ type: 'test', at: 41, node: 'n1' }]));
+    const report = verifyLogFile(path);
+    expect(report).toMatchObject({ ok: true, tail: { seq: whole.chain.seq + 1, records: whole.chain.records + 1, batches: whole.chain.batches + 1 } });
+  });
+
+  test('log file parts - an edit in the part it verifies, or a last line cut, is refused as a whole open refuses it; an older edit is for aos trace verify', () => {
+    const { path } = bigLog();
+    const lines = readFileSync(path, 'utf8').split('\n');
+    const editAt = (i: number) => {
+      const copy = join(mkdtempSync(join(dir, 'edit-')), 'trace.log');
+      writeFileSync(copy, lines.map((l, j) => (j === i ? l.replace('"type":"test"', '"type":"tesT"') : l)).join('\n'));
+      writeFileSync(`${copy}.head`, readFileSync(`${path}.head`));
+      return copy;
+    };
+    const last = lines.length - 2; // the last entry (a newline ends the file)
+    const batchNear = (from: number, step: number) => {
+      let i = from;
+      while (!lines[i]!.includes('"type":"test"')) i += step;
+      return i;
+    };
+    const recent = editAt(batchNear(last, -1));
+    expect(() => FileLog.open(recent, TAIL)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'edited' }) }));
+
+    const old = editAt(batchNear(0, 1));
+    expect(() => FileLog.open(old)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG' }));
+    expect(FileLog.open(old, TAIL).chain.seq).toBeGreaterThan(0); // not read when opened past the limit
+    expect(verifyLogFile(old)).toMatchObject({ ok: false, problem: { kind: 'edited', line: 1 } });
+
+    const cut = join(mkdtempSync(join(dir, 'cut-')), 'trace.log');
+    writeFileSync(cut, readFileSync(path, 'utf8').slice(0, -1)); // no final newline
+    writeFileSync(`${cut}.head`, readFileSync(`${path}.head`));
+    expect(() => FileLog.open(cut, TAIL)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'truncated' }) }));
+    appendFileSync(cut, '\n');
+    expect(FileLog.open(cut, TAIL).chain.seq).toBeGreaterThan(0);
   });
 });
