@@ -4,15 +4,15 @@
 // (`<ns>.ctl.all.trace`) and take the first answer.
 
 import { writeFileSync } from 'node:fs';
-import type { Msg } from 'nats';
+import type { Msg, NatsConnection } from 'nats';
 import { aosError, fromWire } from '../runtime/errors/aos-error.js';
 import { verifyLogFile } from '../runtime/trace/file-log.js';
-import { readStream, verifyStreamContents } from '../runtime/trace/stream-log.js';
+import { forEachEntry, forEachEntryBackward, verifyStream } from '../runtime/trace/stream-log.js';
 import type { TraceRecord } from '../runtime/trace/records.js';
 import { decodeTraceBatch } from '../runtime/trace/trace-codec.js';
 import { forEachLine } from '../runtime/trace/log-lines.js';
-import { chainOfFile, statsOfFile } from '../runtime/trace/log-query.js';
-import { buildCausalTree, chainOf, DEFAULT_TAIL_LIMIT, recordsOfEntry, stats, tail, type ActorStats } from '../runtime/trace/trace-query.js';
+import { ChainCollector, chainOfFile, StatsCollector, statsOfFile, TailCollector } from '../runtime/trace/log-query.js';
+import { buildCausalTree, DEFAULT_TAIL_LIMIT, recordsOfEntry, tail, type ActorStats } from '../runtime/trace/trace-query.js';
 import type { TraceHtmlFlags, TraceShowFlags, TraceSourceFlags, TraceStatsFlags, TraceTailFlags } from './args.js';
 import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL, gather, namespaceSubjects } from './control-client.js';
 import { progress } from './output.js';
@@ -25,10 +25,10 @@ const SEEN_BATCHES = 4_096;
 
 export async function runTraceTail(flags: TraceTailFlags): Promise<number> {
   if (flags.stream !== undefined) {
-    const records = await readStreamLog(flags.nats, flags.stream);
-    const picked = tail(records, { limit: flags.denied === true ? records.length : (flags.limit ?? DEFAULT_TAIL_LIMIT), ...(flags.actor === undefined ? {} : { actor: flags.actor }), ...(flags.type === undefined ? {} : { type: flags.type }) });
-    const shown = flags.denied === true ? picked.filter(isDenied).slice(-(flags.limit ?? DEFAULT_TAIL_LIMIT)) : picked;
-    for (const r of shown) process.stdout.write(flags.json === true ? `${JSON.stringify(r)}\n` : `${tailLine(r)}\n`);
+    const filters = { limit: flags.limit ?? DEFAULT_TAIL_LIMIT, ...(flags.actor === undefined ? {} : { actor: flags.actor }), ...(flags.type === undefined ? {} : { type: flags.type }) };
+    const c = new TailCollector(filters, flags.denied === true ? isDenied : undefined);
+    await readingStream(flags.nats, flags.stream, (nc, stream) => forEachEntryBackward(nc, stream, (text) => c.add(text)));
+    for (const r of c.result()) process.stdout.write(flags.json === true ? `${JSON.stringify(r)}\n` : `${tailLine(r)}\n`);
     return 0;
   }
   const url = flags.nats ?? DEFAULT_NATS_URL;
@@ -92,7 +92,11 @@ export async function runTraceStats(flags: TraceStatsFlags): Promise<number> {
     if (flags.file !== undefined) {
       checkLog(flags.file);
       actors = readingLog(flags.file, () => statsOfFile(flags.file!));
-    } else actors = stats(await readStreamLog(flags.nats, flags.stream!));
+    } else {
+      const c = new StatsCollector();
+      await readingStream(flags.nats, flags.stream!, (nc, stream) => forEachEntry(nc, stream, (e) => c.add(e.text)));
+      actors = c.result();
+    }
   } else {
     const answer = await askTracer(flags, { op: 'stats', kind: 'stats' });
     if (answer === undefined) return 1;
@@ -135,10 +139,19 @@ interface Chain {
 async function chainFrom(flags: TraceSourceFlags, asked: string): Promise<Chain | undefined> {
   if (flags.file !== undefined) return chainOfLog(flags.file, asked);
   if (flags.stream !== undefined) {
-    const all = await readStreamLog(flags.nats, flags.stream);
-    const correlationId = resolveChain(correlationIds(all), asked);
-    if (correlationId === undefined) return undefined;
-    return { correlationId, records: chainOf(all, correlationId) };
+    return readingStream(flags.nats, flags.stream, async (nc, stream) => {
+      const chainOfStream = async (id: string) => {
+        const c = new ChainCollector(id);
+        await forEachEntry(nc, stream, (e) => c.add(e.text));
+        return c.result();
+      };
+      const records = await chainOfStream(asked);
+      if (records.length > 0) return { correlationId: asked, records };
+      const ids = new Set<string>();
+      await forEachEntry(nc, stream, (e) => void correlationIds(recordsOfEntry(e.text), ids));
+      const correlationId = resolveChain(ids, asked);
+      return correlationId === undefined ? undefined : { correlationId, records: await chainOfStream(correlationId) };
+    });
   }
   const answer = await askTracer(flags, { op: 'show', kind: 'show', correlationId: asked });
   if (answer === undefined) return undefined;
@@ -205,20 +218,17 @@ function readingLog<T>(file: string, read: () => T): T {
   }
 }
 
-/** A trace stream's records; warns (stderr) when it does not verify, and reads it anyway. No such stream is ERR_TRACE_LOG. */
-async function readStreamLog(nats: string | undefined, stream: string): Promise<TraceRecord[]> {
+/** What `read` finds in a trace stream, a message at a time; warns (stderr) when it does not verify, and reads it anyway. No such stream is ERR_TRACE_LOG. */
+async function readingStream<T>(nats: string | undefined, stream: string, read: (nc: NatsConnection, stream: string) => Promise<T>): Promise<T> {
   const url = nats ?? DEFAULT_NATS_URL;
   const nc = await connectNats(url, 'aos-trace');
   try {
-    const contents = await readStream(nc, stream);
-    const report = verifyStreamContents(contents);
+    const report = await verifyStream(nc, stream);
     if (!report.ok) {
       const p = report.problem;
       progress(`warning: the stream ${stream} does not verify (${p.kind} at stream sequence ${p.line}): showing what it holds; \`aos trace verify --stream ${stream}\` says more`);
     }
-    const out: TraceRecord[] = [];
-    for (const e of contents.entries) recordsOfEntry(e.text, out);
-    return out;
+    return await read(nc, stream);
   } finally {
     await nc.close();
   }

@@ -33,12 +33,17 @@ export class TailCollector {
   private count = 0;
   private readonly limit: number;
 
-  constructor(private readonly filters: TailFilters = {}) {
+  constructor(
+    private readonly filters: TailFilters = {},
+    /** Only records this keeps, besides the filters. */
+    private readonly keep?: (r: TraceRecord) => boolean,
+  ) {
     this.limit = filters.limit ?? DEFAULT_TAIL_LIMIT;
   }
 
   add(entry: string): boolean {
-    const matches = tail(recordsOfEntry(entry), { ...this.filters, limit: this.limit - this.count });
+    const records = recordsOfEntry(entry);
+    const matches = tail(this.keep === undefined ? records : records.filter(this.keep), { ...this.filters, limit: this.limit - this.count });
     if (matches.length > 0) this.found.push(matches);
     this.count += matches.length;
     return this.count < this.limit;

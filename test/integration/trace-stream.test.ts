@@ -168,6 +168,7 @@ describe('trace stream', () => {
       await startTracer(system, { stream });
       const echo = await system.spawn(fixture('echo.ts'), { type: 'echo', key: 'e' });
       const reply = await echo.ask<{ correlationId: string }>({ text: 'hi' });
+      expect((await errorOf(() => echo.ask({ nope: 1 }))).code).toBe('ERR_INPUT_SCHEMA');
       await drained(system);
       const url = inject('natsUrl');
       const show = await runAos(['trace', 'show', reply.correlationId, '--stream', stream, '--nats', url, '--json']);
@@ -177,6 +178,12 @@ describe('trace stream', () => {
       expect(JSON.parse(stats.stdout)).toContainEqual(expect.objectContaining({ actor: echo.id, turns: 1 }));
       const tail = await runAos(['trace', 'tail', '--stream', stream, '--nats', url, '--actor', echo.id, '--type', 'turn.finished', '--json']);
       expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l) as { actor: string })).toEqual([expect.objectContaining({ actor: echo.id, correlationId: reply.correlationId })]);
+      const abbreviated = await runAos(['trace', 'show', reply.correlationId.slice(0, 12), '--stream', stream, '--nats', url, '--json']);
+      expect(JSON.parse(abbreviated.stdout)).toEqual(JSON.parse(show.stdout));
+      const denied = await runAos(['trace', 'tail', '--stream', stream, '--nats', url, '--denied', '--json']);
+      const refused = denied.stdout.trim().split('\n').map((l) => JSON.parse(l) as { outcome?: string; type: string });
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused.every((r) => r.outcome === 'ERR_INPUT_SCHEMA')).toBe(true);
       const usage = await runAos(['trace', 'show', reply.correlationId, '--stream', stream, '--file', 'x.log']);
       expect(usage.code).toBe(2);
 
