@@ -12,6 +12,18 @@ export function progress(message: string, prefix = 'aos'): void {
   process.stderr.write(`${prefix}: ${message}\n`);
 }
 
+/** For a long read: how far it got (`verifying trace.log: 512 of 1,200 MB…`), at most once a second and only after the first. */
+export function readProgress(what: string, unit: 'MB' | 'messages', say: (line: string) => void = progress, now: () => number = Date.now): (done: number, total: number) => void {
+  let last = now();
+  const fmt = (n: number) => Math.round(unit === 'MB' ? n / 1e6 : n).toLocaleString('en-US');
+  return (done, total) => {
+    const t = now();
+    if (t - last < 1_000) return;
+    last = t;
+    say(`${what}: ${fmt(done)} of ${fmt(total)} ${unit}…`);
+  };
+}
+
 /** One line for any error: `CODE: message` for runtime errors, with the cause's message when there is one. */
 export function describeError(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);

@@ -9,7 +9,7 @@ import type { ChainProblem, VerifyReport } from '../runtime/trace/verify-log.js'
 import { verifyStream } from '../runtime/trace/stream-log.js';
 import type { TraceVerifyFlags } from './args.js';
 import { connectNats, DEFAULT_NATS_URL } from './control-client.js';
-import { progress } from './output.js';
+import { progress, readProgress } from './output.js';
 
 export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
   let report: VerifyReport;
@@ -18,13 +18,13 @@ export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
     const url = flags.nats ?? DEFAULT_NATS_URL;
     const nc = await connectNats(url, 'aos-trace-verify');
     try {
-      report = await verifyStream(nc, flags.stream);
+      report = await verifyStream(nc, flags.stream, readProgress(`verifying the stream ${flags.stream}`, 'messages'));
     } finally {
       await nc.close();
     }
     source = { stream: flags.stream };
   } else {
-    const r = verifyLogFile(flags.file!);
+    const r = verifyLogFile(flags.file!, readProgress(`verifying ${flags.file!}`, 'MB'));
     report = r;
     source = { file: r.file, headFile: r.headFile };
   }

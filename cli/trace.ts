@@ -15,7 +15,7 @@ import { ChainCollector, chainOfFile, StatsCollector, statsOfFile, TailCollector
 import { buildCausalTree, DEFAULT_TAIL_LIMIT, recordsOfEntry, tail, type ActorStats } from '../runtime/trace/trace-query.js';
 import type { TraceHtmlFlags, TraceShowFlags, TraceSourceFlags, TraceStatsFlags, TraceTailFlags } from './args.js';
 import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL, gather, namespaceSubjects } from './control-client.js';
-import { progress } from './output.js';
+import { progress, readProgress } from './output.js';
 import { renderTraceHtml } from './trace-html.js';
 import { isDenied, renderStats, renderTree, tailLine } from './trace-text.js';
 
@@ -202,7 +202,7 @@ function resolveChain(ids: ReadonlySet<string>, asked: string): string | undefin
 
 /** Warns (stderr) when a log does not verify: what it holds is shown anyway. A missing file is ERR_TRACE_LOG. */
 function checkLog(file: string): void {
-  const report = verifyLogFile(file);
+  const report = verifyLogFile(file, readProgress(`verifying ${file}`, 'MB'));
   if (!report.ok) {
     const p = report.problem;
     progress(`warning: ${file} does not verify (${p.kind}${p.line === 0 ? '' : ` at line ${p.line}`}): showing what it holds; \`aos trace verify ${file}\` says more`);
@@ -223,7 +223,7 @@ async function readingStream<T>(nats: string | undefined, stream: string, read: 
   const url = nats ?? DEFAULT_NATS_URL;
   const nc = await connectNats(url, 'aos-trace');
   try {
-    const report = await verifyStream(nc, stream);
+    const report = await verifyStream(nc, stream, readProgress(`verifying the stream ${stream}`, 'messages'));
     if (!report.ok) {
       const p = report.problem;
       progress(`warning: the stream ${stream} does not verify (${p.kind} at stream sequence ${p.line}): showing what it holds; \`aos trace verify --stream ${stream}\` says more`);

@@ -10,7 +10,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { aosError } from '../errors/aos-error.js';
 import { formatHead, LogWriter, type BatchInput, type ChainState, type HeadMark } from './hash-chain.js';
 import { appendParts, fileSize, headPathOf, logExists, readFrom, readHead } from './log-file-io.js';
-import { verifyFile, verifyTail } from './verify-file.js';
+import { verifyFile, verifyTail, type ReadProgress } from './verify-file.js';
 import { verifyLog, type ChainProblem, type VerifyReport } from './verify-log.js';
 
 export { describeHead, headPathOf } from './log-file-io.js';
@@ -19,19 +19,19 @@ export { describeHead, headPathOf } from './log-file-io.js';
 export type FileVerifyReport = VerifyReport & { file: string; headFile: 'checked' | 'missing' };
 
 /** Verifies a log file against its head sidecar. A missing log is ERR_TRACE_LOG; a missing head is reported, not a failure. */
-export function verifyLogFile(path: string): FileVerifyReport {
+export function verifyLogFile(path: string, onProgress?: ReadProgress): FileVerifyReport {
   const head = readHead(path);
   if (head === 'malformed') {
-    const { report } = verifyFileOrFail(path, null);
+    const { report } = verifyFileOrFail(path, null, onProgress);
     const problem: ChainProblem = { kind: 'malformed', line: 0, seq: null, detail: `the head file ${headPathOf(path)} is not {"seq": n, "hash": <64 hex digits>}` };
     return { ...(report.ok ? { ok: false, tail: report.tail, problem } : report), file: path, headFile: 'checked' };
   }
-  return { ...verifyFileOrFail(path, head).report, file: path, headFile: head === null ? 'missing' : 'checked' };
+  return { ...verifyFileOrFail(path, head, onProgress).report, file: path, headFile: head === null ? 'missing' : 'checked' };
 }
 
 /** verifyFile, with a file that cannot be read as ERR_TRACE_LOG. */
-function verifyFileOrFail(path: string, head: HeadMark | null): ReturnType<typeof verifyFile> {
-  return readingOrFail(path, () => verifyFile(path, head));
+function verifyFileOrFail(path: string, head: HeadMark | null, onProgress?: ReadProgress): ReturnType<typeof verifyFile> {
+  return readingOrFail(path, () => verifyFile(path, head, undefined, onProgress));
 }
 
 function readingOrFail<T>(path: string, read: () => T): T {

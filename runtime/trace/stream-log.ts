@@ -16,7 +16,7 @@ import { LogWriter, type ChainState } from './hash-chain.js';
 import { parseEntry, type ChainProblem, type VerifyReport } from './verify-log.js';
 import { scanTraceBatch } from './trace-scan.js';
 import { noteSeen, remember, wasSeen, type Seen } from './seen-batches.js';
-import { PartVerifier } from './verify-file.js';
+import { PartVerifier, type ReadProgress } from './verify-file.js';
 import { STREAM_NAME, type AppendResult } from './tracer-tools.js';
 
 /** The one subject of a trace stream. */
@@ -112,10 +112,12 @@ export function verifyStreamContents(c: StreamContents): StreamVerifyReport {
 }
 
 /** A stream verified a message at a time, and (for a tracer opening it) the batches it holds. */
-async function verifyStreamReading(nc: NatsConnection, stream: string): Promise<{ report: StreamVerifyReport; seen: Record<string, Seen> }> {
+async function verifyStreamReading(nc: NatsConnection, stream: string, onProgress?: ReadProgress): Promise<{ report: StreamVerifyReport; seen: Record<string, Seen> }> {
   const v = new PartVerifier(null, 'places');
   const seen: Record<string, Seen> = {};
+  const total = onProgress === undefined ? 0 : (await streamState(await nc.jetstreamManager(), stream)).last_seq;
   const lastSeq = await forEachEntry(nc, stream, (e) => {
+    onProgress?.(e.seq, total);
     noteSeen(seen, e.text);
     return v.push(e.text, e.seq, e.text.length);
   });
@@ -135,8 +137,9 @@ function withStreamEnd(report: VerifyReport, lastSeq: number, stream: string): S
   return { ...report, stream };
 }
 
-export async function verifyStream(nc: NatsConnection, stream: string): Promise<StreamVerifyReport> {
-  return (await verifyStreamReading(nc, stream)).report;
+/** Verifies a stream, a message at a time; `onProgress` hears of the stream sequences done. */
+export async function verifyStream(nc: NatsConnection, stream: string, onProgress?: ReadProgress): Promise<StreamVerifyReport> {
+  return (await verifyStreamReading(nc, stream, onProgress)).report;
 }
 
 function brokenStream(stream: string, p: ChainProblem): Error {

@@ -4,7 +4,7 @@
 // found in one part may be an entry that comes later (reordered, not deleted): the entries after
 // it are looked through for it.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { EMPTY_CHAIN, type ChainState, type HeadMark } from './hash-chain.js';
 import { forEachLine, forEachLineBackward, LINE_CHUNK_BYTES } from './log-lines.js';
 import { scanTraceBatch } from './trace-scan.js';
@@ -68,15 +68,20 @@ export class PartVerifier {
   }
 }
 
+/** How far a long read got: bytes (or messages) done of all there are. */
+export type ReadProgress = (done: number, total: number) => void;
+
 /** The report on a whole log file, and its size in bytes as read. */
-export function verifyFile(path: string, head: HeadMark | null, partBytes = LINE_CHUNK_BYTES): { report: VerifyReport; size: number } {
+export function verifyFile(path: string, head: HeadMark | null, partBytes = LINE_CHUNK_BYTES, onProgress?: ReadProgress): { report: VerifyReport; size: number } {
   const v = new PartVerifier(head, 'lines', partBytes);
+  const total = onProgress === undefined ? 0 : statSync(path).size;
   let lineNo = 0;
   let size = 0;
   forEachLine(
     path,
     (line, terminated, bytes) => {
       size += bytes;
+      onProgress?.(size, total);
       return v.push(line, ++lineNo, bytes, terminated);
     },
     partBytes,
