@@ -10,6 +10,8 @@ import type { ApprovalItem } from './approval-types.js';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const MAX_TRIES = 20;
+/** Items a list reads at once. */
+const LIST_IN_FLIGHT = 64;
 
 export function approvalsBucket(namespace: string): string {
   return `${namespace.replace(/[^A-Za-z0-9_-]/g, '_')}-approvals`;
@@ -87,12 +89,18 @@ export class ApprovalStore {
     // Keys first: awaiting a get inside the keys iterator makes nats.js drop the keys not yet read.
     const keys: string[] = [];
     for await (const k of await this.kv.keys()) keys.push(k);
+    // The gets go out LIST_IN_FLIGHT at a time, not one after another: a bucket of thousands of
+    // items is read in round trips of that many.
     const items: ApprovalItem[] = [];
-    for (const k of keys) {
-      const s = await this.get(k);
-      if (s !== undefined) items.push(s.item);
-    }
-    return items.sort((a, b) => a.createdAt - b.createdAt);
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      while (next < keys.length) {
+        const s = await this.get(keys[next++]!);
+        if (s !== undefined) items.push(s.item);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LIST_IN_FLIGHT, keys.length) }, reader));
+    return items.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** Calls back with every item now in the bucket, then with every change, until `stop()`. */
