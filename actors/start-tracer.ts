@@ -12,15 +12,20 @@ import { TRACER_MODULE, TRACER_TYPE } from './index.js';
 export interface TracerOptions {
   /** The hash-chained log file (created, or continued when it exists and verifies). */
   file?: string;
+  /** With `file`: past this size, the file becomes a segment (`<file>.<last seq>`) and a new file continues the chain. Default: never. */
+  rotateBytes?: number;
   /** A JetStream stream (created with file storage if missing, or continued when it verifies), on subject `<ns>.tracelog.<stream>`. */
   stream?: string;
 }
 
 export async function startTracer(system: ActorSystem, options: TracerOptions): Promise<SupervisorHandle> {
   if ((options.file === undefined) === (options.stream === undefined)) throw aosError('ERR_CONFIG', 'startTracer needs exactly one of { file } and { stream }');
+  if (options.rotateBytes !== undefined && (options.file === undefined || !Number.isSafeInteger(options.rotateBytes) || options.rotateBytes < 1)) {
+    throw aosError('ERR_CONFIG', 'startTracer: rotateBytes is a positive integer, with { file }', { rotateBytes: options.rotateBytes });
+  }
   if (options.stream !== undefined) await system.openTraceStream(options.stream);
   const ns = system.subjects.prefix;
-  const config = options.file !== undefined ? { file: options.file } : { stream: options.stream };
+  const config = options.file !== undefined ? { file: options.file, ...(options.rotateBytes === undefined ? {} : { rotateBytes: options.rotateBytes }) } : { stream: options.stream };
   return system.supervise(
     defineSupervisor({
       name: 'trace',

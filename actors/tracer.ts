@@ -5,7 +5,6 @@
 // direct subject. A stream is reached through the kernel's tools `trace.append` and `trace.query`
 // (a worker holds no NATS connection: stream-log.ts), opened by startTracer.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { defineActor, type ActorContext, type RawInput } from 'autonomy-os/actor';
@@ -14,7 +13,7 @@ import { aosError } from '../runtime/errors/aos-error.js';
 import { FileLog } from '../runtime/trace/file-log.js';
 import { remember, seenIn, wasSeen, type Seen } from '../runtime/trace/seen-batches.js';
 import { scanTraceBatch, type ScannedBatch } from '../runtime/trace/trace-scan.js';
-import { answerFileQuery } from '../runtime/trace/log-query.js';
+import { answerFileQuery, eachLineBackward } from '../runtime/trace/log-query.js';
 import { traceQuerySchema, type TraceAnswer, type TraceQuery } from '../runtime/trace/trace-query.js';
 import { STREAM_NAME, TRACE_APPEND_TOOL, TRACE_QUERY_TOOL, type AppendResult } from '../runtime/trace/tracer-tools.js';
 
@@ -22,6 +21,8 @@ import { STREAM_NAME, TRACE_APPEND_TOOL, TRACE_QUERY_TOOL, type AppendResult } f
 export interface TracerConfig {
   /** The log file (created with its directory if missing; relative to the node's working directory). */
   file?: string;
+  /** A file log past this size becomes a segment, and a new file continues its chain (log-segments.ts). */
+  rotateBytes?: number;
   /** The JetStream stream (opened on the node first: startTracer does it). */
   stream?: string;
 }
@@ -29,6 +30,7 @@ export interface TracerConfig {
 export interface TracerState {
   /** The log file, absolute (a file log). */
   file?: string;
+  rotateBytes?: number;
   /** The stream (a stream log). */
   stream?: string;
   /** Per node, the batches appended: every number up to `upTo`, and the runs above it in `above`. A
@@ -36,7 +38,10 @@ export interface TracerState {
   seen: Record<string, Seen>;
 }
 
-const configSchema = z.union([z.object({ file: z.string().min(1), stream: z.undefined().optional() }), z.object({ stream: z.string().regex(STREAM_NAME), file: z.undefined().optional() })]);
+const configSchema = z.union([
+  z.object({ file: z.string().min(1), rotateBytes: z.number().int().min(1).optional(), stream: z.undefined().optional() }),
+  z.object({ stream: z.string().regex(STREAM_NAME), file: z.undefined().optional(), rotateBytes: z.undefined().optional() }),
+]);
 
 const queryInput = z.object({ op: z.literal('query'), query: traceQuerySchema });
 
@@ -73,10 +78,10 @@ const MARK_SCAN_BYTES = 4 * 1024 * 1024;
 // first catches up with entries another thread's FileLog wrote (file-log.ts, resume).
 const logs = new Map<string, FileLog>();
 
-function logOf(file: string): FileLog {
+function logOf(file: string, rotateBytes: number | undefined): FileLog {
   let log = logs.get(file);
   if (log === undefined) {
-    log = FileLog.open(file);
+    log = FileLog.open(file, rotateBytes === undefined ? {} : { rotateBytes });
     logs.set(file, log);
   }
   return log;
@@ -90,8 +95,9 @@ export default defineActor({
     if (!config.success) throw aosError('ERR_CONFIG', `${ctx.self} needs config {file: string} or {stream: name}`, { actorId: ctx.self });
     if (config.data.stream !== undefined) return { stream: config.data.stream, seen: {} };
     const file = resolve(config.data.file);
-    logOf(file); // verifies the log: a broken one fails the spawn (ERR_TRACE_LOG), not the first batch
-    return { file, seen: lastBatches(file) };
+    const { rotateBytes } = config.data;
+    logOf(file, rotateBytes); // verifies the log: a broken one fails the spawn (ERR_TRACE_LOG), not the first batch
+    return { file, ...(rotateBytes === undefined ? {} : { rotateBytes }), seen: lastBatches(file) };
   },
   handle: async (state, msg, ctx) => {
     if (msg.op === 'query') {
@@ -109,7 +115,7 @@ export default defineActor({
       const r = await ctx.call<AppendResult>(TRACE_APPEND_TOOL, { stream: state.stream, bytes: msg.bytes });
       ctx.reply(r.duplicate ? { ok: true, appended: 0, duplicate: true } : { ok: true, appended: records });
     } else {
-      const log = logOf(state.file!);
+      const log = logOf(state.file!, state.rotateBytes);
       try {
         log.append({ bytes: msg.bytes, records, tracer: ctx.self });
       } catch (err) {
@@ -140,25 +146,14 @@ function replyFitting(ctx: ActorContext, answer: TraceAnswer): void {
   }
 }
 
-/** Per node, the batches of the log's entries, from the log's last MARK_SCAN_BYTES (re-sends are of recent batches). */
+/** Per node, the batches of the log's entries, from its last MARK_SCAN_BYTES (re-sends are of recent batches), in its segments too. */
 function lastBatches(file: string): Record<string, Seen> {
-  const fd = openSync(file, 'r');
-  let text: string;
-  try {
-    const size = fstatSync(fd).size;
-    const start = Math.max(0, size - MARK_SCAN_BYTES);
-    const buf = Buffer.alloc(size - start);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, start + got);
-      if (n === 0) break;
-      got += n;
-    }
-    text = buf.toString('utf8', 0, got);
-    // A scan that starts mid-file starts mid-line: that line is not read.
-    if (start > 0) text = text.slice(text.indexOf('\n') + 1);
-  } finally {
-    closeSync(fd);
-  }
-  return seenIn(text.split('\n'));
+  const lines: string[] = [];
+  let bytes = 0;
+  eachLineBackward(file, (line) => {
+    lines.push(line);
+    bytes += line.length + 1;
+    return bytes < MARK_SCAN_BYTES;
+  });
+  return seenIn(lines.reverse());
 }

@@ -19,7 +19,7 @@ export class UsageError extends Error {
 
 /** One line per command, shown by `aos help` and under a usage error of that command. */
 export const SYNOPSIS = {
-  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG [--ui] [--ui-port N] | --trace-stream NAME] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
+  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG [--trace-rotate-mb N] [--ui] [--ui-port N] | --trace-stream NAME] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
   tree: 'aos tree [--nats URL] [--namespace NS] [--timeout MS] [--json]',
   'policy check': 'aos policy check FILE [--namespace NS]',
   'policy apply': 'aos policy apply FILE [--nats URL] [--namespace NS] [--timeout MS]',
@@ -50,6 +50,8 @@ export interface StartFlags {
   policy?: string;
   /** Run a tracer on this node, appending the namespace's trace to this hash-chained log. */
   trace?: string;
+  /** Past this many megabytes, the --trace log's file becomes a segment and a new one continues the chain. */
+  traceRotateMb?: number;
   /** Run a tracer on this node, appending the namespace's trace to this JetStream stream (shared with other nodes' tracers). */
   traceStream?: string;
   /** Serve the trace page (cli/trace-ui.ts) over the --trace log on 127.0.0.1. */
@@ -264,6 +266,7 @@ function parseStart(args: string[]): Command {
     policy: { type: 'string' },
     trace: { type: 'string' },
     'trace-stream': { type: 'string' },
+    'trace-rotate-mb': { type: 'string' },
     ui: { type: 'boolean' },
     'ui-port': { type: 'string' },
     namespace: { type: 'string' },
@@ -281,6 +284,11 @@ function parseStart(args: string[]): Command {
   if (values['trace-stream'] !== undefined) {
     if (flags.trace !== undefined) throw new UsageError('--trace LOG and --trace-stream NAME both name the log: give one');
     flags.traceStream = nonEmpty('--trace-stream', values['trace-stream']);
+  }
+  if (values['trace-rotate-mb'] !== undefined) {
+    if (flags.trace === undefined) throw new UsageError('--trace-rotate-mb starts new segments of a --trace LOG: give it one');
+    if (!/^[1-9]\d{0,6}$/.test(values['trace-rotate-mb'])) throw new UsageError(`--trace-rotate-mb must be a positive number of megabytes, got ${JSON.stringify(values['trace-rotate-mb'])}`);
+    flags.traceRotateMb = Number(values['trace-rotate-mb']);
   }
   if (values['ui-port'] !== undefined) {
     if (values.ui !== true) throw new UsageError('--ui-port needs --ui');

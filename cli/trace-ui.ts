@@ -6,8 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TraceRecord } from '../runtime/trace/records.js';
-import { forEachLineBackward } from '../runtime/trace/log-lines.js';
-import { chainOfFile } from '../runtime/trace/log-query.js';
+import { chainOfFile, eachLineBackward } from '../runtime/trace/log-query.js';
 import { recordsOfEntry } from '../runtime/trace/trace-query.js';
 import { esc, renderTraceHtml } from './trace-html.js';
 
@@ -124,7 +123,7 @@ function latestRecords(file: string): TraceRecord[] {
     () => {
       const lines: string[] = [];
       let bytes = 0;
-      forEachLineBackward(file, (line) => {
+      eachLineBackward(file, (line) => {
         lines.push(line);
         bytes += line.length;
         return bytes < LATEST_BYTES;

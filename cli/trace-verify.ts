@@ -2,7 +2,8 @@
 // `<FILE>.head` sidecar (offline) or a JetStream stream (over --nats). Prints `ok: N records in B
 // batches, M checkpoints, head <hash12> (seq S)` (exit 0), or the first problem, `FAIL: <kind> at
 // line L (seq S[; node N, batch B, records X-Y]): <detail>` (exit 1; for a stream, `at stream
-// sequence L`); --json prints the report instead.
+// sequence L; in an earlier segment of the file, `of the segment <file>`); --json prints the
+// report instead. A log whose oldest segments were moved away is checked from the oldest one left.
 
 import { describeHead, headPathOf, verifyLogFile } from '../runtime/trace/file-log.js';
 import type { ChainProblem, VerifyReport } from '../runtime/trace/verify-log.js';
@@ -13,7 +14,7 @@ import { progress, readProgress } from './output.js';
 
 export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
   let report: VerifyReport;
-  let source: { file: string; headFile: 'checked' | 'missing' } | { stream: string };
+  let source: { file: string; headFile: 'checked' | 'missing'; startsAt?: number } | { stream: string };
   if (flags.stream !== undefined) {
     const url = flags.nats ?? DEFAULT_NATS_URL;
     const nc = await connectNats(url, 'aos-trace-verify');
@@ -26,7 +27,7 @@ export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
   } else {
     const r = verifyLogFile(flags.file!, readProgress(`verifying ${flags.file!}`, 'MB'));
     report = r;
-    source = { file: r.file, headFile: r.headFile };
+    source = { file: r.file, headFile: r.headFile, ...(r.startsAt === undefined ? {} : { startsAt: r.startsAt }) };
   }
   const { tail } = report;
   const head = { seq: tail.seq, hash: tail.hash };
@@ -37,13 +38,14 @@ export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
   }
   if (!report.ok) {
     const p = report.problem;
-    const place = 'stream' in source ? `at stream sequence ${p.line}` : `at line ${p.line}`;
+    const place = 'stream' in source ? `at stream sequence ${p.line}` : `at line ${p.line}${source.file === flags.file ? '' : ` of the segment ${source.file}`}`;
     const at = p.line === 0 ? `in ${headPathOf(flags.file!)}` : `${place} (seq ${p.seq ?? '-'}${holds(p)})`;
     process.stdout.write(`FAIL: ${p.kind} ${at}: ${p.detail}\n`);
     return 1;
   }
   if ('headFile' in source && source.headFile === 'missing') progress(`warning: no head file ${headPathOf(flags.file!)}: a cut-off tail cannot be detected`);
-  process.stdout.write(`ok: ${plural(tail.records, 'record')} in ${plural(tail.batches, 'batch', 'batches')}, ${plural(tail.checkpoints, 'checkpoint')}, ${describeHead(head)}\n`);
+  const from = 'startsAt' in source && source.startsAt !== undefined ? ` (from seq ${source.startsAt}: the segments before it are not here)` : '';
+  process.stdout.write(`ok: ${plural(tail.records, 'record')} in ${plural(tail.batches, 'batch', 'batches')}, ${plural(tail.checkpoints, 'checkpoint')}, ${describeHead(head)}${from}\n`);
   return 0;
 }
 

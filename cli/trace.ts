@@ -10,8 +10,7 @@ import { verifyLogFile } from '../runtime/trace/file-log.js';
 import { forEachEntry, forEachEntryBackward, verifyStream } from '../runtime/trace/stream-log.js';
 import type { TraceRecord } from '../runtime/trace/records.js';
 import { decodeTraceBatch } from '../runtime/trace/trace-codec.js';
-import { forEachLine } from '../runtime/trace/log-lines.js';
-import { ChainCollector, chainOfFile, StatsCollector, statsOfFile, TailCollector } from '../runtime/trace/log-query.js';
+import { ChainCollector, chainOfFile, eachLine, StatsCollector, statsOfFile, TailCollector } from '../runtime/trace/log-query.js';
 import { buildCausalTree, DEFAULT_TAIL_LIMIT, recordsOfEntry, tail, type ActorStats } from '../runtime/trace/trace-query.js';
 import type { TraceHtmlFlags, TraceShowFlags, TraceSourceFlags, TraceStatsFlags, TraceTailFlags } from './args.js';
 import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL, gather, namespaceSubjects } from './control-client.js';
@@ -181,7 +180,7 @@ function chainOfLog(file: string, asked: string): Chain | undefined {
     if (records.length > 0) return { correlationId: asked, records };
     const ids = new Set<string>();
     const some: TraceRecord[] = [];
-    forEachLine(file, (line) => {
+    eachLine(file, (line) => {
       some.length = 0;
       correlationIds(recordsOfEntry(line, some), ids);
     });

@@ -6,32 +6,52 @@
 // One writer at a time: a FileLog notices entries another FileLog appended since its own last
 // write (another worker thread's, the same actor's earlier turns) and continues after them.
 
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { aosError } from '../errors/aos-error.js';
 import { formatHead, LogWriter, type BatchInput, type ChainState, type HeadMark } from './hash-chain.js';
 import { appendParts, fileSize, headPathOf, logExists, readFrom, readHead } from './log-file-io.js';
-import { verifyFile, verifyTail, type ReadProgress } from './verify-file.js';
+import { logFiles, segmentName } from './log-segments.js';
+import { verifyFile, verifyTail, type ReadProgress, type VerifyFileOptions } from './verify-file.js';
 import { verifyLog, type ChainProblem, type VerifyReport } from './verify-log.js';
 
 export { describeHead, headPathOf } from './log-file-io.js';
 
-/** verifyLog's report for a file, and whether its head sidecar was there to check against. */
-export type FileVerifyReport = VerifyReport & { file: string; headFile: 'checked' | 'missing' };
+/**
+ * verifyLog's report for a log, its segments included (log-segments.ts): `file` is where the
+ * problem is (the log itself when there is none); `startsAt` the seq its oldest segment here starts
+ * at when earlier segments are not here; and whether its head sidecar was there to check against.
+ */
+export type FileVerifyReport = VerifyReport & { file: string; headFile: 'checked' | 'missing'; startsAt?: number };
 
-/** Verifies a log file against its head sidecar. A missing log is ERR_TRACE_LOG; a missing head is reported, not a failure. */
+/** Verifies a log file and its segments, in order, against its head sidecar. A missing log is ERR_TRACE_LOG; a missing head is reported, not a failure. */
 export function verifyLogFile(path: string, onProgress?: ReadProgress): FileVerifyReport {
   const head = readHead(path);
-  if (head === 'malformed') {
-    const { report } = verifyFileOrFail(path, null, onProgress);
-    const problem: ChainProblem = { kind: 'malformed', line: 0, seq: null, detail: `the head file ${headPathOf(path)} is not {"seq": n, "hash": <64 hex digits>}` };
-    return { ...(report.ok ? { ok: false, tail: report.tail, problem } : report), file: path, headFile: 'checked' };
+  const files = logFiles(path);
+  if (files[files.length - 1] !== path) files.push(path); // a missing log: its read fails as ERR_TRACE_LOG
+  let from: ChainState | 'continued' = 'continued';
+  let startsAt: number | undefined;
+  let report: VerifyReport = { ok: true, tail: { seq: 0, hash: '0'.repeat(64), records: 0, batches: 0, checkpoints: 0 } };
+  let file = path;
+  for (const f of files) {
+    file = f;
+    const last = f === path;
+    const r = verifyFileOrFail(f, last && head !== 'malformed' ? head : null, { onProgress, from });
+    if (from === 'continued') startsAt = r.startsAt;
+    report = r.report;
+    if (!report.ok) break;
+    from = report.tail;
   }
-  return { ...verifyFileOrFail(path, head, onProgress).report, file: path, headFile: head === null ? 'missing' : 'checked' };
+  const found = { ...(startsAt === undefined ? {} : { startsAt }), file: report.ok ? path : file };
+  if (head === 'malformed') {
+    const problem: ChainProblem = { kind: 'malformed', line: 0, seq: null, detail: `the head file ${headPathOf(path)} is not {"seq": n, "hash": <64 hex digits>}` };
+    return { ...(report.ok ? { ok: false, tail: report.tail, problem } : report), ...found, headFile: 'checked' };
+  }
+  return { ...report, ...found, headFile: head === null ? 'missing' : 'checked' };
 }
 
 /** verifyFile, with a file that cannot be read as ERR_TRACE_LOG. */
-function verifyFileOrFail(path: string, head: HeadMark | null, onProgress?: ReadProgress): ReturnType<typeof verifyFile> {
-  return readingOrFail(path, () => verifyFile(path, head, undefined, onProgress));
+function verifyFileOrFail(path: string, head: HeadMark | null, options: VerifyFileOptions = {}): ReturnType<typeof verifyFile> {
+  return readingOrFail(path, () => verifyFile(path, head, options));
 }
 
 function readingOrFail<T>(path: string, read: () => T): T {
@@ -55,6 +75,8 @@ export interface FileLogOptions {
   verifyWholeUpTo?: number;
   /** How much of a large log's end opening verifies (default 64 MiB). */
   verifyTailBytes?: number;
+  /** Past this size, the log's file becomes a segment and a new file continues the chain (log-segments.ts); default: never. */
+  rotateBytes?: number;
 }
 
 const VERIFY_WHOLE_UP_TO = 1024 * 1024 * 1024;
@@ -86,6 +108,7 @@ export class FileLog {
    * could have been cut, and a new head would hide that).
    */
   static open(path: string, options: FileLogOptions = {}): FileLog {
+    finishRotation(path);
     const exists = logExists(path);
     const { tail, head, size } = load(path, exists, options);
     const log = new FileLog(path, new LogWriter({ ...options, from: tail }), size, options);
@@ -155,6 +178,7 @@ export class FileLog {
   append(input: BatchInput): void {
     if (this.failure !== undefined) throw aosError('ERR_TRACE_LOG', `an earlier write to ${this.path} failed: open it again`, { file: this.path }, this.failure);
     this.resume();
+    if (this.options.rotateBytes !== undefined && this.size >= this.options.rotateBytes && this.writer.head.seq > 0) this.rotate();
     const parts = this.writer.appendParts(input);
     try {
       this.size += appendParts(this.path, parts);
@@ -162,6 +186,27 @@ export class FileLog {
       this.failure = err as Error;
       throw aosError('ERR_TRACE_LOG', `cannot append to ${this.path}`, { file: this.path }, err);
     }
+    this.writeHead();
+  }
+
+  /**
+   * The log's file becomes the segment that ends at its last seq, and a new file continues the
+   * chain with a checkpoint. The new file is written aside first, then the two renames: a crash in
+   * between leaves `<log>.next`, which open finishes (finishRotation).
+   */
+  private rotate(): void {
+    const next = `${this.path}.next`;
+    const segment = segmentName(this.path, this.writer.head.seq);
+    const line = this.writer.checkpoint();
+    try {
+      writeFileSync(next, line);
+      renameSync(this.path, segment);
+      renameSync(next, this.path);
+    } catch (err) {
+      this.failure = err as Error;
+      throw aosError('ERR_TRACE_LOG', `cannot start a new segment of ${this.path}`, { file: this.path, segment }, err);
+    }
+    this.size = line.length;
     this.writeHead();
   }
 
@@ -198,8 +243,12 @@ function load(path: string, exists: boolean, options: FileLogOptions): { tail: C
       if (tail !== undefined) return { tail, head, size };
     }
   }
-  const { report, size } = exists ? verifyFileOrFail(path, head) : { report: verifyLog('', { head }), size: 0 };
+  const { report, size, startsAt } = exists ? verifyFileOrFail(path, head, { from: 'continued' }) : { report: verifyLog('', { head }), size: 0, startsAt: undefined };
   if (!report.ok) throw brokenLog(path, report.problem);
+  // A segment after others counts its batches and checkpoints from its start: the head has the log's.
+  if (startsAt !== undefined && head !== null && head.records !== undefined && report.tail.seq === head.seq) {
+    return { tail: { ...report.tail, batches: head.batches ?? 0, checkpoints: head.checkpoints ?? 0 }, head, size };
+  }
   if (head === null && report.tail.seq > 0) {
     throw brokenLog(path, { kind: 'truncated', line: 0, seq: null, detail: `it has ${report.tail.seq} entries but no head file ${headPathOf(path)}` });
   }
@@ -217,3 +266,14 @@ function brokenLog(path: string, p: ChainProblem): Error {
   });
 }
 
+/** A rotation cut short by a crash: `<log>.next` holds the new file. Renamed into place when the log itself was already moved; else the rotation did not happen, and it goes. */
+function finishRotation(path: string): void {
+  const next = `${path}.next`;
+  if (!existsSync(next)) return;
+  try {
+    if (existsSync(path)) unlinkSync(next);
+    else renameSync(next, path);
+  } catch (err) {
+    throw aosError('ERR_TRACE_LOG', `cannot finish starting a new segment of ${path}`, { file: path }, err);
+  }
+}

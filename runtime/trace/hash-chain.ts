@@ -119,6 +119,14 @@ export class LogWriter {
     return { seq: this.state.seq, hash: this.state.hash };
   }
 
+  /** A checkpoint entry now, with its newline: where the chain stands (the first line of a new segment of a log). */
+  checkpoint(): Uint8Array {
+    const s = this.state;
+    const cp = checkpointLine(s.seq + 1, Math.floor(this.now()), s.hash, { count: s.records, head: s.hash });
+    this.state = { seq: s.seq + 1, hash: cp.hash, records: s.records, batches: s.batches, checkpoints: s.checkpoints + 1 };
+    return encoder.encode(`${cp.line}\n`);
+  }
+
   /**
    * The bytes of the batch's entry and of the checkpoint it may complete, each line ending in a
    * newline; the chain moves past them. The batch's bytes go into the line as they are.

@@ -5,6 +5,7 @@
 // can be is still read.
 
 import { forEachLine, forEachLineBackward } from './log-lines.js';
+import { logFiles } from './log-segments.js';
 import type { TraceRecord } from './records.js';
 import { chainOf, DEFAULT_TAIL_LIMIT, recordsOfEntry, StatsTally, tail, type ActorStats, type TailFilters, type TraceAnswer, type TraceQuery } from './trace-query.js';
 
@@ -71,14 +72,14 @@ export class StatsCollector {
 
 export const tailFilters = (q: Extract<TraceQuery, { kind: 'tail' }>): TailFilters => ({ limit: q.limit, actor: q.actor, type: q.type, denied: q.denied });
 
-/** The answer to a query over a log file (what answerQuery gives over all its records). */
+/** The answer to a query over a log file and its segments (what answerQuery gives over all their records). */
 export function answerFileQuery(path: string, query: TraceQuery): TraceAnswer {
   switch (query.kind) {
     case 'show':
       return { kind: 'show', correlationId: query.correlationId, records: chainOfFile(path, query.correlationId) };
     case 'tail': {
       const c = new TailCollector(tailFilters(query));
-      forEachLineBackward(path, (line) => c.add(line));
+      eachLineBackward(path, (line) => c.add(line));
       return { kind: 'tail', records: c.result() };
     }
     case 'stats':
@@ -86,16 +87,40 @@ export function answerFileQuery(path: string, query: TraceQuery): TraceAnswer {
   }
 }
 
-/** Per actor: turns, failures, denials and turn-time percentiles, of a log file. */
+/** Per actor: turns, failures, denials and turn-time percentiles, of a log file and its segments. */
 export function statsOfFile(path: string): ActorStats[] {
   const c = new StatsCollector();
-  forEachLine(path, (line) => c.add(line));
+  eachLine(path, (line) => void c.add(line));
   return c.result();
 }
 
-/** One chain's records in a log file. */
+/** One chain's records in a log file and its segments. */
 export function chainOfFile(path: string, correlationId: string): TraceRecord[] {
   const c = new ChainCollector(correlationId);
-  forEachLine(path, (line) => c.add(line));
+  eachLine(path, (line) => void c.add(line));
   return c.result();
+}
+
+/** Every line of a log's files (log-segments.ts), oldest first, until `fn` returns false. */
+export function eachLine(path: string, fn: (line: string) => boolean | void): void {
+  let more = true;
+  for (const f of logFilesOrLog(path)) {
+    forEachLine(f, (line) => (more = fn(line) !== false));
+    if (!more) return;
+  }
+}
+
+/** Every line of a log's files, newest first, until `fn` returns false. */
+export function eachLineBackward(path: string, fn: (line: string) => boolean): void {
+  let more = true;
+  for (const f of logFilesOrLog(path).reverse()) {
+    forEachLineBackward(f, (line) => (more = fn(line)));
+    if (!more) return;
+  }
+}
+
+/** The log's files; the log alone when there are none (so a missing log fails to read, as it should). */
+function logFilesOrLog(path: string): string[] {
+  const files = logFiles(path);
+  return files.length === 0 ? [path] : files;
 }

@@ -11,7 +11,7 @@ import { scanTraceBatch } from './trace-scan.js';
 import { parseEntry, seqOf, verifyLog, type ParsedEntry, type VerifyReport } from './verify-log.js';
 
 export class PartVerifier {
-  private chain: ChainState = { ...EMPTY_CHAIN };
+  private chain: ChainState;
   private texts: string[] = [];
   private places: number[] = [];
   private partSize = 0;
@@ -20,16 +20,34 @@ export class PartVerifier {
   private failed: VerifyReport | undefined;
   /** A gap found before the end: the seq it lacks, looked for in the entries after it. */
   private lacking: { seq: number; report: VerifyReport & { ok: false } } | undefined;
+  /** The seq of the checkpoint a continued segment starts with (the chain before it is in earlier segments). */
+  startsAt: number | undefined;
+  private first = true;
 
   constructor(
     private readonly head: HeadMark | null,
     /** `lines`: numbered from 1 (a file); `places`: each entry at the place given (a stream's sequences). */
     private readonly numbering: 'lines' | 'places',
     private readonly partBytes = LINE_CHUNK_BYTES,
-  ) {}
+    /** The chain before the first entry; `continued`: a log segment, which may start with a checkpoint that continues a chain from earlier segments. */
+    from: ChainState | 'continued' = EMPTY_CHAIN,
+  ) {
+    this.continued = from === 'continued';
+    this.chain = { ...(from === 'continued' ? EMPTY_CHAIN : from) };
+  }
+
+  private readonly continued: boolean;
 
   /** The next entry's text, at `place`; false once the report is known (nothing more is needed). */
   push(text: string, place: number, bytes: number, terminated = true): boolean {
+    if (this.first) {
+      this.first = false;
+      const e = this.continued ? parseEntry(text) : undefined;
+      if (e !== undefined && typeof e !== 'string' && 'checkpoint' in e.body && e.seq > 1) {
+        this.startsAt = e.seq;
+        this.chain = { seq: e.seq - 1, hash: e.prev, records: e.body.checkpoint.count, batches: 0, checkpoints: 0 };
+      }
+    }
     if (this.lacking !== undefined) {
       if (seqOf(text) === this.lacking.seq) {
         const p = this.lacking.report.problem;
@@ -71,9 +89,17 @@ export class PartVerifier {
 /** How far a long read got: bytes (or messages) done of all there are. */
 export type ReadProgress = (done: number, total: number) => void;
 
-/** The report on a whole log file, and its size in bytes as read. */
-export function verifyFile(path: string, head: HeadMark | null, partBytes = LINE_CHUNK_BYTES, onProgress?: ReadProgress): { report: VerifyReport; size: number } {
-  const v = new PartVerifier(head, 'lines', partBytes);
+export interface VerifyFileOptions {
+  partBytes?: number;
+  onProgress?: ReadProgress;
+  /** The chain before the file's first entry (a segment after another), or `continued` (see PartVerifier); default: a log from its start. */
+  from?: ChainState | 'continued';
+}
+
+/** The report on a whole log file (or segment), its size in bytes as read, and where a continued segment starts. */
+export function verifyFile(path: string, head: HeadMark | null, options: VerifyFileOptions = {}): { report: VerifyReport; size: number; startsAt: number | undefined } {
+  const { partBytes = LINE_CHUNK_BYTES, onProgress } = options;
+  const v = new PartVerifier(head, 'lines', partBytes, options.from);
   const total = onProgress === undefined ? 0 : statSync(path).size;
   let lineNo = 0;
   let size = 0;
@@ -86,7 +112,7 @@ export function verifyFile(path: string, head: HeadMark | null, partBytes = LINE
     },
     partBytes,
   );
-  return { report: v.finish(), size };
+  return { report: v.finish(), size, startsAt: v.startsAt };
 }
 
 /**

@@ -4,16 +4,19 @@
 // direct subject answer. The node's own kernel sends its trace to the same tracer: assertions
 // look at the made-up node's records only. And FileLog itself: two writers taking turns on one file.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { startTracer as startTracerOn } from 'autonomy-os';
+import { runAos } from '../helpers/processes.js';
 import type { NatsConnection } from 'nats';
 import {
   decodeTraceBatch,
   encodeTraceBatch,
   ERROR_HEADER,
   FileLog,
+  logFiles,
   newCorrelationId,
   newMessageId,
   TRACE_WIRE_VERSION,
@@ -341,4 +344,51 @@ describe('trace file log, several writers', () => {
 /** A plain record numbered `i` (type and time as every record has). */
 function n(i: number): TraceRecord {
   return { type: 'test', at: i, node: FAKE, n: i } as unknown as TraceRecord;
+}
+
+describe('trace file log, in segments', () => {
+  test('tracer - with rotateBytes the log goes on in segments: aos trace verify, show and stats read them as one log; a tracer started again continues it', async () => {
+    const system = await startSystem({ threads: 2 });
+    const file = tempFile();
+    await startTracerOn(system, { file, rotateBytes: 8_000 });
+    const echo = await system.spawn(fixture('echo.ts'), { type: 'echo', key: 'e' });
+    const first = await echo.ask<{ correlationId: string }>({ text: 'first' });
+    for (let round = 0; round < 8; round++) {
+      await Promise.all(Array.from({ length: 50 }, (_, i) => echo.ask({ text: `r${round}.${i}` })));
+      await system.whenIdle(); // a batch per round: the log grows past 8 kB more than once
+    }
+    await vi.waitFor(() => expect(system.traceBacklog).toBe(0), { timeout: 10_000, interval: 20 });
+    expect(logFiles(file).length).toBeGreaterThan(2);
+
+    const verify = await runAos(['trace', 'verify', file]);
+    expect(verify.stdout, verify.stderr).toMatch(/^ok: \d+ records in \d+ batches/);
+    const show = await runAos(['trace', 'show', first.correlationId, '--file', file, '--json']);
+    expect(show.code, show.stderr).toBe(0);
+    expect(JSON.parse(show.stdout)).toMatchObject({ correlationId: first.correlationId, roots: [expect.objectContaining({ to: echo.id, outcome: 'ok' })] });
+    const stats = await runAos(['trace', 'stats', '--file', file, '--json']);
+    expect(JSON.parse(stats.stdout)).toContainEqual(expect.objectContaining({ actor: echo.id, turns: 401 }));
+
+    // Started again on the same log (the tracer restarted by its supervisor, say): one chain still.
+    await system.stop(`tracer/${system.nodeId}`);
+    await system.spawn(TRACER, { type: 'tracer', key: 'again', subscribe: [`${system.subjects.prefix}.trace.>`], config: { file, rotateBytes: 8_000 } });
+    await echo.ask({ text: 'after' });
+    await vi.waitFor(() => expect(system.traceBacklog).toBe(0), { timeout: 10_000, interval: 20 });
+    expect(verifyLogFile(file)).toMatchObject({ ok: true });
+    expect(recordsOfFiles(file).filter((r) => r.type === 'envelope' && r.event === 'turn.finished')).toHaveLength(402);
+
+    // A segment gone from between two others: FAIL names the one after the gap. The oldest ones archived: checked from the oldest left.
+    const [oldest, second, third] = logFiles(file);
+    renameSync(second!, `${second}.away`);
+    const gap = await runAos(['trace', 'verify', file]);
+    expect(gap.code).toBe(1);
+    expect(gap.stdout).toMatch(new RegExp(`^FAIL: deleted at line 1 of the segment ${third!.replace(/[.]/g, '\\.')} \\(seq \\d+\\): seqs? \\d+`));
+    renameSync(`${second}.away`, second!);
+    unlinkSync(oldest!);
+    const archived = await runAos(['trace', 'verify', file]);
+    expect(archived.stdout, archived.stderr).toMatch(/^ok: \d+ records in \d+ batches, \d+ checkpoints, head [0-9a-f]{12} \(seq \d+\) \(from seq \d+: the segments before it are not here\)\n$/);
+  });
+});
+
+function recordsOfFiles(file: string): TraceRecord[] {
+  return logFiles(file).flatMap((f) => recordsOfLog(readFileSync(f, 'utf8')));
 }

@@ -4,13 +4,13 @@
 // however small the parts (a gap in one part that is an entry further on is reordered, not
 // deleted), and the queries over the file giving what they give over all its records.
 
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { answerFileQuery, answerQuery, FileLog, forEachLine, forEachLineBackward, LogWriter, PartVerifier, recordsOfLog, verifyFile, verifyLog, verifyLogFile, type HeadMark, type TraceQuery } from 'autonomy-os/internal';
+import { answerFileQuery, answerQuery, FileLog, forEachLine, forEachLineBackward, logFiles, LogWriter, PartVerifier, recordsOfLog, verifyFile, verifyLog, verifyLogFile, type HeadMark, type TraceQuery } from 'autonomy-os/internal';
 import { readFileSync } from 'node:fs';
-import { CHAIN, OTHER_CHAIN, recordsInput, writeChainLog } from '../helpers/trace-chain.js';
+import { CHAIN, chainRecords, OTHER_CHAIN, recordsInput, writeChainLog } from '../helpers/trace-chain.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aos-log-parts-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -89,7 +89,7 @@ describe('log file parts - verifyFile', () => {
       const want = verifyLog(t, { head });
       if (label !== 'intact' && label !== 'empty') expect(want.ok, label).toBe(false);
       for (const partBytes of [1, 700, 1 << 20]) {
-        const { report, size } = verifyFile(file(t), head, partBytes);
+        const { report, size } = verifyFile(file(t), head, { partBytes });
         expect(report, `${label}, parts of ${partBytes} bytes`).toEqual(want);
         if (report.ok) expect(size).toBe(Buffer.byteLength(t));
       }
@@ -187,5 +187,74 @@ describe('log file parts - a large log opened', () => {
     expect(() => FileLog.open(cut, TAIL)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'truncated' }) }));
     appendFileSync(cut, '\n');
     expect(FileLog.open(cut, TAIL).chain.seq).toBeGreaterThan(0);
+  });
+});
+
+describe('log file parts - segments', () => {
+  /** The chain's records in 12 batches, each repeated 3 times (36 batches), to a log that starts a segment past `rotateBytes` (none: one file). */
+  function segmentedLog(rotateBytes?: number): string {
+    const path = join(mkdtempSync(join(dir, 'seg-')), 'trace.log');
+    const records = chainRecords();
+    const log = FileLog.open(path, { checkpointEvery: 10, now: () => 1_700_000_000_000, ...(rotateBytes === undefined ? {} : { rotateBytes }) });
+    let n = 0;
+    for (let round = 0; round < 3; round++) for (let i = 0; i < records.length; i += 3) log.append(recordsInput('n1', ++n, records.slice(i, i + 3)));
+    return path;
+  }
+
+  test('log file parts - past rotateBytes the log goes on in a new file: one chain, opened, verified and queried as one log', () => {
+    const plain = segmentedLog();
+    const path = segmentedLog(2_000);
+    const files = logFiles(path);
+    expect(files.length).toBeGreaterThan(3);
+    expect(files[files.length - 1]).toBe(path);
+    expect(files.slice(0, -1).every((f) => /\.\d{12}$/.test(f))).toBe(true);
+    const whole = verifyLogFile(plain);
+    const report = verifyLogFile(path);
+    expect(report).toMatchObject({ ok: true, file: path, headFile: 'checked' });
+    expect(report.startsAt).toBeUndefined();
+    // Each new file opens with a checkpoint: the same records and batches, more checkpoints.
+    expect(report.tail.records).toBe(whole.tail.records);
+    expect(report.tail.batches).toBe(whole.tail.batches);
+    expect(report.tail.checkpoints).toBe(whole.tail.checkpoints + files.length - 1);
+    expect(FileLog.open(path, { rotateBytes: 2_000 }).chain).toEqual(report.tail);
+    for (const q of [{ kind: 'show', correlationId: CHAIN }, { kind: 'show', correlationId: OTHER_CHAIN }, { kind: 'tail', limit: 40 }, { kind: 'stats' }] as TraceQuery[]) {
+      expect(answerFileQuery(path, q), JSON.stringify(q)).toEqual(answerFileQuery(plain, q));
+    }
+  });
+
+  test('log file parts - segments: a missing middle one is deleted, an edit names its segment, archived oldest ones leave a log that starts later', () => {
+    const path = segmentedLog(2_000);
+    const files = logFiles(path);
+    const middle = files[1]!;
+    renameSync(middle, `${middle}.away`);
+    expect(verifyLogFile(path)).toMatchObject({ ok: false, file: files[2], problem: { kind: 'deleted', line: 1 } });
+    renameSync(`${middle}.away`, middle);
+    expect(verifyLogFile(path).ok).toBe(true);
+
+    const text = readFileSync(middle, 'utf8');
+    writeFileSync(middle, text.replace('"type":"envelope"', '"type":"envelopE"'));
+    expect(verifyLogFile(path)).toMatchObject({ ok: false, file: middle, problem: { kind: 'edited' } });
+    writeFileSync(middle, text);
+
+    unlinkSync(files[0]!);
+    const archived = verifyLogFile(path);
+    expect(archived).toMatchObject({ ok: true, file: path });
+    expect(archived.startsAt).toBeGreaterThan(1);
+  });
+
+  test('log file parts - a new segment cut short by a crash is finished when the log is opened again', () => {
+    const path = segmentedLog(2_000);
+    const before = verifyLogFile(path);
+    // Crashed after the new file was written aside and the full one renamed: the new file goes into place.
+    const files = logFiles(path);
+    renameSync(path, `${path}.next`);
+    expect(existsSync(path)).toBe(false);
+    expect(FileLog.open(path, { rotateBytes: 2_000 }).chain).toEqual(before.tail);
+    expect(existsSync(`${path}.next`)).toBe(false);
+    expect(logFiles(path)).toEqual(files);
+    // Crashed before the renames: the file written aside is dropped.
+    writeFileSync(`${path}.next`, 'a checkpoint that never took effect\n');
+    expect(FileLog.open(path).chain).toEqual(before.tail);
+    expect(existsSync(`${path}.next`)).toBe(false);
   });
 });
