@@ -2,7 +2,8 @@
 // a log larger than a string can be, or than a thread should hold, is verified all the same: each
 // part continues the chain of the one before, and the log's end is checked with the last. A gap
 // found in one part may be an entry that comes later (reordered, not deleted): the entries after
-// it are looked through for it.
+// it are looked through for it. A segment of a file log (log-segments.ts) may start with the
+// checkpoint that continues the chain of the segments before it: it is checked from there.
 
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { EMPTY_CHAIN, type ChainState, type HeadMark } from './hash-chain.js';
@@ -23,6 +24,7 @@ export class PartVerifier {
   /** The seq of the checkpoint a continued segment starts with (the chain before it is in earlier segments). */
   startsAt: number | undefined;
   private first = true;
+  private readonly continued: boolean;
 
   constructor(
     private readonly head: HeadMark | null,
@@ -35,8 +37,6 @@ export class PartVerifier {
     this.continued = from === 'continued';
     this.chain = { ...(from === 'continued' ? EMPTY_CHAIN : from) };
   }
-
-  private readonly continued: boolean;
 
   /** The next entry's text, at `place`; false once the report is known (nothing more is needed). */
   push(text: string, place: number, bytes: number, terminated = true): boolean {
