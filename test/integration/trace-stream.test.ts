@@ -83,10 +83,11 @@ describe('trace stream', () => {
       };
       // The tracers share the batches of both nodes (one queue group), and their appends race.
       // So that each surely appends, each runs alone for a round; then both share a round.
-      await startTracer(a, { stream });
+      const tracerA = await startTracer(a, { stream });
       await traffic(1);
       await startTracer(b, { stream });
-      await a.stop(`tracer/${a.nodeId}`);
+      // Its supervisor stopped (a tracer stopped on its own is restarted: it is a permanent child).
+      await tracerA.stop();
       await traffic(2);
       await a.spawn(new URL('../../dist/actors/tracer.js', import.meta.url), { type: 'tracer', key: 'again', subscribe: [`${ns}.trace.>`], config: { stream } });
       await traffic(3);

@@ -350,7 +350,7 @@ describe('trace file log, in segments', () => {
   test('tracer - with rotateBytes the log goes on in segments: aos trace verify, show and stats read them as one log; a tracer started again continues it', async () => {
     const system = await startSystem({ threads: 2 });
     const file = tempFile();
-    await startTracerOn(system, { file, rotateBytes: 8_000 });
+    const supervised = await startTracerOn(system, { file, rotateBytes: 8_000 });
     const echo = await system.spawn(fixture('echo.ts'), { type: 'echo', key: 'e' });
     const first = await echo.ask<{ correlationId: string }>({ text: 'first' });
     for (let round = 0; round < 8; round++) {
@@ -368,8 +368,8 @@ describe('trace file log, in segments', () => {
     const stats = await runAos(['trace', 'stats', '--file', file, '--json']);
     expect(JSON.parse(stats.stdout)).toContainEqual(expect.objectContaining({ actor: echo.id, turns: 401 }));
 
-    // Started again on the same log (the tracer restarted by its supervisor, say): one chain still.
-    await system.stop(`tracer/${system.nodeId}`);
+    // Another tracer on the same log, once the first is gone (its supervisor stopped): one chain still.
+    await supervised.stop();
     await system.spawn(TRACER, { type: 'tracer', key: 'again', subscribe: [`${system.subjects.prefix}.trace.>`], config: { file, rotateBytes: 8_000 } });
     await echo.ask({ text: 'after' });
     await vi.waitFor(() => expect(system.traceBacklog).toBe(0), { timeout: 10_000, interval: 20 });
