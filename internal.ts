@@ -39,7 +39,7 @@ export { verifyLog, parseEntry } from './runtime/trace/verify-log.js';
 export { verifyFile, PartVerifier } from './runtime/trace/verify-file.js';
 export { forEachLine, forEachLineBackward } from './runtime/trace/log-lines.js';
 export { answerFileQuery } from './runtime/trace/log-query.js';
-export { logFiles, segmentName } from './runtime/trace/log-segments.js';
+export { logFiles } from './runtime/trace/log-segments.js';
 export { answerStreamQuery } from './runtime/trace/stream-query.js';
 export type { EntryContents, ParsedEntry, VerifyReport, ChainProblem, ProblemKind } from './runtime/trace/verify-log.js';
 export { FileLog, verifyLogFile, headPathOf } from './runtime/trace/file-log.js';
