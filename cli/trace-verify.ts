@@ -3,7 +3,8 @@
 // batches, M checkpoints, head <hash12> (seq S)` (exit 0), or the first problem, `FAIL: <kind> at
 // line L (seq S[; node N, batch B, records X-Y]): <detail>` (exit 1; for a stream, `at stream
 // sequence L; in an earlier segment of the file, `of the segment <file>`); --json prints the
-// report instead. A log whose oldest segments were moved away is checked from the oldest one left.
+// report instead. A log whose oldest segments were moved away, or a stream whose limits removed its
+// oldest messages, is checked from the oldest entry left (`... (from seq S: ...)`).
 
 import { describeHead, headPathOf, verifyLogFile } from '../runtime/trace/file-log.js';
 import type { ChainProblem, VerifyReport } from '../runtime/trace/verify-log.js';
@@ -14,16 +15,18 @@ import { progress, readProgress } from './output.js';
 
 export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
   let report: VerifyReport;
-  let source: { file: string; headFile: 'checked' | 'missing'; startsAt?: number } | { stream: string };
+  let source: { file: string; headFile: 'checked' | 'missing'; startsAt?: number } | { stream: string; startsAt?: number };
   if (flags.stream !== undefined) {
     const url = flags.nats ?? DEFAULT_NATS_URL;
     const nc = await connectNats(url, 'aos-trace-verify');
+    let r;
     try {
-      report = await verifyStream(nc, flags.stream, readProgress(`verifying the stream ${flags.stream}`, 'messages'));
+      r = await verifyStream(nc, flags.stream, readProgress(`verifying the stream ${flags.stream}`, 'messages'));
     } finally {
       await nc.close();
     }
-    source = { stream: flags.stream };
+    report = r;
+    source = { stream: flags.stream, ...(r.startsAt === undefined ? {} : { startsAt: r.startsAt }) };
   } else {
     const r = verifyLogFile(flags.file!, readProgress(`verifying ${flags.file!}`, 'MB'));
     report = r;
@@ -44,7 +47,8 @@ export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
     return 1;
   }
   if ('headFile' in source && source.headFile === 'missing') progress(`warning: no head file ${headPathOf(flags.file!)}: a cut-off tail cannot be detected`);
-  const from = 'startsAt' in source && source.startsAt !== undefined ? ` (from seq ${source.startsAt}: the segments before it are not here)` : '';
+  const before = 'stream' in source ? "the stream's limits removed the entries before it" : 'the segments before it are not here';
+  const from = source.startsAt === undefined ? '' : ` (from seq ${source.startsAt}: ${before})`;
   process.stdout.write(`ok: ${plural(tail.records, 'record')} in ${plural(tail.batches, 'batch', 'batches')}, ${plural(tail.checkpoints, 'checkpoint')}, ${describeHead(head)}${from}\n`);
   return 0;
 }

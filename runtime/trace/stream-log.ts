@@ -12,7 +12,7 @@
 
 import { type JetStreamClient, type JetStreamManager, type NatsConnection, RetentionPolicy, StorageType } from 'nats';
 import { aosError } from '../errors/aos-error.js';
-import { LogWriter, type ChainState } from './hash-chain.js';
+import { EMPTY_CHAIN, LogWriter, type ChainState } from './hash-chain.js';
 import { parseEntry, type ChainProblem, type VerifyReport } from './verify-log.js';
 import { scanTraceBatch } from './trace-scan.js';
 import { noteSeen, remember, wasSeen, type Seen } from './seen-batches.js';
@@ -29,9 +29,12 @@ export interface StreamContents {
   stream: string;
   lastSeq: number;
   entries: { seq: number; text: string }[];
+  /** The stream has limits, so its oldest messages may have gone by them (it is checked from the oldest one left). */
+  limited?: boolean;
 }
 
-export type StreamVerifyReport = VerifyReport & { stream: string };
+/** `startsAt`: the seq of the oldest entry left, when the stream's limits removed those before it. */
+export type StreamVerifyReport = VerifyReport & { stream: string; startsAt?: number };
 
 const JS_STREAM_NOT_FOUND = 10059;
 const JS_NO_MESSAGE = 10037;
@@ -49,21 +52,33 @@ function checkName(stream: string): void {
   if (!STREAM_NAME.test(stream)) throw aosError('ERR_CONFIG', `a trace stream name is 1 to 64 letters, digits, - or _, got ${JSON.stringify(stream)}`, { stream });
 }
 
+interface StreamState {
+  first_seq: number;
+  last_seq: number;
+  messages: number;
+  /** The stream has limits (age, messages, bytes): its oldest messages go when they are reached. */
+  limited: boolean;
+}
+
 /** A stream's state; ERR_TRACE_LOG when there is no such stream. */
-async function streamState(jsm: JetStreamManager, stream: string): Promise<{ first_seq: number; last_seq: number; messages: number }> {
+async function streamState(jsm: JetStreamManager, stream: string): Promise<StreamState> {
   checkName(stream);
   try {
-    return (await jsm.streams.info(stream)).state;
+    const { config, state } = await jsm.streams.info(stream);
+    // JetStream's "no limit" is -1 (0 for the age); a limit on messages per subject is one on messages (one subject).
+    const limited = config.max_age > 0 || config.max_msgs > 0 || config.max_bytes > 0 || config.max_msgs_per_subject > 0;
+    return { first_seq: state.first_seq, last_seq: state.last_seq, messages: state.messages, limited };
   } catch (err) {
     if (apiCode(err) === JS_STREAM_NOT_FOUND) throw aosError('ERR_TRACE_LOG', `there is no trace stream ${stream}`, { stream }, err);
     throw aosError('ERR_TRACE_LOG', `cannot read the trace stream ${stream}`, { stream }, err);
   }
 }
 
-/** Calls `fn` with every message of a stream, in order (an ordered consumer), a message at a time, until it returns false; resolves with the stream's last sequence. */
-export async function forEachEntry(nc: NatsConnection, stream: string, fn: (entry: { seq: number; text: string }) => boolean | void): Promise<number> {
-  const { last_seq: lastSeq, messages } = await streamState(await nc.jetstreamManager(), stream);
-  if (messages === 0) return lastSeq;
+/** Calls `fn` with every message of a stream, in order (an ordered consumer), a message at a time, until it returns false; resolves with the stream's state before the read. */
+export async function forEachEntry(nc: NatsConnection, stream: string, fn: (entry: { seq: number; text: string }) => boolean | void): Promise<StreamState> {
+  const state = await streamState(await nc.jetstreamManager(), stream);
+  const { last_seq: lastSeq, messages } = state;
+  if (messages === 0) return state;
   const consumer = await nc.jetstream().consumers.get(stream);
   const iter = await consumer.consume({ max_messages: 256 });
   try {
@@ -73,7 +88,7 @@ export async function forEachEntry(nc: NatsConnection, stream: string, fn: (entr
   } finally {
     iter.stop();
   }
-  return lastSeq;
+  return state;
 }
 
 /** Calls `fn` with a stream's messages from the last one back (deleted ones skipped), one read each, until it returns false. */
@@ -96,8 +111,18 @@ export async function forEachEntryBackward(nc: NatsConnection, stream: string, f
 /** Every message of a stream, in order. ERR_TRACE_LOG when there is no such stream. */
 export async function readStream(nc: NatsConnection, stream: string): Promise<StreamContents> {
   const entries: StreamContents['entries'] = [];
-  const lastSeq = await forEachEntry(nc, stream, (e) => void entries.push(e));
-  return { stream, lastSeq, entries };
+  const { last_seq: lastSeq, limited } = await forEachEntry(nc, stream, (e) => void entries.push(e));
+  return { stream, lastSeq, entries, limited };
+}
+
+/**
+ * A stream's verifier. A stream without limits is checked from seq 1, so its oldest messages
+ * deleted are found (`deleted`); one with limits (`aos` makes none; an operator may add them
+ * with `nats stream edit`) loses its oldest messages by design, and is checked from the oldest
+ * entry left, as a file log whose oldest segments were moved away (its report's `startsAt`).
+ */
+function streamVerifier(limited: boolean | undefined): PartVerifier {
+  return new PartVerifier(null, 'places', undefined, limited === true ? 'trimmed' : undefined);
 }
 
 /**
@@ -106,25 +131,33 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
  * against the stream's last sequence.
  */
 export function verifyStreamContents(c: StreamContents): StreamVerifyReport {
-  const v = new PartVerifier(null, 'places');
+  const v = streamVerifier(c.limited);
   for (const e of c.entries) if (!v.push(e.text, e.seq, e.text.length)) break;
-  return withStreamEnd(v.finish(), c.lastSeq, c.stream);
+  return withStreamEnd(v, c.lastSeq, c.stream, c.limited);
 }
 
 /** A stream verified a message at a time, and (for a tracer opening it) the batches it holds. */
 async function verifyStreamReading(nc: NatsConnection, stream: string, onProgress?: ReadProgress): Promise<{ report: StreamVerifyReport; seen: Record<string, Seen> }> {
-  const v = new PartVerifier(null, 'places');
+  const { limited, last_seq: total } = await streamState(await nc.jetstreamManager(), stream);
+  const v = streamVerifier(limited);
   const seen: Record<string, Seen> = {};
-  const total = onProgress === undefined ? 0 : (await streamState(await nc.jetstreamManager(), stream)).last_seq;
-  const lastSeq = await forEachEntry(nc, stream, (e) => {
+  const { last_seq: lastSeq } = await forEachEntry(nc, stream, (e) => {
     onProgress?.(e.seq, total);
     noteSeen(seen, e.text);
     return v.push(e.text, e.seq, e.text.length);
   });
-  return { report: withStreamEnd(v.finish(), lastSeq, stream), seen };
+  return { report: withStreamEnd(v, lastSeq, stream, limited), seen };
 }
 
-function withStreamEnd(report: VerifyReport, lastSeq: number, stream: string): StreamVerifyReport {
+/** The chain after a stream whose limits removed every message: the next entry takes it up (`trimmed`). */
+function agedOut(lastSeq: number): ChainState {
+  return { ...EMPTY_CHAIN, seq: lastSeq };
+}
+
+function withStreamEnd(v: PartVerifier, lastSeq: number, stream: string, limited: boolean | undefined): StreamVerifyReport {
+  const report = v.finish();
+  const from = v.startsAt === undefined ? {} : { startsAt: v.startsAt };
+  if (report.ok && report.tail.seq === 0 && limited === true) return { ok: true, tail: agedOut(lastSeq), stream };
   if (report.ok && report.tail.seq < lastSeq) {
     const problem: ChainProblem = {
       kind: 'truncated',
@@ -132,9 +165,9 @@ function withStreamEnd(report: VerifyReport, lastSeq: number, stream: string): S
       seq: report.tail.seq + 1,
       detail: `the stream's last sequence is ${lastSeq}; its last entry is seq ${report.tail.seq}: the messages after it were deleted`,
     };
-    return { ok: false, tail: report.tail, problem, stream };
+    return { ok: false, tail: report.tail, problem, stream, ...from };
   }
-  return { ...report, stream };
+  return { ...report, stream, ...from };
 }
 
 /** Verifies a stream, a message at a time; `onProgress` hears of the stream sequences done. */
@@ -203,8 +236,9 @@ export class StreamLog {
 
   /** The chain after the stream's last entry (read from the stream). */
   private async readLast(): Promise<ChainState> {
-    const lastSeq = (await this.jsm.streams.info(this.stream)).state.last_seq;
-    if (lastSeq === 0) return { seq: 0, hash: '0'.repeat(64), records: 0, batches: 0, checkpoints: 0 };
+    const { last_seq: lastSeq, messages, limited } = await streamState(this.jsm, this.stream);
+    if (lastSeq === 0) return { ...EMPTY_CHAIN };
+    if (messages === 0 && limited) return agedOut(lastSeq);
     let text: string;
     try {
       text = decoder.decode((await this.jsm.streams.getMessage(this.stream, { seq: lastSeq })).data);

@@ -3,7 +3,8 @@
 // part continues the chain of the one before, and the log's end is checked with the last. A gap
 // found in one part may be an entry that comes later (reordered, not deleted): the entries after
 // it are looked through for it. A segment of a file log (log-segments.ts) may start with the
-// checkpoint that continues the chain of the segments before it: it is checked from there.
+// checkpoint that continues the chain of the segments before it: it is checked from there. A
+// stream whose oldest messages its limits removed is checked from its oldest entry left.
 
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { EMPTY_CHAIN, type ChainState, type HeadMark } from './hash-chain.js';
@@ -24,29 +25,30 @@ export class PartVerifier {
   /** The seq of the checkpoint a continued segment starts with (the chain before it is in earlier segments). */
   startsAt: number | undefined;
   private first = true;
-  private readonly continued: boolean;
+  private readonly start: 'continued' | 'trimmed' | undefined;
 
   constructor(
     private readonly head: HeadMark | null,
     /** `lines`: numbered from 1 (a file); `places`: each entry at the place given (a stream's sequences). */
     private readonly numbering: 'lines' | 'places',
     private readonly partBytes = LINE_CHUNK_BYTES,
-    /** The chain before the first entry; `continued`: a log segment, which may start with a checkpoint that continues a chain from earlier segments. */
-    from: ChainState | 'continued' = EMPTY_CHAIN,
+    /**
+     * The chain before the first entry; `continued`: a log segment, which may start with a
+     * checkpoint that continues a chain from earlier segments; `trimmed`: a log whose oldest
+     * entries its store's retention removed (a stream with limits), checked from whatever entry
+     * is oldest.
+     */
+    from: ChainState | 'continued' | 'trimmed' = EMPTY_CHAIN,
   ) {
-    this.continued = from === 'continued';
-    this.chain = { ...(from === 'continued' ? EMPTY_CHAIN : from) };
+    this.start = typeof from === 'string' ? from : undefined;
+    this.chain = { ...(typeof from === 'string' ? EMPTY_CHAIN : from) };
   }
 
   /** The next entry's text, at `place`; false once the report is known (nothing more is needed). */
   push(text: string, place: number, bytes: number, terminated = true): boolean {
     if (this.first) {
       this.first = false;
-      const e = this.continued ? parseEntry(text) : undefined;
-      if (e !== undefined && typeof e !== 'string' && 'checkpoint' in e.body && e.seq > 1) {
-        this.startsAt = e.seq;
-        this.chain = { seq: e.seq - 1, hash: e.prev, records: e.body.checkpoint.count, batches: 0, checkpoints: 0 };
-      }
+      if (this.start !== undefined) this.startFrom(text);
     }
     if (this.lacking !== undefined) {
       if (seqOf(text) === this.lacking.seq) {
@@ -61,6 +63,17 @@ export class PartVerifier {
     if (!terminated) this.check(true, false);
     else if (this.partSize >= this.partBytes) this.check(false, true);
     return this.failed === undefined;
+  }
+
+  /** A log that does not start at seq 1: its chain is taken up at its first entry (a segment's checkpoint; with `trimmed`, a batch too). */
+  private startFrom(text: string): void {
+    const e = parseEntry(text);
+    if (typeof e === 'string' || e.seq <= 1 || (this.start === 'continued' && !('checkpoint' in e.body))) return;
+    // A batch that does not read: verifyLog names it, from the chain's start.
+    const records = recordsBefore(e);
+    if (records === undefined) return;
+    this.startsAt = e.seq;
+    this.chain = { seq: e.seq - 1, hash: e.prev, records, batches: 0, checkpoints: 0 };
   }
 
   /** The report, once every entry is in. */
@@ -144,11 +157,13 @@ export function verifyTail(path: string, head: HeadMark, tailBytes: number): Cha
   return { ...report.tail, batches: head.batches ?? 0, checkpoints: head.checkpoints ?? 0 };
 }
 
+const encoder = new TextEncoder();
+
 /** The records in the log before an entry: a checkpoint's count, or a batch entry's count less what its batch holds. */
 function recordsBefore(e: ParsedEntry): number | undefined {
   if ('checkpoint' in e.body) return e.body.checkpoint.count;
   try {
-    return e.body.count - scanTraceBatch(new TextEncoder().encode(e.body.batch)).records;
+    return e.body.count - scanTraceBatch(encoder.encode(e.body.batch)).records;
   } catch {
     return undefined;
   }

@@ -2,7 +2,8 @@
 // stream. Their appends race and still make ONE chain that verifies, with every record once; a
 // batch re-sent to a restarted tracer is stored once (Nats-Msg-Id, and past JetStream's window the
 // node's record of the stream's batches); a deleted message is reported
-// by verify (and by `aos trace verify --stream`), and a broken stream is refused as a file log is.
+// by verify (and by `aos trace verify --stream`), and a broken stream is refused as a file log is;
+// a stream with limits is checked from the oldest entry its limits left.
 
 import { randomBytes } from 'node:crypto';
 import { inject, describe, expect, test, vi } from 'vitest';
@@ -156,6 +157,48 @@ describe('trace stream', () => {
       // A node refuses to trace to a broken stream.
       const other = await startSystem({ namespace: ns });
       expect((await errorOf(() => startTracer(other, { stream }))).code).toBe('ERR_TRACE_LOG');
+    } finally {
+      await deleteStream(nc, stream);
+    }
+  });
+
+  test('trace stream - a stream with limits loses its oldest messages by them: verify checks it from the oldest entry left, and a tracer opens it and goes on', async () => {
+    const stream = uniqueStream();
+    const nc = await rawClient();
+    try {
+      const system = await startSystem({ threads: 2 });
+      const ns = system.subjects.prefix;
+      // As an operator would limit it (`nats stream edit --max-msgs 3`).
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.add({ name: stream, subjects: [streamSubject(ns, stream)], storage: StorageType.File, max_msgs: 3 });
+      await startTracer(system, { stream });
+      const send = fakeSender(nc, ns);
+      for (let n = 1; n <= 6; n++) expect(await send(n)).toEqual({ ok: true, appended: 1 });
+      await drained(system);
+      const limited = await readStream(nc, stream);
+      expect(limited.entries).toHaveLength(3);
+      const oldest = limited.entries[0]!.seq;
+      expect(oldest).toBeGreaterThan(1);
+      expect(verifyStreamContents(limited)).toMatchObject({ ok: true, startsAt: oldest, tail: { seq: limited.lastSeq } });
+      // The same messages in a stream without limits: its oldest ones were deleted.
+      expect(verifyStreamContents({ ...limited, limited: false })).toMatchObject({ ok: false, problem: { kind: 'deleted', line: oldest, seq: oldest } });
+      const url = inject('natsUrl');
+      const ok = await runAos(['trace', 'verify', '--stream', stream, '--nats', url]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(new RegExp(`^ok: \\d+ records in 3 batches, 0 checkpoints, head [0-9a-f]{12} \\(seq ${limited.lastSeq}\\) \\(from seq ${oldest}: the stream's limits removed the entries before it\\)\n$`));
+
+      // Every message gone by the limits (an age limit passed; purged here): a new node's tracer
+      // opens the stream, and its next entry takes the chain up.
+      await jsm.streams.purge(stream);
+      await system.shutdown();
+      const other = await startSystem({ threads: 2, namespace: ns });
+      await startTracer(other, { stream });
+      expect(await send(7)).toEqual({ ok: true, appended: 1 });
+      await drained(other);
+      const after = await readStream(nc, stream);
+      expect(after.entries.length).toBeGreaterThan(0);
+      expect(after.entries[0]!.seq).toBe(limited.lastSeq + 1);
+      expect(verifyStreamContents(after)).toMatchObject({ ok: true, startsAt: limited.lastSeq + 1, tail: { seq: after.lastSeq } });
     } finally {
       await deleteStream(nc, stream);
     }
