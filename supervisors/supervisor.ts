@@ -78,7 +78,9 @@ export class Supervisor implements ChildWatcher, SupervisorHandle {
       for (const c of initial) this.children.push(await this.launch(c));
       this.status = 'running';
     } catch (err) {
-      this.log('start_error', { code: 'ERR_CONFIG', message: String((err as Error).message) });
+      // The child's own code (ERR_TRACE_LOG, ERR_DENIED...), ERR_CONFIG for an error without one.
+      const code = (err as { code?: unknown }).code;
+      this.log('start_error', { code: typeof code === 'string' && code.startsWith('ERR_') ? code : 'ERR_CONFIG', message: String((err as Error).message) });
       await this.stopChildren();
       this.status = 'failed';
       throw err;

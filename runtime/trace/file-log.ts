@@ -3,13 +3,15 @@
 // refuses a broken log (ERR_TRACE_LOG); each batch is one
 // vectored write, then the head moves: one write of fixed width over the old one (no rename, which
 // costs milliseconds on a busy disk), so the head never runs ahead of the log.
-// One writer at a time: a FileLog notices entries another FileLog appended since its own last
-// write (another worker thread's, the same actor's earlier turns) and continues after them.
+// One writer at a time: one process (log-lock.ts), and in it a FileLog notices entries another
+// FileLog appended since its own last write (another worker thread's, the same actor's earlier
+// turns) and continues after them.
 
 import { appendFileSync, existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { aosError } from '../errors/aos-error.js';
 import { formatHead, LogWriter, type BatchInput, type ChainState, type HeadMark } from './hash-chain.js';
 import { appendParts, fileSize, headPathOf, logExists, readFrom, readHead } from './log-file-io.js';
+import { lockLog } from './log-lock.js';
 import { logFiles, segmentName } from './log-segments.js';
 import { verifyFile, verifyTail, type ReadProgress, type VerifyFileOptions } from './verify-file.js';
 import { verifyLog, type ChainProblem, type VerifyReport } from './verify-log.js';
@@ -104,10 +106,12 @@ export class FileLog {
 
   /**
    * Opens a log, creating it (and its directory) if needed, and resumes its chain. Refuses with
-   * ERR_TRACE_LOG a log that does not verify, or that has entries but no head file (its tail
-   * could have been cut, and a new head would hide that).
+   * ERR_TRACE_LOG a log that another process writes (log-lock.ts), that does not verify, or that
+   * has entries but no head file (its tail could have been cut, and a new head would hide that).
    */
   static open(path: string, options: FileLogOptions = {}): FileLog {
+    logExists(path); // makes its directory, for the lock
+    lockLog(path, options.now);
     finishRotation(path);
     const exists = logExists(path);
     const { tail, head, size } = load(path, exists, options);

@@ -1,5 +1,6 @@
-// Every crash and restart is one structured log record, as OTP's crash reports are:
-// supervisor, context, reason (code, message, cause) and offender (child id and spec).
+// Every crash and restart, and a child that fails to start, is one structured log record, as
+// OTP's crash reports are: supervisor, context, reason (code, message, cause) and offender (child
+// id and spec).
 
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -39,5 +40,21 @@ describe('supervision log', () => {
     expect(crashes[0]!.reason!.cause).toContain('asked to throw');
     expect(crashes[0]!.offender!.module).toContain('sup-counter.ts');
     expect(restarts[0]).toMatchObject({ offender: { id: 'cr/a' } });
+  });
+
+  test('crash report - a child that fails to start: one start_error record with the code it failed with', async () => {
+    const records: Record[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') records.push(JSON.parse(line) as Record);
+        done();
+      },
+    });
+    const node = await startSystem({ logger: pino({ level: 'info' }, sink) });
+    const spec = defineSupervisor({ name: 'nostart', children: [{ module: fixture('init-throws.ts'), type: 'bad', key: 'a' }] });
+    await expect(node.supervise(spec)).rejects.toMatchObject({ code: 'ERR_HANDLER_FAILED' });
+    expect(records.filter((r) => r.supervisor === 'nostart' && r.context === 'start_error')).toEqual([
+      expect.objectContaining({ reason: { code: 'ERR_HANDLER_FAILED', message: expect.stringContaining('init failed on purpose') } }),
+    ]);
   });
 });

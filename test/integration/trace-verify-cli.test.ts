@@ -1,14 +1,15 @@
 // `aos trace verify` end to end: the built CLI (dist/cli/aos.js, so `npm run build` first) run on
 // logs written by FileLog in a temp dir, good and tampered, checking exit codes and the first
-// problem's line; and FileLog itself: it creates, resumes, and refuses a broken log (ERR_TRACE_LOG).
+// problem's line; and FileLog itself: it creates, resumes, and refuses a broken log, or one that
+// another process writes (ERR_TRACE_LOG).
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runAos } from '../helpers/processes.js';
+import { runAos, startNodeProcess } from '../helpers/processes.js';
 import { recordsInput, tamper, type Json } from '../helpers/trace-chain.js';
-import { FileLog, GENESIS, headPathOf } from 'autonomy-os/internal';
+import { FileLog, GENESIS, headPathOf, lockPathOf } from 'autonomy-os/internal';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -158,6 +159,30 @@ describe('trace file log', () => {
     expect(() => FileLog.open(file)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_LOG', details: expect.objectContaining({ kind: 'truncated', line: 7 }) }));
     rewrite(file, broken);
     expect(readFileSync(file, 'utf8')).toBe(before);
+  });
+
+  it('file log - one process writes a log: another is refused (ERR_TRACE_LOG naming it) while it lives, and takes the log over once it is gone', async () => {
+    const { file } = goodLog();
+    // This process wrote it, and holds its lock until it ends: as if it had ended.
+    unlinkSync(lockPathOf(file));
+    const before = readFileSync(file, 'utf8');
+    const writer = await startNodeProcess('log-writer.mjs', [file], 'log writer');
+    expect(Number(writer.id)).toBe(writer.child.pid);
+    expect(() => FileLog.open(file)).toThrow(
+      expect.objectContaining({ code: 'ERR_TRACE_LOG', message: expect.stringContaining(`is written by another process (pid ${writer.child.pid} on `), details: expect.objectContaining({ file, lock: lockPathOf(file), owner: expect.objectContaining({ pid: writer.child.pid }) }) }),
+    );
+    expect(readFileSync(file, 'utf8')).toBe(before);
+
+    writer.child.kill('SIGKILL');
+    await writer.exited;
+    // Its lock is left behind; its process is gone, so the next writer takes it.
+    expect((JSON.parse(readFileSync(lockPathOf(file), 'utf8')) as { pid: number }).pid).toBe(writer.child.pid);
+    const log = FileLog.open(file);
+    expect((JSON.parse(readFileSync(lockPathOf(file), 'utf8')) as { pid: number }).pid).toBe(process.pid);
+    log.append(recordsInput('n1', 6, [rec(10)]));
+    // Another writer of this process (a worker thread's) shares the lock.
+    expect(FileLog.open(file).head).toEqual(log.head);
+    expect((await runAos(['trace', 'verify', file])).code).toBe(0);
   });
 
   it('file log - refuses a log with entries but no head file (its tail could have been cut)', () => {
