@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { inject, describe, expect, test, vi } from 'vitest';
-import { StorageType, type NatsConnection } from 'nats';
+import { StorageType, type NatsConnection, type StreamConfig } from 'nats';
 import { startTracer, type ActorSystem } from 'autonomy-os';
 import {
   answerQuery,
@@ -63,6 +63,16 @@ function fakeSender(nc: NatsConnection, ns: string): (n: number) => Promise<Ack>
     expect(msg.headers?.get(ERROR_HEADER) ?? '').toBe('');
     return msg.json<Ack>();
   };
+}
+
+/** A node whose tracer appends to a stream made first as startTracer makes it, with `config` added; and a sender of made-up batches. */
+async function tracerOnStream(nc: NatsConnection, stream: string, config: Partial<StreamConfig>) {
+  const system = await startSystem({ threads: 2 });
+  const ns = system.subjects.prefix;
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.add({ name: stream, subjects: [streamSubject(ns, stream)], storage: StorageType.File, ...config });
+  await startTracer(system, { stream });
+  return { system, ns, jsm, send: fakeSender(nc, ns) };
 }
 
 describe('trace stream', () => {
@@ -166,13 +176,8 @@ describe('trace stream', () => {
     const stream = uniqueStream();
     const nc = await rawClient();
     try {
-      const system = await startSystem({ threads: 2 });
-      const ns = system.subjects.prefix;
       // As an operator would limit it (`nats stream edit --max-msgs 3`).
-      const jsm = await nc.jetstreamManager();
-      await jsm.streams.add({ name: stream, subjects: [streamSubject(ns, stream)], storage: StorageType.File, max_msgs: 3 });
-      await startTracer(system, { stream });
-      const send = fakeSender(nc, ns);
+      const { system, ns, jsm, send } = await tracerOnStream(nc, stream, { max_msgs: 3 });
       for (let n = 1; n <= 6; n++) expect(await send(n)).toEqual({ ok: true, appended: 1 });
       await drained(system);
       const limited = await readStream(nc, stream);
@@ -248,13 +253,8 @@ describe('trace stream', () => {
     const stream = uniqueStream();
     const nc = await rawClient();
     try {
-      const system = await startSystem({ threads: 2 });
-      const ns = system.subjects.prefix;
-      // The stream as startTracer makes it, but with a duplicate window of 200 ms instead of 2 minutes.
-      const jsm = await nc.jetstreamManager();
-      await jsm.streams.add({ name: stream, subjects: [streamSubject(ns, stream)], storage: StorageType.File, duplicate_window: 200_000_000 });
-      await startTracer(system, { stream });
-      const send = fakeSender(nc, ns);
+      // A duplicate window of 200 ms instead of 2 minutes.
+      const { system, ns, send } = await tracerOnStream(nc, stream, { duplicate_window: 200_000_000 });
       expect(await send(1)).toEqual({ ok: true, appended: 1 });
       const sentAt = Date.now();
       // No event says JetStream's window has passed: wait for the wall clock to pass it.
