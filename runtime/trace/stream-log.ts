@@ -74,9 +74,12 @@ async function streamState(jsm: JetStreamManager, stream: string): Promise<Strea
   }
 }
 
-/** Calls `fn` with every message of a stream, in order (an ordered consumer), a message at a time, until it returns false; resolves with the stream's state before the read. */
-export async function forEachEntry(nc: NatsConnection, stream: string, fn: (entry: { seq: number; text: string }) => boolean | void): Promise<StreamState> {
-  const state = await streamState(await nc.jetstreamManager(), stream);
+/**
+ * Calls `fn` with every message of a stream, in order (an ordered consumer), a message at a time,
+ * until it returns false; resolves with the stream's state before the read (`known`: read already).
+ */
+export async function forEachEntry(nc: NatsConnection, stream: string, fn: (entry: { seq: number; text: string }) => boolean | void, known?: StreamState): Promise<StreamState> {
+  const state = known ?? (await streamState(await nc.jetstreamManager(), stream));
   const { last_seq: lastSeq, messages } = state;
   if (messages === 0) return state;
   const consumer = await nc.jetstream().consumers.get(stream);
@@ -138,15 +141,20 @@ export function verifyStreamContents(c: StreamContents): StreamVerifyReport {
 
 /** A stream verified a message at a time, and (for a tracer opening it) the batches it holds. */
 async function verifyStreamReading(nc: NatsConnection, stream: string, onProgress?: ReadProgress): Promise<{ report: StreamVerifyReport; seen: Record<string, Seen> }> {
-  const { limited, last_seq: total } = await streamState(await nc.jetstreamManager(), stream);
-  const v = streamVerifier(limited);
+  const state = await streamState(await nc.jetstreamManager(), stream);
+  const v = streamVerifier(state.limited);
   const seen: Record<string, Seen> = {};
-  const { last_seq: lastSeq } = await forEachEntry(nc, stream, (e) => {
-    onProgress?.(e.seq, total);
-    noteSeen(seen, e.text);
-    return v.push(e.text, e.seq, e.text.length);
-  });
-  return { report: withStreamEnd(v, lastSeq, stream, limited), seen };
+  await forEachEntry(
+    nc,
+    stream,
+    (e) => {
+      onProgress?.(e.seq, state.last_seq);
+      noteSeen(seen, e.text);
+      return v.push(e.text, e.seq, e.text.length);
+    },
+    state,
+  );
+  return { report: withStreamEnd(v, state.last_seq, stream, state.limited), seen };
 }
 
 /** The chain after a stream whose limits removed every message: the next entry takes it up (`trimmed`). */
