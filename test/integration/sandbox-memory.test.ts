@@ -2,11 +2,10 @@
 // Buffers has its worker terminated and fails with ERR_MEMORY_LIMIT, with one structured log
 // record; the node's other actors serve on, and a supervised hog is restarted.
 
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, test } from 'vitest';
 import { ActorSystem, defineSupervisor, type ActorNode, type SupervisorNode } from 'autonomy-os';
 import { collect, rawClient } from '../helpers/nats.js';
+import { recordingLogger } from '../helpers/logs.js';
 import { codeOf, errorOf, fixture, startSystem } from '../helpers/system.js';
 
 const MiB = 1024 * 1024;
@@ -23,20 +22,9 @@ interface LogRecord {
   limit?: number;
 }
 
-function logSink(): { records: LogRecord[]; logger: pino.Logger } {
-  const records: LogRecord[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') records.push(JSON.parse(line) as LogRecord);
-      done();
-    },
-  });
-  return { records, logger: pino({ level: 'error' }, sink) };
-}
-
 describe('sandbox memory', () => {
   test('memory limit - a turn holding too many buffers fails with ERR_MEMORY_LIMIT, its worker is replaced, the node serves on', async () => {
-    const { records, logger } = logSink();
+    const { records, logger } = recordingLogger<LogRecord>('error');
     const system = await startSystem({ threads: 1, maxWorkerExternalBytes: LIMIT, logger });
     const ns = system.subjects.prefix;
     const hog = await system.spawn(fixture('buffer-hog.mjs'), { type: 'hog', key: 'a', turnTimeoutMs: TURN_LIMIT });

@@ -2,10 +2,9 @@
 // OTP's crash reports are: supervisor, context, reason (code, message, cause) and offender (child
 // id and spec).
 
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, test } from 'vitest';
 import { defineSupervisor } from 'autonomy-os';
+import { recordingLogger } from '../helpers/logs.js';
 import { fixture, startSystem } from '../helpers/system.js';
 
 interface Record {
@@ -15,21 +14,9 @@ interface Record {
   offender?: { id: string; module: string; restart: string; shutdownMs: number };
 }
 
-/** A logger whose records are kept, parsed. */
-function recordingLogger(): { records: Record[]; logger: pino.Logger } {
-  const records: Record[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') records.push(JSON.parse(line) as Record);
-      done();
-    },
-  });
-  return { records, logger: pino({ level: 'info' }, sink) };
-}
-
 describe('supervision log', () => {
   test('crash report - a crash and its restart are one structured record each', async () => {
-    const { records, logger } = recordingLogger();
+    const { records, logger } = recordingLogger<Record>('info');
     const node = await startSystem({ logger });
     await node.supervise(defineSupervisor({ name: 'crashy', children: [{ module: fixture('sup-counter.ts'), type: 'cr', key: 'a', maxAttempts: 1 }] }));
     await expect(node.ref('cr/a').ask({ op: 'fail', how: 'throw' })).rejects.toMatchObject({ code: 'ERR_HANDLER_FAILED' });
@@ -49,7 +36,7 @@ describe('supervision log', () => {
   });
 
   test('crash report - a child that fails to start: one start_error record with the code it failed with', async () => {
-    const { records, logger } = recordingLogger();
+    const { records, logger } = recordingLogger<Record>('info');
     const node = await startSystem({ logger });
     const spec = defineSupervisor({ name: 'nostart', children: [{ module: fixture('init-throws.ts'), type: 'bad', key: 'a' }] });
     await expect(node.supervise(spec)).rejects.toMatchObject({ code: 'ERR_HANDLER_FAILED' });
