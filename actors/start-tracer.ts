@@ -14,6 +14,8 @@ export interface TracerOptions {
   file?: string;
   /** With `file`: past this size, the file becomes a segment (`<file>.<last seq>`) and a new file continues the chain. Default: never. */
   rotateBytes?: number;
+  /** With `rotateBytes`: the newest segments kept; as each new one starts, older ones are deleted. Default: all kept. */
+  keepSegments?: number;
   /** A JetStream stream (created with file storage if missing, or continued when it verifies), on subject `<ns>.tracelog.<stream>`. */
   stream?: string;
 }
@@ -23,9 +25,19 @@ export async function startTracer(system: ActorSystem, options: TracerOptions): 
   if (options.rotateBytes !== undefined && (options.file === undefined || !Number.isSafeInteger(options.rotateBytes) || options.rotateBytes < 1)) {
     throw aosError('ERR_CONFIG', 'startTracer: rotateBytes is a positive integer, with { file }', { rotateBytes: options.rotateBytes });
   }
+  if (options.keepSegments !== undefined && (options.rotateBytes === undefined || !Number.isSafeInteger(options.keepSegments) || options.keepSegments < 0)) {
+    throw aosError('ERR_CONFIG', 'startTracer: keepSegments is a whole number, 0 or more, with { file, rotateBytes }', { keepSegments: options.keepSegments });
+  }
   if (options.stream !== undefined) await system.openTraceStream(options.stream);
   const ns = system.subjects.prefix;
-  const config = options.file !== undefined ? { file: options.file, ...(options.rotateBytes === undefined ? {} : { rotateBytes: options.rotateBytes }) } : { stream: options.stream };
+  const config =
+    options.file !== undefined
+      ? {
+          file: options.file,
+          ...(options.rotateBytes === undefined ? {} : { rotateBytes: options.rotateBytes }),
+          ...(options.keepSegments === undefined ? {} : { keepSegments: options.keepSegments }),
+        }
+      : { stream: options.stream };
   return system.supervise(
     defineSupervisor({
       name: 'trace',

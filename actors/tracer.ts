@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { defineActor, type ActorContext, type RawInput } from 'autonomy-os/actor';
 import { decodeValue } from '../runtime/envelope.js';
 import { aosError } from '../runtime/errors/aos-error.js';
-import { FileLog } from '../runtime/trace/file-log.js';
+import { FileLog, type SegmentsRemoved } from '../runtime/trace/file-log.js';
 import { remember, seenIn, wasSeen, type Seen } from '../runtime/trace/seen-batches.js';
 import { scanTraceBatch, type ScannedBatch } from '../runtime/trace/trace-scan.js';
 import { answerFileQuery, eachLineBackward } from '../runtime/trace/log-query.js';
@@ -23,6 +23,8 @@ export interface TracerConfig {
   file?: string;
   /** A file log past this size becomes a segment, and a new file continues its chain (log-segments.ts). */
   rotateBytes?: number;
+  /** With rotateBytes: the newest segments kept; older ones are deleted as new ones start (default: all kept). */
+  keepSegments?: number;
   /** The JetStream stream (opened on the node first: startTracer does it). */
   stream?: string;
 }
@@ -31,6 +33,7 @@ export interface TracerState {
   /** The log file, absolute (a file log). */
   file?: string;
   rotateBytes?: number;
+  keepSegments?: number;
   /** The stream (a stream log). */
   stream?: string;
   /** Per node, the batches appended: every number up to `upTo`, and the runs above it in `above`. A
@@ -39,8 +42,10 @@ export interface TracerState {
 }
 
 const configSchema = z.union([
-  z.object({ file: z.string().min(1), rotateBytes: z.number().int().min(1).optional(), stream: z.undefined().optional() }),
-  z.object({ stream: z.string().regex(STREAM_NAME), file: z.undefined().optional(), rotateBytes: z.undefined().optional() }),
+  z
+    .object({ file: z.string().min(1), rotateBytes: z.number().int().min(1).optional(), keepSegments: z.number().int().min(0).optional(), stream: z.undefined().optional() })
+    .refine((c) => c.keepSegments === undefined || c.rotateBytes !== undefined, { message: 'keepSegments goes with rotateBytes' }),
+  z.object({ stream: z.string().regex(STREAM_NAME), file: z.undefined().optional(), rotateBytes: z.undefined().optional(), keepSegments: z.undefined().optional() }),
 ]);
 
 const queryInput = z.object({ op: z.literal('query'), query: traceQuerySchema });
@@ -78,13 +83,31 @@ const MARK_SCAN_BYTES = 4 * 1024 * 1024;
 // first catches up with entries another thread's FileLog wrote (file-log.ts, resume).
 const logs = new Map<string, FileLog>();
 
-function logOf(file: string, rotateBytes: number | undefined): FileLog {
+/** Per file, what keepSegments deleted during an append: logged by the turn that appended. */
+const removals = new Map<string, SegmentsRemoved[]>();
+
+function logOf(state: TracerState): FileLog {
+  const file = state.file!;
   let log = logs.get(file);
   if (log === undefined) {
-    log = FileLog.open(file, rotateBytes === undefined ? {} : { rotateBytes });
+    const { rotateBytes, keepSegments } = state;
+    const onSegmentsRemoved = (r: SegmentsRemoved): void => void removals.set(file, [...(removals.get(file) ?? []), r]);
+    log = FileLog.open(file, { ...(rotateBytes === undefined ? {} : { rotateBytes }), ...(keepSegments === undefined ? {} : { keepSegments, onSegmentsRemoved }) });
     logs.set(file, log);
   }
   return log;
+}
+
+function logRemovals(state: TracerState, ctx: ActorContext): void {
+  const file = state.file!;
+  const reports = removals.get(file);
+  if (reports === undefined) return;
+  removals.delete(file);
+  for (const { removed, failed } of reports) {
+    const where = { file, keepSegments: state.keepSegments };
+    if (removed.length > 0) ctx.log.info({ ...where, removed }, 'trace log: the oldest segments were deleted (keepSegments); verify checks the log from the oldest one left');
+    if (failed.length > 0) ctx.log.error({ ...where, failed }, 'trace log: old segments could not be deleted (keepSegments): they stay until the next new segment');
+  }
 }
 
 export default defineActor({
@@ -95,9 +118,10 @@ export default defineActor({
     if (!config.success) throw aosError('ERR_CONFIG', `${ctx.self} needs config {file: string} or {stream: name}`, { actorId: ctx.self });
     if (config.data.stream !== undefined) return { stream: config.data.stream, seen: {} };
     const file = resolve(config.data.file);
-    const { rotateBytes } = config.data;
-    logOf(file, rotateBytes); // verifies the log: a broken one fails the spawn (ERR_TRACE_LOG), not the first batch
-    return { file, ...(rotateBytes === undefined ? {} : { rotateBytes }), seen: lastBatches(file) };
+    const { rotateBytes, keepSegments } = config.data;
+    const state: TracerState = { file, ...(rotateBytes === undefined ? {} : { rotateBytes }), ...(keepSegments === undefined ? {} : { keepSegments }), seen: {} };
+    logOf(state); // verifies the log: a broken one fails the spawn (ERR_TRACE_LOG), not the first batch
+    return { ...state, seen: lastBatches(file) };
   },
   handle: async (state, msg, ctx) => {
     if (msg.op === 'query') {
@@ -115,13 +139,15 @@ export default defineActor({
       const r = await ctx.call<AppendResult>(TRACE_APPEND_TOOL, { stream: state.stream, bytes: msg.bytes });
       ctx.reply(r.duplicate ? { ok: true, appended: 0, duplicate: true } : { ok: true, appended: records });
     } else {
-      const log = logOf(state.file!, state.rotateBytes);
+      const log = logOf(state);
       try {
         log.append({ bytes: msg.bytes, records, tracer: ctx.self });
       } catch (err) {
         // This FileLog refuses from now on; the next turn (after the restart) opens the file afresh.
         logs.delete(state.file!);
         throw err;
+      } finally {
+        logRemovals(state, ctx);
       }
       ctx.reply({ ok: true, appended: records });
     }

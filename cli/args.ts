@@ -19,7 +19,7 @@ export class UsageError extends Error {
 
 /** One line per command, shown by `aos help` and under a usage error of that command. */
 export const SYNOPSIS = {
-  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG [--trace-rotate-mb N] [--ui] [--ui-port N] | --trace-stream NAME] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
+  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG [--trace-rotate-mb N [--trace-keep-segments N]] [--ui] [--ui-port N] | --trace-stream NAME] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
   tree: 'aos tree [--nats URL] [--namespace NS] [--timeout MS] [--json]',
   'policy check': 'aos policy check FILE [--namespace NS]',
   'policy apply': 'aos policy apply FILE [--nats URL] [--namespace NS] [--timeout MS]',
@@ -52,6 +52,7 @@ export interface StartFlags {
   trace?: string;
   /** Past this many megabytes, the --trace log's file becomes a segment and a new one continues the chain. */
   traceRotateMb?: number;
+  traceKeepSegments?: number;
   /** Run a tracer on this node, appending the namespace's trace to this JetStream stream (shared with other nodes' tracers). */
   traceStream?: string;
   /** Serve the trace page (cli/trace-ui.ts) over the --trace log on 127.0.0.1. */
@@ -267,6 +268,7 @@ function parseStart(args: string[]): Command {
     trace: { type: 'string' },
     'trace-stream': { type: 'string' },
     'trace-rotate-mb': { type: 'string' },
+    'trace-keep-segments': { type: 'string' },
     ui: { type: 'boolean' },
     'ui-port': { type: 'string' },
     namespace: { type: 'string' },
@@ -289,6 +291,11 @@ function parseStart(args: string[]): Command {
     if (flags.trace === undefined) throw new UsageError('--trace-rotate-mb starts new segments of a --trace LOG: give it one');
     if (!/^[1-9]\d{0,6}$/.test(values['trace-rotate-mb'])) throw new UsageError(`--trace-rotate-mb must be a positive number of megabytes, got ${JSON.stringify(values['trace-rotate-mb'])}`);
     flags.traceRotateMb = Number(values['trace-rotate-mb']);
+  }
+  if (values['trace-keep-segments'] !== undefined) {
+    if (flags.traceRotateMb === undefined) throw new UsageError('--trace-keep-segments keeps the newest segments of a --trace LOG that --trace-rotate-mb splits: give both');
+    if (!/^\d{1,6}$/.test(values['trace-keep-segments'])) throw new UsageError(`--trace-keep-segments must be a whole number of segments (0 or more), got ${JSON.stringify(values['trace-keep-segments'])}`);
+    flags.traceKeepSegments = Number(values['trace-keep-segments']);
   }
   if (values['ui-port'] !== undefined) {
     if (values.ui !== true) throw new UsageError('--ui-port needs --ui');

@@ -68,8 +68,13 @@ export async function runStart(flags: StartFlags): Promise<number> {
       progress(`tracer/${system.nodeId} appends the trace to the stream ${flags.traceStream}`);
     }
     if (flags.trace !== undefined) {
-      await startTracer(system, { file: flags.trace, ...(flags.traceRotateMb === undefined ? {} : { rotateBytes: flags.traceRotateMb * 1_000_000 }) });
-      progress(`tracer/${system.nodeId} appends the trace to ${flags.trace}${flags.traceRotateMb === undefined ? '' : ` (a new segment every ${flags.traceRotateMb} MB)`}`);
+      await startTracer(system, {
+        file: flags.trace,
+        ...(flags.traceRotateMb === undefined ? {} : { rotateBytes: flags.traceRotateMb * 1_000_000 }),
+        ...(flags.traceKeepSegments === undefined ? {} : { keepSegments: flags.traceKeepSegments }),
+      });
+      const keeps = flags.traceKeepSegments === undefined ? '' : `, the newest ${flags.traceKeepSegments} kept`;
+      progress(`tracer/${system.nodeId} appends the trace to ${flags.trace}${flags.traceRotateMb === undefined ? '' : ` (a new segment every ${flags.traceRotateMb} MB${keeps})`}`);
       if (flags.ui === true) {
         ui = await serveTraceUi({ file: flags.trace, port: flags.uiPort ?? 0 });
         progress(`trace ui on ${ui.url}`);

@@ -79,6 +79,20 @@ export interface FileLogOptions {
   verifyTailBytes?: number;
   /** Past this size, the log's file becomes a segment and a new file continues the chain (log-segments.ts); default: never. */
   rotateBytes?: number;
+  /**
+   * With rotateBytes: the segments kept. Once a new segment is made, the oldest beyond this many
+   * are deleted, so the log takes at most about (keepSegments + 1) × rotateBytes on disk; verify
+   * then checks it from the oldest segment left. Default: every segment is kept.
+   */
+  keepSegments?: number;
+  /** Told which segments keepSegments deleted, and any it could not delete (the append itself has succeeded). */
+  onSegmentsRemoved?: (removed: SegmentsRemoved) => void;
+}
+
+/** What keepSegments did after a new segment: files deleted, and files it could not delete with why. */
+export interface SegmentsRemoved {
+  removed: string[];
+  failed: { file: string; error: string }[];
 }
 
 const VERIFY_WHOLE_UP_TO = 1024 * 1024 * 1024;
@@ -110,6 +124,10 @@ export class FileLog {
    * has entries but no head file (its tail could have been cut, and a new head would hide that).
    */
   static open(path: string, options: FileLogOptions = {}): FileLog {
+    const keep = options.keepSegments;
+    if (keep !== undefined && (!Number.isSafeInteger(keep) || keep < 0 || options.rotateBytes === undefined)) {
+      throw aosError('ERR_CONFIG', `keepSegments is a whole number of segments, 0 or more, with rotateBytes: got ${String(keep)}`, { file: path, keepSegments: keep });
+    }
     logExists(path); // makes its directory, for the lock
     lockLog(path, options.now);
     finishRotation(path);
@@ -212,6 +230,27 @@ export class FileLog {
     }
     this.size = line.length;
     this.writeHead();
+    this.dropOldSegments();
+  }
+
+  /** Deletes the segments older than the newest keepSegments. A failure does not fail the append that is done: it is reported. */
+  private dropOldSegments(): void {
+    const keep = this.options.keepSegments;
+    if (keep === undefined) return;
+    const segments = logFiles(this.path).filter((f) => f !== this.path);
+    const old = segments.slice(0, Math.max(0, segments.length - keep));
+    if (old.length === 0) return;
+    const report: SegmentsRemoved = { removed: [], failed: [] };
+    for (const file of old) {
+      try {
+        unlinkSync(file);
+        report.removed.push(file);
+      } catch (err) {
+        // Gone already: another FileLog of this process deleted it after its own rotation.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') report.failed.push({ file, error: (err as Error).message });
+      }
+    }
+    if (report.removed.length > 0 || report.failed.length > 0) this.options.onSegmentsRemoved?.(report);
   }
 
   private create(): void {

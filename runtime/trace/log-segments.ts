@@ -2,7 +2,8 @@
 // size: the full one is renamed `<log>.<its last seq, 12 digits>` and the new `<log>` opens with a
 // checkpoint entry that continues the chain (its `prev` is the last hash of the segment before,
 // and it says how many records the log holds). So the segments, oldest first and then `<log>`,
-// are one chain, and a segment moved away (archived) leaves the rest verifiable from there.
+// are one chain, and a segment moved away (archived) leaves the rest verifiable from there. With
+// `keepSegments`, the log itself deletes the oldest beyond that many each time it starts one.
 
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';

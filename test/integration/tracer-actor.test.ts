@@ -387,6 +387,39 @@ describe('trace file log, in segments', () => {
     const archived = await runAos(['trace', 'verify', file]);
     expect(archived.stdout, archived.stderr).toMatch(/^ok: \d+ records in \d+ batches, \d+ checkpoints, head [0-9a-f]{12} \(seq \d+\) \(from seq \d+: the segments before it are not here\)\n$/);
   });
+
+  test('tracer - with keepSegments the oldest segments go as new ones start: the log stays bounded and verifies from the oldest left', async () => {
+    const system = await startSystem({ threads: 2 });
+    const file = tempFile();
+    await startTracerOn(system, { file, rotateBytes: 8_000, keepSegments: 1 });
+    const echo = await system.spawn(fixture('echo.ts'), { type: 'echo', key: 'e' });
+    for (let round = 0; round < 8; round++) {
+      await Promise.all(Array.from({ length: 50 }, (_, i) => echo.ask({ text: `r${round}.${i}` })));
+      await system.whenIdle(); // a batch per round: several new segments
+    }
+    await vi.waitFor(() => expect(system.traceBacklog).toBe(0), { timeout: 10_000, interval: 20 });
+    expect(logFiles(file)).toHaveLength(2); // one segment and the log itself
+    const report = verifyLogFile(file);
+    expect(report).toMatchObject({ ok: true });
+    expect(report.startsAt).toBeGreaterThan(1);
+    const verify = await runAos(['trace', 'verify', file]);
+    expect(verify.stdout, verify.stderr).toMatch(/\(from seq \d+: the segments before it are not here\)\n$/);
+    // What is left holds the last rounds' turns, not all 400.
+    const turns = recordsOfFiles(file).filter((r) => r.type === 'envelope' && r.event === 'turn.finished');
+    expect(turns.length).toBeGreaterThan(0);
+    expect(turns.length).toBeLessThan(400);
+  });
+
+  test('tracer - keepSegments goes with a file and rotateBytes, as a whole number (ERR_CONFIG)', async () => {
+    const system = await startSystem();
+    const file = tempFile();
+    for (const bad of [{ file, keepSegments: 2 }, { file, rotateBytes: 8_000, keepSegments: -1 }, { stream: 'TRACE', keepSegments: 2 }]) {
+      expect((await errorOf(() => startTracerOn(system, bad))).code, JSON.stringify(bad)).toBe('ERR_CONFIG');
+    }
+    const ns = system.subjects.prefix;
+    const spawned = await errorOf(() => system.spawn(TRACER, { type: 'tracer', key: 'k', subscribe: [`${ns}.trace.>`], config: { file, keepSegments: 2 } }));
+    expect(spawned.code).toBe('ERR_CONFIG');
+  });
 });
 
 function recordsOfFiles(file: string): TraceRecord[] {

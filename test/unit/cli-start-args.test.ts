@@ -1,4 +1,5 @@
-// `aos start`'s trace flags: --trace-rotate-mb goes with a --trace LOG, as a positive number.
+// `aos start`'s trace flags: --trace-rotate-mb goes with a --trace LOG, as a positive number;
+// --trace-keep-segments with --trace-rotate-mb, as a whole number.
 // The CLI is not part of the package: imported from its source.
 import { describe, expect, test } from 'vitest';
 import { parseCommand, UsageError } from '../../cli/args.js';
@@ -8,5 +9,12 @@ describe('cli start args', () => {
     expect(parseCommand(['start', '--trace', 't.log', '--trace-rotate-mb', '64'])).toEqual({ verb: 'start', flags: { trace: 't.log', traceRotateMb: 64 } });
     expect(() => parseCommand(['start', '--trace-rotate-mb', '64'])).toThrow(/--trace-rotate-mb starts new segments of a --trace LOG/);
     for (const bad of ['0', '-1', '1.5', 'lots']) expect(() => parseCommand(['start', '--trace', 't.log', '--trace-rotate-mb', bad])).toThrow(UsageError);
+  });
+
+  test('cli start args - --trace-keep-segments N with --trace-rotate-mb; without it, or not a whole number, a usage error', () => {
+    expect(parseCommand(['start', '--trace', 't.log', '--trace-rotate-mb', '64', '--trace-keep-segments', '10'])).toEqual({ verb: 'start', flags: { trace: 't.log', traceRotateMb: 64, traceKeepSegments: 10 } });
+    expect(parseCommand(['start', '--trace', 't.log', '--trace-rotate-mb', '64', '--trace-keep-segments', '0'])).toMatchObject({ flags: { traceKeepSegments: 0 } });
+    expect(() => parseCommand(['start', '--trace', 't.log', '--trace-keep-segments', '10'])).toThrow(/--trace-keep-segments keeps the newest segments .* give both/);
+    for (const bad of ['-1', '1.5', 'all', '']) expect(() => parseCommand(['start', '--trace', 't.log', '--trace-rotate-mb', '64', '--trace-keep-segments', bad])).toThrow(UsageError);
   });
 });

@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, mkdtempSync, renameSync, rmSync, unlinkSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { answerFileQuery, answerQuery, FileLog, forEachLine, forEachLineBackward, logFiles, LogWriter, PartVerifier, recordsOfLog, verifyFile, verifyLog, verifyLogFile, type HeadMark, type TraceQuery } from 'autonomy-os/internal';
+import { answerFileQuery, answerQuery, FileLog, type FileLogOptions, type SegmentsRemoved, forEachLine, forEachLineBackward, logFiles, LogWriter, PartVerifier, recordsOfLog, verifyFile, verifyLog, verifyLogFile, type HeadMark, type TraceQuery } from 'autonomy-os/internal';
 import { readFileSync } from 'node:fs';
 import { CHAIN, chainRecords, OTHER_CHAIN, recordsInput, writeChainLog } from '../helpers/trace-chain.js';
 
@@ -192,10 +192,10 @@ describe('log file parts - a large log opened', () => {
 
 describe('log file parts - segments', () => {
   /** The chain's records in 12 batches, each repeated 3 times (36 batches), to a log that starts a segment past `rotateBytes` (none: one file). */
-  function segmentedLog(rotateBytes?: number): string {
+  function segmentedLog(rotateBytes?: number, more: FileLogOptions = {}): string {
     const path = join(mkdtempSync(join(dir, 'seg-')), 'trace.log');
     const records = chainRecords();
-    const log = FileLog.open(path, { checkpointEvery: 10, now: () => 1_700_000_000_000, ...(rotateBytes === undefined ? {} : { rotateBytes }) });
+    const log = FileLog.open(path, { checkpointEvery: 10, now: () => 1_700_000_000_000, ...(rotateBytes === undefined ? {} : { rotateBytes }), ...more });
     let n = 0;
     for (let round = 0; round < 3; round++) for (let i = 0; i < records.length; i += 3) log.append(recordsInput('n1', ++n, records.slice(i, i + 3)));
     return path;
@@ -240,6 +240,39 @@ describe('log file parts - segments', () => {
     const archived = verifyLogFile(path);
     expect(archived).toMatchObject({ ok: true, file: path });
     expect(archived.startsAt).toBeGreaterThan(1);
+  });
+
+  test('log file parts - keepSegments: each new segment deletes the oldest beyond that many, says which, and the log verifies from the oldest left', () => {
+    const all = segmentedLog(2_000);
+    const reports: SegmentsRemoved[] = [];
+    const path = segmentedLog(2_000, { keepSegments: 2, onSegmentsRemoved: (r) => reports.push(r) });
+    const kept = logFiles(path);
+    const every = logFiles(all).map((f) => f.slice(all.length));
+    // The same chain, split in the same places: the newest two segments and the log itself are left.
+    expect(kept.map((f) => f.slice(path.length))).toEqual([...every.slice(-3, -1), '']);
+    const removed = reports.flatMap((r) => r.removed);
+    expect(removed.map((f) => f.slice(path.length))).toEqual(every.slice(0, -3));
+    expect(reports.every((r) => r.failed.length === 0)).toBe(true);
+    const whole = verifyLogFile(all).tail;
+    const report = verifyLogFile(path);
+    // Counted from the oldest segment left, the chain ends where the whole one does.
+    expect(report).toMatchObject({ ok: true, file: path, tail: { seq: whole.seq, hash: whole.hash, records: whole.records } });
+    // Opened again (a tracer's restart), it goes on with the whole log's counts, which its head keeps.
+    expect(FileLog.open(path, { rotateBytes: 2_000, keepSegments: 2 }).chain).toEqual(whole);
+    // From the first entry of the oldest segment left.
+    expect(report.startsAt).toBe((JSON.parse(readFileSync(kept[0]!, 'utf8').split('\n')[0]!) as { seq: number }).seq);
+    expect(report.startsAt).toBeGreaterThan(1);
+    // 0: only the log's own file is left.
+    const alone = segmentedLog(2_000, { keepSegments: 0 });
+    expect(logFiles(alone)).toEqual([alone]);
+    expect(verifyLogFile(alone)).toMatchObject({ ok: true, tail: { seq: whole.seq, hash: whole.hash } });
+  });
+
+  test('log file parts - keepSegments is a whole number, 0 or more, and goes with rotateBytes (ERR_CONFIG)', () => {
+    const path = join(mkdtempSync(join(dir, 'keep-')), 'trace.log');
+    for (const bad of [{ keepSegments: -1, rotateBytes: 2_000 }, { keepSegments: 1.5, rotateBytes: 2_000 }, { keepSegments: 2 }]) {
+      expect(() => FileLog.open(path, bad), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }));
+    }
   });
 
   test('log file parts - a new segment cut short by a crash is finished when the log is opened again', () => {
