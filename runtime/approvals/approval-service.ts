@@ -15,6 +15,7 @@ import type { Subjects } from '../subjects.js';
 import type { NatsTransport } from '../transport/nats-transport.js';
 import { checkAct, checkDecision, onTimeout, withHistory, type Checked } from './approval-checks.js';
 import { actionHash } from './approval-rules.js';
+import { SettledItems } from './approval-retention.js';
 import type { ApprovalStore } from './approval-store.js';
 import { OPEN_STATUSES, type ActBody, type ActionResult, type ApprovalItem, type ApprovalOutcome, type BoundAction, type DecideBody, type EscalationInfo, type HeldTask, type HistoryEntry, type HistoryEvent } from './approval-types.js';
 import { parseActBody, parseDecideBody, parseListBody, parseShowBody } from './approval-wire.js';
@@ -26,7 +27,8 @@ const MAX_HELD_PAYLOAD = 8 * 1024;
 const QUEUE = 'aos-approvals';
 /**
  * How often a node looks at the requests being performed by other nodes: one whose node is gone
- * (nothing answers its ping) is `failed` with ERR_OUTCOME_UNKNOWN, never performed again.
+ * (nothing answers its ping) is `failed` with ERR_OUTCOME_UNKNOWN, never performed again. The
+ * same check removes settled items the policy's approvalRetention no longer keeps.
  */
 export const ORPHAN_CHECK_MS = 10_000;
 /** A ping that gets no answer in this time is a busy node, not a gone one: it is asked again later. */
@@ -73,6 +75,8 @@ export interface NewRequest {
 
 export class ApprovalService {
   private readonly items = new Map<string, ApprovalItem>();
+  /** Settled items, for the policy's approvalRetention. */
+  private readonly settled = new SettledItems();
   private readonly timers = new Map<string, { handle: TimerHandle; deadline: number }>();
   /** Approved items this node is performing now (the store's claim makes it once across nodes). */
   private readonly running = new Set<string>();
@@ -333,6 +337,7 @@ export class ApprovalService {
     // Only what may still change is kept in memory; settled items live in the bucket.
     if (OPEN_STATUSES.includes(item.status)) this.items.set(item.id, item);
     else this.items.delete(item.id);
+    this.settled.observe(item);
     if (item.status === 'pending') this.arm(item);
     else this.disarm(item.id);
     if (item.status === 'approved' && item.requester !== undefined && this.host.hosts(item.requester)) void this.execute(item.id);
@@ -434,6 +439,8 @@ export class ApprovalService {
     this.sweep = this.host.clock.setTimeout(() => {
       if (this.closed) return;
       for (const item of this.items.values()) if (item.status === 'executing') void this.checkOrphan(item.id);
+      const keep = this.host.policy().doc.approvalRetention?.keepSettledMs;
+      if (keep !== undefined) void this.settled.sweep(this.store, this.host.clock.now(), keep, this.host.log);
       this.armSweep();
     }, ORPHAN_CHECK_MS);
   }
@@ -505,6 +512,7 @@ export class ApprovalService {
   private changed(item: ApprovalItem, event: HistoryEvent, extra: Record<string, unknown> = {}): void {
     if (OPEN_STATUSES.includes(item.status)) this.items.set(item.id, item);
     else this.items.delete(item.id);
+    this.settled.observe(item);
     const { transport, subjects, clock, nodeId } = this.host;
     try {
       transport.publish(subjects.approval(item.id), encoder.encode(JSON.stringify({ event, item })), { headers: transport.jsonHeaders });

@@ -85,6 +85,26 @@ export class ApprovalStore {
     }
   }
 
+  /**
+   * Purges an item (its history too) if `remove` holds for it as stored now, with compare-and-set
+   * on its revision: `changed` when it was written meanwhile (look again), `gone` when it is not
+   * there, `kept` when `remove` said no.
+   */
+  async purgeIf(id: string, remove: (item: ApprovalItem) => boolean): Promise<'purged' | 'kept' | 'gone' | 'changed'> {
+    const current = await this.get(id);
+    if (current === undefined) return 'gone';
+    if (!remove(current.item)) return 'kept';
+    try {
+      await this.kv.purge(id, { previousSeq: current.revision });
+      return 'purged';
+    } catch (err) {
+      const now = await this.get(id);
+      if (now === undefined) return 'gone';
+      if (now.revision !== current.revision) return 'changed';
+      throw aosError('ERR_TRANSPORT', `could not remove approval ${id}`, { id }, err);
+    }
+  }
+
   async list(): Promise<ApprovalItem[]> {
     // Keys first: awaiting a get inside the keys iterator makes nats.js drop the keys not yet read.
     const keys: string[] = [];

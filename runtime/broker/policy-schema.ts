@@ -170,6 +170,8 @@ const schema = z
     people: z.record(z.string().min(1), person).optional(),
     /** The chain for approval rules that name none, for requests actors make with ctx.requestApproval, and for budgets that run out with onExhausted "approval". */
     approvalDefaults: z.object({ chain, onExhausted: onExhaustedApproval.default('deny') }).strict().optional(),
+    /** How long a settled approval or escalation stays in the queue before the nodes remove it (default: kept). */
+    approvalRetention: z.object({ keepSettledMs: z.number().int().positive() }).strict().optional(),
   })
   .strict()
   .superRefine((p, ctx) => {

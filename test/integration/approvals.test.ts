@@ -30,9 +30,10 @@ interface Setup {
   spawnManager: () => Promise<(msg: unknown) => Promise<unknown>>;
 }
 
-async function setup(options: { clock?: ManualClock; onExhausted?: 'deny' | 'approve'; budget?: number } = {}): Promise<Setup> {
+async function setup(options: { clock?: ManualClock; onExhausted?: 'deny' | 'approve'; budget?: number; keepSettledMs?: number } = {}): Promise<Setup> {
   const ns = uniqueNamespace();
   const policy = approvalPolicy(ns, options.onExhausted);
+  if (options.keepSettledMs !== undefined) policy.approvalRetention = { keepSettledMs: options.keepSettledMs };
   if (options.budget !== undefined) policy.roles['agent']!.budgets = [{ name: 'refunds', counts: { action: 'call', target: 'payments.refund' }, limit: options.budget, onExhausted: 'approval' }];
   const system = await startSystem({ namespace: ns, policy, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   const refunds: { amount: number; order: string }[] = [];
@@ -283,6 +284,27 @@ describe('approvals - timeouts and escalation chains', () => {
     clock.advance(STEP_MS);
     expect((await w.next('executed')).decision).toMatchObject({ by: 'timeout' });
     expect(s.refunds).toEqual([{ amount: 510, order: 'G-3' }]);
+  });
+});
+
+describe('approvals - retention', () => {
+  test("settled requests leave the queue once the policy's approvalRetention has passed; open ones stay however old", async () => {
+    const clock = new ManualClock(Date.now());
+    const keep = 3 * ORPHAN_CHECK_MS; // less than a chain step: the open request stays pending throughout
+    const s = await setup({ clock, keepSettledMs: keep });
+    const { pending: denied } = await s.ask({ op: 'refund', amount: 750, order: 'K-1' });
+    const { pending: open } = await s.ask({ op: 'refund', amount: 760, order: 'K-2' });
+    const w = await watch(s, denied!);
+    await s.client.decide(denied!, 'deny', { approver: 'alice', key: alice.key });
+    await w.next('decided');
+    clock.advance(2 * ORPHAN_CHECK_MS); // two sweeps, the denial younger than `keep`
+    expect((await s.client.show(denied!)).status).toBe('denied');
+    clock.advance(ORPHAN_CHECK_MS); // the sweep at `keep`
+    await vi.waitFor(async () => expect(await codeOf(s.client.show(denied!))).toBe('ERR_APPROVAL_NOT_FOUND'), { timeout: 10_000, interval: 20 });
+    const all = (await s.client.list({ status: 'all' })).map((i) => i.id);
+    expect(all).not.toContain(denied);
+    expect(all).toContain(open);
+    expect((await s.client.show(open!)).status).toBe('pending');
   });
 });
 

@@ -116,6 +116,13 @@ describe('policy schema - approvals and people', () => {
     expect(paths(() => parsePolicy(withRole({ approvals: [{ action: 'call', chain: [{ approvers: [], timeoutMs: 0 }] }] })))).toEqual(['roles.r.approvals.0.chain.0.approvers', 'roles.r.approvals.0.chain.0.timeoutMs']);
   });
 
+  test('policy schema - approvalRetention keeps settled items a positive whole number of ms', () => {
+    expect(parsePolicy({ roles: {}, actors: {}, approvalRetention: { keepSettledMs: 86_400_000 } }).approvalRetention).toEqual({ keepSettledMs: 86_400_000 });
+    expect(parsePolicy({ roles: {}, actors: {} }).approvalRetention).toBeUndefined();
+    for (const keepSettledMs of [0, -1, 1.5, '30d']) expect(paths(() => parsePolicy({ roles: {}, actors: {}, approvalRetention: { keepSettledMs } }))).toEqual(['approvalRetention.keepSettledMs']);
+    expect(paths(() => parsePolicy({ roles: {}, actors: {}, approvalRetention: { keepSettledMs: 1, keepOpenMs: 1 } }))).toEqual(['approvalRetention']);
+  });
+
   test('policy schema - people have roles and an ed25519 public key (base64 SPKI DER)', () => {
     const { publicKey } = generateApproverKey();
     const doc = parsePolicy({ roles: {}, actors: {}, people: { alice: { roles: ['finance'], publicKey } } });
