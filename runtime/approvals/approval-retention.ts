@@ -12,7 +12,7 @@ import type { ApprovalStore } from './approval-store.js';
 import { OPEN_STATUSES, type ApprovalItem } from './approval-types.js';
 
 /** When an item settled: its last history entry. */
-export function settledAt(item: ApprovalItem): number {
+function settledAt(item: ApprovalItem): number {
   return item.history[item.history.length - 1]?.at ?? item.createdAt;
 }
 
@@ -25,10 +25,6 @@ export class SettledItems {
   observe(item: ApprovalItem): void {
     if (OPEN_STATUSES.includes(item.status)) this.index.delete(item.id);
     else this.index.set(item.id, settledAt(item));
-  }
-
-  get size(): number {
-    return this.index.size;
   }
 
   /**

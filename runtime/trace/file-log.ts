@@ -85,7 +85,7 @@ export interface FileLogOptions {
    * then checks it from the oldest segment left. Default: every segment is kept.
    */
   keepSegments?: number;
-  /** Told which segments keepSegments deleted, and any it could not delete (the append itself has succeeded). */
+  /** Told which segments keepSegments deleted, and any it could not delete (the append goes on either way). */
   onSegmentsRemoved?: (removed: SegmentsRemoved) => void;
 }
 
@@ -233,7 +233,7 @@ export class FileLog {
     this.dropOldSegments();
   }
 
-  /** Deletes the segments older than the newest keepSegments. A failure does not fail the append that is done: it is reported. */
+  /** Deletes the segments older than the newest keepSegments. A failure does not fail the append that started the new segment: it is reported. */
   private dropOldSegments(): void {
     const keep = this.options.keepSegments;
     if (keep === undefined) return;
