@@ -42,7 +42,7 @@ export { answerFileQuery } from './runtime/trace/log-query.js';
 export { logFiles } from './runtime/trace/log-segments.js';
 export { answerStreamQuery } from './runtime/trace/stream-query.js';
 export type { EntryContents, ParsedEntry, VerifyReport, ChainProblem, ProblemKind } from './runtime/trace/verify-log.js';
-export { FileLog, verifyLogFile, headPathOf, type FileLogOptions, type SegmentsRemoved } from './runtime/trace/file-log.js';
+export { AGE_CHECK_MS, FileLog, verifyLogFile, headPathOf, type FileLogOptions, type SegmentsRemoved } from './runtime/trace/file-log.js';
 export { lockPathOf } from './runtime/trace/log-lock.js';
 export { decodeTraceBatch, encodeTraceBatch, recordsBatch, TRACE_WIRE_VERSION } from './runtime/trace/trace-codec.js';
 export type { DecodedBatch, TraceBatch } from './runtime/trace/trace-codec.js';

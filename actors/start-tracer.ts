@@ -16,6 +16,8 @@ export interface TracerOptions {
   rotateBytes?: number;
   /** With `rotateBytes`: the newest segments kept; as each new one starts, older ones are deleted. Default: all kept. */
   keepSegments?: number;
+  /** With `rotateBytes`: segments whose last entry is older than this many days are deleted (checked at start, at each new segment, and once a minute). Default: no limit of age. */
+  keepDays?: number;
   /** A JetStream stream (created with file storage if missing, or continued when it verifies), on subject `<ns>.tracelog.<stream>`. */
   stream?: string;
 }
@@ -28,6 +30,9 @@ export async function startTracer(system: ActorSystem, options: TracerOptions): 
   if (options.keepSegments !== undefined && (options.rotateBytes === undefined || !Number.isSafeInteger(options.keepSegments) || options.keepSegments < 0)) {
     throw aosError('ERR_CONFIG', 'startTracer: keepSegments is a whole number, 0 or more, with { file, rotateBytes }', { keepSegments: options.keepSegments });
   }
+  if (options.keepDays !== undefined && (options.rotateBytes === undefined || typeof options.keepDays !== 'number' || !Number.isFinite(options.keepDays) || options.keepDays <= 0)) {
+    throw aosError('ERR_CONFIG', 'startTracer: keepDays is a number of days above 0, with { file, rotateBytes }', { keepDays: options.keepDays });
+  }
   if (options.stream !== undefined) await system.openTraceStream(options.stream);
   const ns = system.subjects.prefix;
   const config =
@@ -36,6 +41,7 @@ export async function startTracer(system: ActorSystem, options: TracerOptions): 
           file: options.file,
           ...(options.rotateBytes === undefined ? {} : { rotateBytes: options.rotateBytes }),
           ...(options.keepSegments === undefined ? {} : { keepSegments: options.keepSegments }),
+          ...(options.keepDays === undefined ? {} : { keepDays: options.keepDays }),
         }
       : { stream: options.stream };
   return system.supervise(

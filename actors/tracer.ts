@@ -25,6 +25,8 @@ export interface TracerConfig {
   rotateBytes?: number;
   /** With rotateBytes: the newest segments kept; older ones are deleted as new ones start (default: all kept). */
   keepSegments?: number;
+  /** With rotateBytes: segments whose last entry is older than this many days are deleted (default: no limit of age). */
+  keepDays?: number;
   /** The JetStream stream (opened on the node first: startTracer does it). */
   stream?: string;
 }
@@ -34,6 +36,7 @@ export interface TracerState {
   file?: string;
   rotateBytes?: number;
   keepSegments?: number;
+  keepDays?: number;
   /** The stream (a stream log). */
   stream?: string;
   /** Per node, the batches appended: every number up to `upTo`, and the runs above it in `above`. A
@@ -43,9 +46,15 @@ export interface TracerState {
 
 const configSchema = z.union([
   z
-    .object({ file: z.string().min(1), rotateBytes: z.number().int().min(1).optional(), keepSegments: z.number().int().min(0).optional(), stream: z.undefined().optional() })
-    .refine((c) => c.keepSegments === undefined || c.rotateBytes !== undefined, { message: 'keepSegments goes with rotateBytes' }),
-  z.object({ stream: z.string().regex(STREAM_NAME), file: z.undefined().optional(), rotateBytes: z.undefined().optional(), keepSegments: z.undefined().optional() }),
+    .object({
+      file: z.string().min(1),
+      rotateBytes: z.number().int().min(1).optional(),
+      keepSegments: z.number().int().min(0).optional(),
+      keepDays: z.number().positive().finite().optional(),
+      stream: z.undefined().optional(),
+    })
+    .refine((c) => (c.keepSegments === undefined && c.keepDays === undefined) || c.rotateBytes !== undefined, { message: 'keepSegments and keepDays go with rotateBytes' }),
+  z.object({ stream: z.string().regex(STREAM_NAME), file: z.undefined().optional(), rotateBytes: z.undefined().optional(), keepSegments: z.undefined().optional(), keepDays: z.undefined().optional() }),
 ]);
 
 const queryInput = z.object({ op: z.literal('query'), query: traceQuerySchema });
@@ -83,16 +92,21 @@ const MARK_SCAN_BYTES = 4 * 1024 * 1024;
 // first catches up with entries another thread's FileLog wrote (file-log.ts, resume).
 const logs = new Map<string, FileLog>();
 
-/** Per file, what keepSegments deleted during an append: logged by the turn that appended. */
+/** Per file, what retention (keepSegments, keepDays) deleted: logged by the turn that opened the log or appended. */
 const removals = new Map<string, SegmentsRemoved[]>();
 
 function logOf(state: TracerState): FileLog {
   const file = state.file!;
   let log = logs.get(file);
   if (log === undefined) {
-    const { rotateBytes, keepSegments } = state;
+    const { rotateBytes, keepSegments, keepDays } = state;
     const onSegmentsRemoved = (r: SegmentsRemoved): void => void removals.set(file, [...(removals.get(file) ?? []), r]);
-    log = FileLog.open(file, { ...(rotateBytes === undefined ? {} : { rotateBytes }), ...(keepSegments === undefined ? {} : { keepSegments, onSegmentsRemoved }) });
+    log = FileLog.open(file, {
+      ...(rotateBytes === undefined ? {} : { rotateBytes }),
+      ...(keepSegments === undefined ? {} : { keepSegments }),
+      ...(keepDays === undefined ? {} : { keepDays }),
+      onSegmentsRemoved,
+    });
     logs.set(file, log);
   }
   return log;
@@ -103,10 +117,10 @@ function logRemovals(state: TracerState, ctx: ActorContext): void {
   const reports = removals.get(file);
   if (reports === undefined) return;
   removals.delete(file);
-  for (const { removed, failed } of reports) {
-    const where = { file, keepSegments: state.keepSegments };
-    if (removed.length > 0) ctx.log.info({ ...where, removed }, 'trace log: the oldest segments were deleted (keepSegments); verify checks the log from the oldest one left');
-    if (failed.length > 0) ctx.log.error({ ...where, failed }, 'trace log: old segments could not be deleted (keepSegments): they stay until the next new segment');
+  for (const { removed, failed, deletedBefore, by } of reports) {
+    const where = { file, by, deletedBefore, ...(state.keepSegments === undefined ? {} : { keepSegments: state.keepSegments }), ...(state.keepDays === undefined ? {} : { keepDays: state.keepDays }) };
+    if (removed.length > 0) ctx.log.info({ ...where, removed }, 'trace log: retention deleted the oldest segments (marked in the chain); verify checks the log from the oldest one left');
+    if (failed.length > 0) ctx.log.error({ ...where, failed }, 'trace log: old segments could not be deleted: retention tries them again later');
   }
 }
 
@@ -118,9 +132,16 @@ export default defineActor({
     if (!config.success) throw aosError('ERR_CONFIG', `${ctx.self} needs config {file: string} or {stream: name}`, { actorId: ctx.self });
     if (config.data.stream !== undefined) return { stream: config.data.stream, seen: {} };
     const file = resolve(config.data.file);
-    const { rotateBytes, keepSegments } = config.data;
-    const state: TracerState = { file, ...(rotateBytes === undefined ? {} : { rotateBytes }), ...(keepSegments === undefined ? {} : { keepSegments }), seen: {} };
+    const { rotateBytes, keepSegments, keepDays } = config.data;
+    const state: TracerState = {
+      file,
+      ...(rotateBytes === undefined ? {} : { rotateBytes }),
+      ...(keepSegments === undefined ? {} : { keepSegments }),
+      ...(keepDays === undefined ? {} : { keepDays }),
+      seen: {},
+    };
     logOf(state); // verifies the log: a broken one fails the spawn (ERR_TRACE_LOG), not the first batch
+    logRemovals(state, ctx); // opening it applied retention
     return { ...state, seen: lastBatches(file) };
   },
   handle: async (state, msg, ctx) => {

@@ -19,14 +19,14 @@ export class UsageError extends Error {
 
 /** One line per command, shown by `aos help` and under a usage error of that command. */
 export const SYNOPSIS = {
-  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG [--trace-rotate-mb N [--trace-keep-segments N]] [--ui] [--ui-port N] | --trace-stream NAME] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
+  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG [--trace-rotate-mb N [--trace-keep-segments N] [--trace-keep-days N]] [--ui] [--ui-port N] | --trace-stream NAME] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
   tree: 'aos tree [--nats URL] [--namespace NS] [--timeout MS] [--json]',
   'policy check': 'aos policy check FILE [--namespace NS]',
   'policy apply': 'aos policy apply FILE [--nats URL] [--namespace NS] [--timeout MS]',
   'policy show': 'aos policy show [--nats URL] [--namespace NS] [--timeout MS] [--json]',
   suspend: 'aos suspend <type/key|role:NAME> [--reason TEXT] [--nats URL] [--namespace NS] [--timeout MS]',
   resume: 'aos resume <type/key|role:NAME> [--nats URL] [--namespace NS] [--timeout MS]',
-  'trace verify': 'aos trace verify FILE | --stream NAME [--nats URL] [--json]',
+  'trace verify': 'aos trace verify FILE | --stream NAME [--nats URL] [--complete] [--json]',
   'trace tail': 'aos trace tail [--actor ID] [--type T] [--denied] [--limit N] [--stream NAME] [--nats URL] [--namespace NS] [--json]',
   'trace show': 'aos trace show <correlationId> [--file LOG | --stream NAME [--nats URL] | --nats URL [--namespace NS] [--timeout MS]] [--json]',
   'trace stats': 'aos trace stats [--file LOG | --stream NAME [--nats URL] | --nats URL [--namespace NS] [--timeout MS]] [--json]',
@@ -53,6 +53,8 @@ export interface StartFlags {
   /** Past this many megabytes, the --trace log's file becomes a segment and a new one continues the chain. */
   traceRotateMb?: number;
   traceKeepSegments?: number;
+  /** With traceRotateMb: segments whose last entry is older than this many days are deleted. */
+  traceKeepDays?: number;
   /** Run a tracer on this node, appending the namespace's trace to this JetStream stream (shared with other nodes' tracers). */
   traceStream?: string;
   /** Serve the trace page (cli/trace-ui.ts) over the --trace log on 127.0.0.1. */
@@ -103,6 +105,8 @@ export interface TraceVerifyFlags {
   stream?: string;
   nats?: string;
   json?: boolean;
+  /** Fail when entries from seq 1 on are missing and the log's own retention did not delete them. */
+  complete?: boolean;
 }
 
 export interface TraceTailFlags {
@@ -269,6 +273,7 @@ function parseStart(args: string[]): Command {
     'trace-stream': { type: 'string' },
     'trace-rotate-mb': { type: 'string' },
     'trace-keep-segments': { type: 'string' },
+    'trace-keep-days': { type: 'string' },
     ui: { type: 'boolean' },
     'ui-port': { type: 'string' },
     namespace: { type: 'string' },
@@ -296,6 +301,11 @@ function parseStart(args: string[]): Command {
     if (flags.traceRotateMb === undefined) throw new UsageError('--trace-keep-segments keeps the newest segments of a --trace LOG that --trace-rotate-mb splits: give both');
     if (!/^\d{1,6}$/.test(values['trace-keep-segments'])) throw new UsageError(`--trace-keep-segments must be a whole number of segments (0 or more), got ${JSON.stringify(values['trace-keep-segments'])}`);
     flags.traceKeepSegments = Number(values['trace-keep-segments']);
+  }
+  if (values['trace-keep-days'] !== undefined) {
+    if (flags.traceRotateMb === undefined) throw new UsageError('--trace-keep-days deletes the old segments of a --trace LOG that --trace-rotate-mb splits: give both');
+    if (!/^[1-9]\d{0,4}$/.test(values['trace-keep-days'])) throw new UsageError(`--trace-keep-days must be a positive whole number of days, got ${JSON.stringify(values['trace-keep-days'])}`);
+    flags.traceKeepDays = Number(values['trace-keep-days']);
   }
   if (values['ui-port'] !== undefined) {
     if (values.ui !== true) throw new UsageError('--ui-port needs --ui');
@@ -369,7 +379,7 @@ function parseTraceCommand(args: string[]): Command {
   const [sub, ...rest] = args;
   switch (sub) {
     case 'verify': {
-      const options = { ...HELP, json: { type: 'boolean' }, stream: { type: 'string' }, nats: { type: 'string' } } as const;
+      const options = { ...HELP, json: { type: 'boolean' }, complete: { type: 'boolean' }, stream: { type: 'string' }, nats: { type: 'string' } } as const;
       const { values, positionals } = parse(() => parseArgs({ args: rest, options, strict: true, allowPositionals: true }));
       if (values.help === true) return { verb: 'help' };
       let flags: TraceVerifyFlags;
@@ -382,6 +392,7 @@ function parseTraceCommand(args: string[]): Command {
         flags = { file: onePositional(positionals, 'a log FILE (or --stream NAME)', 'trace verify') };
       }
       if (values.json === true) flags.json = true;
+      if (values.complete === true) flags.complete = true;
       return { verb: 'trace verify', flags };
     }
     case 'tail': {

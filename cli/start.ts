@@ -72,8 +72,13 @@ export async function runStart(flags: StartFlags): Promise<number> {
         file: flags.trace,
         ...(flags.traceRotateMb === undefined ? {} : { rotateBytes: flags.traceRotateMb * 1_000_000 }),
         ...(flags.traceKeepSegments === undefined ? {} : { keepSegments: flags.traceKeepSegments }),
+        ...(flags.traceKeepDays === undefined ? {} : { keepDays: flags.traceKeepDays }),
       });
-      const keeps = flags.traceKeepSegments === undefined ? '' : `, the newest ${flags.traceKeepSegments} kept`;
+      const kept = [
+        ...(flags.traceKeepSegments === undefined ? [] : [`the newest ${flags.traceKeepSegments} kept`]),
+        ...(flags.traceKeepDays === undefined ? [] : [`deleted after ${flags.traceKeepDays} day${flags.traceKeepDays === 1 ? '' : 's'}`]),
+      ];
+      const keeps = kept.length === 0 ? '' : `, ${kept.join(', ')}`;
       progress(`tracer/${system.nodeId} appends the trace to ${flags.trace}${flags.traceRotateMb === undefined ? '' : ` (a new segment every ${flags.traceRotateMb} MB${keeps})`}`);
       if (flags.ui === true) {
         ui = await serveTraceUi({ file: flags.trace, port: flags.uiPort ?? 0 });

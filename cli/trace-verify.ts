@@ -3,8 +3,10 @@
 // batches, M checkpoints, head <hash12> (seq S)` (exit 0), or the first problem, `FAIL: <kind> at
 // line L (seq S[; node N, batch B, records X-Y]): <detail>` (exit 1; for a stream, `at stream
 // sequence L; in an earlier segment of the file, `of the segment <file>`); --json prints the
-// report instead. A log whose oldest segments were moved away, or a stream whose limits removed its
-// oldest messages, is checked from the oldest entry left (`... (from seq S: ...)`).
+// report instead. A log whose oldest segments were deleted by its retention or moved away, or a
+// stream whose limits removed its oldest messages, is checked from the oldest entry left (`... (from
+// seq S: ...)`); with --complete, entries missing from seq 1 that the log's own retention did not
+// delete (no retention mark in the chain says so) fail it: `FAIL: deleted before seq S: ...`.
 
 import { describeHead, headPathOf, verifyLogFile } from '../runtime/trace/file-log.js';
 import type { ChainProblem, VerifyReport } from '../runtime/trace/verify-log.js';
@@ -15,7 +17,7 @@ import { progress, readProgress } from './output.js';
 
 export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
   let report: VerifyReport;
-  let source: { file: string; headFile: 'checked' | 'missing'; startsAt?: number } | { stream: string; startsAt?: number };
+  let source: { file: string; headFile: 'checked' | 'missing'; startsAt?: number; deletedBefore?: number } | { stream: string; startsAt?: number };
   if (flags.stream !== undefined) {
     const url = flags.nats ?? DEFAULT_NATS_URL;
     const nc = await connectNats(url, 'aos-trace-verify');
@@ -30,14 +32,25 @@ export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
   } else {
     const r = verifyLogFile(flags.file!, readProgress(`verifying ${flags.file!}`, 'MB'));
     report = r;
-    source = { file: r.file, headFile: r.headFile, ...(r.startsAt === undefined ? {} : { startsAt: r.startsAt }) };
+    source = {
+      file: r.file,
+      headFile: r.headFile,
+      ...(r.startsAt === undefined ? {} : { startsAt: r.startsAt }),
+      ...(r.tail.deletedBefore === undefined ? {} : { deletedBefore: r.tail.deletedBefore }),
+    };
   }
+  const incomplete = report.ok && flags.complete === true ? completeness(source) : undefined;
+  if (incomplete !== undefined) report = { ok: false, tail: report.tail, problem: incomplete };
   const { tail } = report;
   const head = { seq: tail.seq, hash: tail.hash };
   if (flags.json === true) {
     const out = { ok: report.ok, ...source, records: tail.records, batches: tail.batches, checkpoints: tail.checkpoints, head, ...(report.ok ? {} : { problem: report.problem }) };
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return report.ok ? 0 : 1;
+  }
+  if (incomplete !== undefined) {
+    process.stdout.write(`FAIL: deleted before seq ${incomplete.seq}: ${incomplete.detail}\n`);
+    return 1;
   }
   if (!report.ok) {
     const p = report.problem;
@@ -47,10 +60,32 @@ export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
     return 1;
   }
   if ('headFile' in source && source.headFile === 'missing') progress(`warning: no head file ${headPathOf(flags.file!)}: a cut-off tail cannot be detected`);
-  const before = 'stream' in source ? "the stream's limits removed the entries before it" : 'the segments before it are not here';
-  const from = source.startsAt === undefined ? '' : ` (from seq ${source.startsAt}: ${before})`;
+  const from = source.startsAt === undefined ? '' : ` (from seq ${source.startsAt}: ${missingBefore(source)})`;
   process.stdout.write(`ok: ${plural(tail.records, 'record')} in ${plural(tail.batches, 'batch', 'batches')}, ${plural(tail.checkpoints, 'checkpoint')}, ${describeHead(head)}${from}\n`);
   return 0;
+}
+
+/** Why a log starts after seq 1: a stream's limits, the log's own retention (its mark says so), or neither (moved away, or deleted otherwise). */
+function missingBefore(source: { stream: string } | { startsAt?: number; deletedBefore?: number }): string {
+  if ('stream' in source) return "the stream's limits removed the entries before it";
+  return retained(source) ? "the log's retention deleted the segments before it" : 'the segments before it are not here';
+}
+
+/** The log's own retention accounts for every entry missing before its oldest segment here. */
+function retained(source: { startsAt?: number; deletedBefore?: number }): boolean {
+  return source.startsAt !== undefined && source.deletedBefore !== undefined && source.deletedBefore >= source.startsAt;
+}
+
+/**
+ * --complete: the problem with a log that starts after seq 1 when its own retention did not
+ * delete what is missing (a stream's limits leave no mark in it); `line` 0: before the first entry.
+ */
+function completeness(source: { stream: string; startsAt?: number } | { startsAt?: number; deletedBefore?: number }): ChainProblem | undefined {
+  const { startsAt } = source;
+  if (startsAt === undefined || (!('stream' in source) && retained(source))) return undefined;
+  const missing = startsAt === 2 ? 'seq 1 is' : `seqs 1 to ${startsAt - 1} are`;
+  const why = 'stream' in source ? "the stream's limits or a purge removed them" : "no retention mark in the log says it deleted them (moved away, or deleted by hand)";
+  return { kind: 'deleted', line: 0, seq: startsAt, detail: `${missing} not here; ${why}` };
 }
 
 /** `; node n1, batch 17, records 1201-3400`: what the entry at the problem holds, when it reads. */

@@ -6,15 +6,19 @@
 // One writer at a time: one process (log-lock.ts), and in it a FileLog notices entries another
 // FileLog appended since its own last write (another worker thread's, the same actor's earlier
 // turns) and continues after them.
+// Retention (keepSegments, keepDays) deletes whole segments, oldest first, and writes a retention
+// mark into the chain before it deletes (hash-chain.ts), so verify tells what the log deleted
+// from what went missing.
 
 import { appendFileSync, existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { aosError } from '../errors/aos-error.js';
 import { formatHead, LogWriter, type BatchInput, type ChainState, type HeadMark } from './hash-chain.js';
 import { appendParts, fileSize, headPathOf, logExists, readFrom, readHead } from './log-file-io.js';
 import { lockLog } from './log-lock.js';
-import { logFiles, segmentName } from './log-segments.js';
+import { forEachLineBackward } from './log-lines.js';
+import { logFiles, segmentLastSeq, segmentName } from './log-segments.js';
 import { verifyFile, verifyTail, type ReadProgress, type VerifyFileOptions } from './verify-file.js';
-import { verifyLog, type ChainProblem, type VerifyReport } from './verify-log.js';
+import { atOf, verifyLog, type ChainProblem, type VerifyReport } from './verify-log.js';
 
 export { describeHead, headPathOf } from './log-file-io.js';
 
@@ -85,15 +89,32 @@ export interface FileLogOptions {
    * then checks it from the oldest segment left. Default: every segment is kept.
    */
   keepSegments?: number;
-  /** Told which segments keepSegments deleted, and any it could not delete (the append goes on either way). */
+  /**
+   * With rotateBytes: the segments whose last entry is older than this many days (by `now`) are
+   * deleted, oldest first; checked when the log opens, when a new segment starts, and at most
+   * once a minute as batches are appended. The log's file itself is never deleted. Default: no
+   * limit of age. With keepSegments too, a segment goes when either says so.
+   */
+  keepDays?: number;
+  /** Told which segments retention deleted, and any it could not delete (the append goes on either way). */
   onSegmentsRemoved?: (removed: SegmentsRemoved) => void;
 }
 
-/** What keepSegments did after a new segment: files deleted, and files it could not delete with why. */
+/** What retention did: files deleted, files it could not delete with why, and the seq its mark says the log keeps from. */
 export interface SegmentsRemoved {
   removed: string[];
   failed: { file: string; error: string }[];
+  /** The retention mark written before deleting: the entries before this seq are gone. */
+  deletedBefore: number;
+  /** What deleted them: the count of segments kept, their age, or both. */
+  by: ('keepSegments' | 'keepDays')[];
 }
+
+const DAY_MS = 86_400_000;
+/** How often appends look for segments past keepDays. */
+export const AGE_CHECK_MS = 60_000;
+/** What is read from a segment's end to find its last entry's time. */
+const LAST_LINE_CHUNK = 64 * 1024;
 
 const VERIFY_WHOLE_UP_TO = 1024 * 1024 * 1024;
 const VERIFY_TAIL_BYTES = 64 * 1024 * 1024;
@@ -116,7 +137,12 @@ export class FileLog {
     private readonly options: FileLogOptions,
   ) {
     this.headPath = headPathOf(path);
+    this.now = options.now ?? Date.now;
   }
+
+  private readonly now: () => number;
+  /** When retention last looked at the segments (keepDays: appends look again AGE_CHECK_MS later). */
+  private retainedAt = -Infinity;
 
   /**
    * Opens a log, creating it (and its directory) if needed, and resumes its chain. Refuses with
@@ -128,6 +154,10 @@ export class FileLog {
     if (keep !== undefined && (!Number.isSafeInteger(keep) || keep < 0 || options.rotateBytes === undefined)) {
       throw aosError('ERR_CONFIG', `keepSegments is a whole number of segments, 0 or more, with rotateBytes: got ${String(keep)}`, { file: path, keepSegments: keep });
     }
+    const days = options.keepDays;
+    if (days !== undefined && (typeof days !== 'number' || !Number.isFinite(days) || days <= 0 || options.rotateBytes === undefined)) {
+      throw aosError('ERR_CONFIG', `keepDays is a number of days above 0, with rotateBytes: got ${String(days)}`, { file: path, keepDays: days });
+    }
     logExists(path); // makes its directory, for the lock
     lockLog(path, options.now);
     finishRotation(path);
@@ -138,6 +168,7 @@ export class FileLog {
     // The head exists before the first entry, so a log with entries and no head is never a crash's doing.
     log.headWritten = head !== null;
     if (head === null) log.writeHead();
+    log.retain();
     return log;
   }
 
@@ -200,7 +231,10 @@ export class FileLog {
   append(input: BatchInput): void {
     if (this.failure !== undefined) throw aosError('ERR_TRACE_LOG', `an earlier write to ${this.path} failed: open it again`, { file: this.path }, this.failure);
     this.resume();
-    if (this.options.rotateBytes !== undefined && this.size >= this.options.rotateBytes && this.writer.head.seq > 0) this.rotate();
+    if (this.options.rotateBytes !== undefined && this.size >= this.options.rotateBytes && this.writer.head.seq > 0) {
+      this.rotate();
+      this.retain();
+    } else if (this.options.keepDays !== undefined && this.now() - this.retainedAt >= AGE_CHECK_MS) this.retain();
     const parts = this.writer.appendParts(input);
     try {
       this.size += appendParts(this.path, parts);
@@ -230,27 +264,52 @@ export class FileLog {
     }
     this.size = line.length;
     this.writeHead();
-    this.dropOldSegments();
   }
 
-  /** Deletes the segments older than the newest keepSegments. A failure does not fail the append that started the new segment: it is reported. */
-  private dropOldSegments(): void {
-    const keep = this.options.keepSegments;
-    if (keep === undefined) return;
+  /**
+   * Deletes the oldest segments that keepSegments or keepDays no longer keep: first a retention
+   * mark goes into the chain (a checkpoint saying the entries before the oldest segment kept are
+   * deleted), then the files. A file that cannot be deleted does not fail the append: it is
+   * reported, and tried again next time.
+   */
+  private retain(): void {
+    const { keepSegments, keepDays } = this.options;
+    if (keepSegments === undefined && keepDays === undefined) return;
+    const now = this.now();
+    this.retainedAt = now;
     const segments = logFiles(this.path).filter((f) => f !== this.path);
-    const old = segments.slice(0, Math.max(0, segments.length - keep));
+    const byCount = keepSegments === undefined ? 0 : Math.max(0, segments.length - keepSegments);
+    let byAge = 0;
+    if (keepDays !== undefined) {
+      const cutoff = now - keepDays * DAY_MS;
+      // Oldest first, up to the first one still young (or that cannot be dated): what is kept is always the newest.
+      while (byAge < segments.length && (lastEntryAt(segments[byAge]!) ?? Infinity) < cutoff) byAge++;
+    }
+    const old = segments.slice(0, Math.max(byCount, byAge));
     if (old.length === 0) return;
-    const report: SegmentsRemoved = { removed: [], failed: [] };
+    const deletedBefore = segmentLastSeq(old[old.length - 1]!) + 1;
+    const mark = this.writer.checkpoint(deletedBefore);
+    try {
+      this.size += appendParts(this.path, [mark]);
+    } catch (err) {
+      this.failure = err as Error;
+      throw aosError('ERR_TRACE_LOG', `cannot append to ${this.path}`, { file: this.path }, err);
+    }
+    this.writeHead();
+    const by: SegmentsRemoved['by'] = [];
+    if (byCount > 0) by.push('keepSegments');
+    if (byAge > 0) by.push('keepDays');
+    const report: SegmentsRemoved = { removed: [], failed: [], deletedBefore, by };
     for (const file of old) {
       try {
         unlinkSync(file);
         report.removed.push(file);
       } catch (err) {
-        // Gone already: another FileLog of this process deleted it after its own rotation.
+        // Gone already: another FileLog of this process deleted it.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') report.failed.push({ file, error: (err as Error).message });
       }
     }
-    if (report.removed.length > 0 || report.failed.length > 0) this.options.onSegmentsRemoved?.(report);
+    this.options.onSegmentsRemoved?.(report);
   }
 
   private create(): void {
@@ -273,6 +332,24 @@ export class FileLog {
     }
   }
 
+}
+
+/** The time of a segment's last entry; undefined when it has none that reads. */
+function lastEntryAt(file: string): number | undefined {
+  let at: number | undefined;
+  try {
+    forEachLineBackward(
+      file,
+      (line) => {
+        at = atOf(line);
+        return false;
+      },
+      LAST_LINE_CHUNK,
+    );
+  } catch {
+    return undefined;
+  }
+  return at;
 }
 
 /** Verifies a log (none yet: empty) against its head file: where its chain ends, its head, and its size in bytes; ERR_TRACE_LOG if broken. */

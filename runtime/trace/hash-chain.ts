@@ -7,7 +7,11 @@
 //
 //   {"seq":7,"at":1718000000123,"prev":"9c1f…","hash":"5e07…","tracer":"tracer/n1","count":5120,"batch":{"v":2,"node":"n1",…}}
 //   {"seq":8,"at":1718000000123,"prev":"5e07…","hash":"0b4d…","checkpoint":{"count":5120,"head":"5e07…"}}
+//   {"seq":9,"at":1718000000456,"prev":"0b4d…","hash":"77a2…","checkpoint":{"count":5120,"head":"0b4d…","deletedBefore":4}}
 //
+// A checkpoint with `deletedBefore` is a retention mark: the log (file-log.ts) is about to delete
+// its entries before that seq (its oldest segments), and says so in the chain first, so verify
+// can tell entries the log's own retention deleted from entries that went some other way.
 // `count` is the number of records in the log up to and including the entry, so an entry holds
 // records `count - n + 1` to `count`, n being what its batch stands for (trace-scan.ts).
 
@@ -24,10 +28,12 @@ export interface BatchInput {
   tracer: string;
 }
 
-/** Every N records: how many records the log holds so far, and the hash of the entry before. */
+/** Every N records: how many records the log holds so far, and the hash of the entry before; a retention mark also says which entries the log deletes. */
 export interface Checkpoint {
   count: number;
   head: string;
+  /** A retention mark: the log deletes its entries before this seq (whole segments). */
+  deletedBefore?: number;
 }
 
 /** The last entry written: what the `<log>.head` sidecar holds (with the chain's counts, when its writer wrote them). */
@@ -50,6 +56,8 @@ export interface ChainState {
   /** Batch entries. */
   batches: number;
   checkpoints: number;
+  /** The newest retention mark read so far (verify's): the log's own retention deleted the entries before this seq. */
+  deletedBefore?: number;
 }
 
 export const EMPTY_CHAIN: Readonly<ChainState> = { seq: 0, hash: GENESIS, records: 0, batches: 0, checkpoints: 0 };
@@ -63,7 +71,8 @@ const encoder = new TextEncoder();
 /** The line of a checkpoint entry, hashed. */
 function checkpointLine(seq: number, at: number, prev: string, cp: Checkpoint): { line: string; hash: string } {
   const head = `{"seq":${seq},"at":${at},"prev":"${prev}"`;
-  const rest = `"checkpoint":{"count":${cp.count},"head":"${cp.head}"}}`;
+  const mark = cp.deletedBefore === undefined ? '' : `,"deletedBefore":${cp.deletedBefore}`;
+  const rest = `"checkpoint":{"count":${cp.count},"head":"${cp.head}"${mark}}}`;
   const hash = createHash('sha256').update(`${head},`).update(rest).digest('hex');
   return { line: `${head},"hash":"${hash}",${rest}`, hash };
 }
@@ -119,10 +128,13 @@ export class LogWriter {
     return { seq: this.state.seq, hash: this.state.hash };
   }
 
-  /** A checkpoint entry now, with its newline: where the chain stands (the first line of a new segment of a log). */
-  checkpoint(): Uint8Array {
+  /**
+   * A checkpoint entry now, with its newline: where the chain stands (the first line of a new
+   * segment of a log); with `deletedBefore`, a retention mark (the log deletes its entries before that seq).
+   */
+  checkpoint(deletedBefore?: number): Uint8Array {
     const s = this.state;
-    const cp = checkpointLine(s.seq + 1, Math.floor(this.now()), s.hash, { count: s.records, head: s.hash });
+    const cp = checkpointLine(s.seq + 1, Math.floor(this.now()), s.hash, { count: s.records, head: s.hash, ...(deletedBefore === undefined ? {} : { deletedBefore }) });
     this.state = { seq: s.seq + 1, hash: cp.hash, records: s.records, batches: s.batches, checkpoints: s.checkpoints + 1 };
     return encoder.encode(`${cp.line}\n`);
   }

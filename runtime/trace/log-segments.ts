@@ -3,7 +3,7 @@
 // checkpoint entry that continues the chain (its `prev` is the last hash of the segment before,
 // and it says how many records the log holds). So the segments, oldest first and then `<log>`,
 // are one chain, and a segment moved away (archived) leaves the rest verifiable from there. With
-// `keepSegments`, the log itself deletes the oldest beyond that many each time it starts one.
+// `keepSegments` or `keepDays`, the log itself deletes its oldest segments (file-log.ts, retain).
 
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -13,6 +13,11 @@ const SEGMENT = /^\d{12}$/;
 /** The name of the segment that ends at `lastSeq`. */
 export function segmentName(path: string, lastSeq: number): string {
   return `${path}.${String(lastSeq).padStart(12, '0')}`;
+}
+
+/** The last seq of the entries in a segment, from its name. */
+export function segmentLastSeq(segment: string): number {
+  return Number(segment.slice(segment.lastIndexOf('.') + 1));
 }
 
 /** Every file of a log, oldest first: its segments, then the log itself when it exists. */

@@ -57,10 +57,16 @@ export function seqOf(line: string): number | undefined {
   return m === null ? undefined : Number(m[1]);
 }
 
+/** The time (`at`) an entry's line starts with; undefined when it does not start as an entry. */
+export function atOf(line: string): number | undefined {
+  const m = PREFIX.exec(line);
+  return m === null ? undefined : Number(m[2]);
+}
+
 /** An entry's first members, always in this form: seq, at, prev, hash. */
 const PREFIX = /^\{"seq":([1-9]\d{0,15}),"at":(0|[1-9]\d{0,15}),"prev":"([0-9a-f]{64})","hash":"([0-9a-f]{64})",/;
 const BATCH_REST = /^"tracer":("(?:[^"\\\u0000-\u001f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"),"count":(0|[1-9]\d{0,15}),"batch":/;
-const CHECKPOINT_REST = /^"checkpoint":\{"count":(0|[1-9]\d{0,15}),"head":"([0-9a-f]{64})"\}\}$/;
+const CHECKPOINT_REST = /^"checkpoint":\{"count":(0|[1-9]\d{0,15}),"head":"([0-9a-f]{64})"(?:,"deletedBefore":([1-9]\d{0,15}))?\}\}$/;
 
 const encoder = new TextEncoder();
 
@@ -95,9 +101,9 @@ export function parseEntry(line: string): ParsedEntry | string {
   const rest = line.slice(m[0].length);
   const base = { seq, at, prev: m[3]!, hash: m[4]!, hashStart: m[0].length - HASH_MEMBER };
   const cp = CHECKPOINT_REST.exec(rest);
-  if (cp !== null) return { ...base, body: { checkpoint: { count: Number(cp[1]), head: cp[2]! } } };
+  if (cp !== null) return { ...base, body: { checkpoint: { count: Number(cp[1]), head: cp[2]!, ...(cp[3] === undefined ? {} : { deletedBefore: Number(cp[3]) }) } } };
   const b = BATCH_REST.exec(rest);
-  if (b === null || !rest.endsWith('}')) return 'not an entry: after its hash comes neither "checkpoint":{count, head} nor "tracer", "count" and "batch"';
+  if (b === null || !rest.endsWith('}')) return 'not an entry: after its hash comes neither "checkpoint":{count, head[, deletedBefore]} nor "tracer", "count" and "batch"';
   return { ...base, body: { tracer: JSON.parse(b[1]!) as string, count: Number(b[2]), batch: rest.slice(b[0].length, -1) } };
 }
 
@@ -151,6 +157,10 @@ export function verifyLog(log: string | readonly string[], options: VerifyOption
       if (cp.count !== st.records || cp.head !== st.hash) {
         return fail('edited', line, parsed.seq, `the checkpoint says ${cp.count} records up to ${short(cp.head)}; the log holds ${st.records} up to ${short(st.hash)}`);
       }
+      // A retention mark deletes what came before it, never itself or what follows.
+      if (cp.deletedBefore !== undefined && cp.deletedBefore > parsed.seq) {
+        return fail('malformed', line, parsed.seq, `its retention mark deletes the entries before seq ${cp.deletedBefore}, after its own seq`);
+      }
     } else if (options.batches === 'trust') {
       if (parsed.body.count < st.records) return fail('malformed', line, parsed.seq, `its count ${parsed.body.count} is below the ${st.records} records before it`, contents);
     } else {
@@ -170,8 +180,10 @@ export function verifyLog(log: string | readonly string[], options: VerifyOption
 
     st.seq = parsed.seq;
     st.hash = parsed.hash;
-    if ('checkpoint' in parsed.body) st.checkpoints += 1;
-    else {
+    if ('checkpoint' in parsed.body) {
+      st.checkpoints += 1;
+      if (parsed.body.checkpoint.deletedBefore !== undefined) st.deletedBefore = parsed.body.checkpoint.deletedBefore;
+    } else {
       st.records = parsed.body.count;
       st.batches += 1;
     }

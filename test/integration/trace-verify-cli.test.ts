@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runAos, startNodeProcess } from '../helpers/processes.js';
 import { recordsInput, tamper, type Json } from '../helpers/trace-chain.js';
-import { FileLog, GENESIS, headPathOf, lockPathOf } from 'autonomy-os/internal';
+import { FileLog, GENESIS, headPathOf, lockPathOf, logFiles } from 'autonomy-os/internal';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -109,6 +109,32 @@ describe('trace verify cli', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ok: 10 records in 5 batches, 2 checkpoints, head [0-9a-f]{12} \(seq 7\)$/m);
     expect(r.stderr).toMatch(/^aos: warning: no head file .*trace\.log\.head: a cut-off tail cannot be detected$/m);
+  });
+
+  it("trace verify - segments the log's retention deleted are accounted for by its mark; others missing are not, and --complete fails on them", async () => {
+    const file = join(tempDir(), 'trace.log');
+    let t = 1_700_000_000_000;
+    const log = FileLog.open(file, { checkpointEvery: 4, now: () => t++, rotateBytes: 1_000, keepSegments: 2 });
+    for (let b = 1; b <= 30; b++) log.append(recordsInput('n1', b, [rec(2 * b - 2), rec(2 * b - 1)]));
+    const segments = logFiles(file).slice(0, -1);
+    expect(segments).toHaveLength(2);
+    const from = (f: string): number => (JSON.parse(readFileSync(f, 'utf8').split('\n')[0]!) as { seq: number }).seq;
+    const first = from(segments[0]!);
+    const retained = await runAos(['trace', 'verify', file]);
+    expect(retained.stdout).toMatch(new RegExp(`^ok: 60 records in \\d+ batches, \\d+ checkpoints, head [0-9a-f]{12} \\(seq \\d+\\) \\(from seq ${first}: the log's retention deleted the segments before it\\)\n$`));
+    expect(await runAos(['trace', 'verify', file, '--complete'])).toMatchObject({ code: 0, stdout: retained.stdout });
+    expect(JSON.parse((await runAos(['trace', 'verify', file, '--json'])).stdout)).toMatchObject({ ok: true, startsAt: first, deletedBefore: first });
+
+    // The oldest segment left, deleted by hand: no mark says the log deleted it.
+    unlinkSync(segments[0]!);
+    const start = from(segments[1]!);
+    const gone = await runAos(['trace', 'verify', file]);
+    expect(gone).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`\\(from seq ${start}: the segments before it are not here\\)\n$`)) });
+    const complete = await runAos(['trace', 'verify', file, '--complete']);
+    expect(complete).toMatchObject({ code: 1, stdout: `FAIL: deleted before seq ${start}: seqs 1 to ${start - 1} are not here; no retention mark in the log says it deleted them (moved away, or deleted by hand)\n` });
+    const json = await runAos(['trace', 'verify', file, '--complete', '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, startsAt: start, deletedBefore: first, problem: { kind: 'deleted', seq: start } });
   });
 
   it('trace verify - a file that does not exist is ERR_TRACE_LOG, exit 1; no FILE is a usage error, exit 2', async () => {

@@ -403,22 +403,51 @@ describe('trace file log, in segments', () => {
     expect(report).toMatchObject({ ok: true });
     expect(report.startsAt).toBeGreaterThan(1);
     const verify = await runAos(['trace', 'verify', file]);
-    expect(verify.stdout, verify.stderr).toMatch(/\(from seq \d+: the segments before it are not here\)\n$/);
+    // The log's own retention deleted them, and its mark in the chain says so: complete as far as the log goes.
+    expect(verify.stdout, verify.stderr).toMatch(/\(from seq \d+: the log's retention deleted the segments before it\)\n$/);
+    expect(report.tail.deletedBefore).toBe(report.startsAt);
+    expect((await runAos(['trace', 'verify', file, '--complete'])).code).toBe(0);
     // What is left holds the last rounds' turns, not all 400.
     const turns = recordsOfFiles(file).filter((r) => r.type === 'envelope' && r.event === 'turn.finished');
     expect(turns.length).toBeGreaterThan(0);
     expect(turns.length).toBeLessThan(400);
   });
 
-  test('tracer - keepSegments goes with a file and rotateBytes, as a whole number (ERR_CONFIG)', async () => {
+  test("tracer - with keepDays, a log's segments older than that go when the tracer opens it, marked in the chain", async () => {
+    const file = tempFile();
+    // Segments written ten days ago (a clock set back), then the log left alone.
+    const old = FileLog.open(file, { rotateBytes: 1_000, now: () => Date.now() - 10 * 86_400_000 });
+    for (let b = 1; b <= 20; b++) old.append(recordsInput(FAKE, b, [n(2 * b), n(2 * b + 1)]));
+    const segments = logFiles(file).slice(0, -1);
+    expect(segments.length).toBeGreaterThan(2);
+    const system = await startSystem();
+    await startTracerOn(system, { file, rotateBytes: 1_000, keepDays: 7 });
+    await vi.waitFor(() => expect(logFiles(file)).toEqual([file]), { timeout: 10_000, interval: 20 });
+    const report = verifyLogFile(file);
+    expect(report).toMatchObject({ ok: true, tail: { records: 40 } });
+    expect(report.tail.deletedBefore).toBe(report.startsAt);
+    const verify = await runAos(['trace', 'verify', file, '--complete']);
+    expect(verify.stdout, verify.stderr).toMatch(/\(from seq \d+: the log's retention deleted the segments before it\)\n$/);
+  });
+
+  test('tracer - keepSegments and keepDays go with a file and rotateBytes, as a whole number and a number of days (ERR_CONFIG)', async () => {
     const system = await startSystem();
     const file = tempFile();
-    for (const bad of [{ file, keepSegments: 2 }, { file, rotateBytes: 8_000, keepSegments: -1 }, { stream: 'TRACE', keepSegments: 2 }]) {
+    for (const bad of [
+      { file, keepSegments: 2 },
+      { file, rotateBytes: 8_000, keepSegments: -1 },
+      { stream: 'TRACE', keepSegments: 2 },
+      { file, keepDays: 7 },
+      { file, rotateBytes: 8_000, keepDays: 0 },
+      { stream: 'TRACE', keepDays: 7 },
+    ]) {
       expect((await errorOf(() => startTracerOn(system, bad))).code, JSON.stringify(bad)).toBe('ERR_CONFIG');
     }
     const ns = system.subjects.prefix;
-    const spawned = await errorOf(() => system.spawn(TRACER, { type: 'tracer', key: 'k', subscribe: [`${ns}.trace.>`], config: { file, keepSegments: 2 } }));
-    expect(spawned.code).toBe('ERR_CONFIG');
+    for (const config of [{ file, keepSegments: 2 }, { file, keepDays: 7 }, { file, rotateBytes: 8_000, keepDays: -1 }]) {
+      const spawned = await errorOf(() => system.spawn(TRACER, { type: 'tracer', key: 'k', subscribe: [`${ns}.trace.>`], config }));
+      expect(spawned.code, JSON.stringify(config)).toBe('ERR_CONFIG');
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 // `aos start`'s trace flags: --trace-rotate-mb goes with a --trace LOG, as a positive number;
-// --trace-keep-segments with --trace-rotate-mb, as a whole number.
+// --trace-keep-segments with --trace-rotate-mb, as a whole number; --trace-keep-days with
+// --trace-rotate-mb, as a positive whole number. `aos trace verify --complete`.
 // The CLI is not part of the package: imported from its source.
 import { describe, expect, test } from 'vitest';
 import { parseCommand, UsageError } from '../../cli/args.js';
@@ -16,5 +17,18 @@ describe('cli start args', () => {
     expect(parseCommand(['start', '--trace', 't.log', '--trace-rotate-mb', '64', '--trace-keep-segments', '0'])).toMatchObject({ flags: { traceKeepSegments: 0 } });
     expect(() => parseCommand(['start', '--trace', 't.log', '--trace-keep-segments', '10'])).toThrow(/--trace-keep-segments keeps the newest segments .* give both/);
     for (const bad of ['-1', '1.5', 'all', '']) expect(() => parseCommand(['start', '--trace', 't.log', '--trace-rotate-mb', '64', '--trace-keep-segments', bad])).toThrow(UsageError);
+  });
+
+  test('cli start args - --trace-keep-days N with --trace-rotate-mb; without it, or not a positive whole number, a usage error', () => {
+    expect(parseCommand(['start', '--trace', 't.log', '--trace-rotate-mb', '64', '--trace-keep-days', '30'])).toEqual({ verb: 'start', flags: { trace: 't.log', traceRotateMb: 64, traceKeepDays: 30 } });
+    expect(parseCommand(['start', '--trace', 't.log', '--trace-rotate-mb', '64', '--trace-keep-segments', '10', '--trace-keep-days', '7'])).toMatchObject({ flags: { traceKeepSegments: 10, traceKeepDays: 7 } });
+    expect(() => parseCommand(['start', '--trace', 't.log', '--trace-keep-days', '30'])).toThrow(/--trace-keep-days deletes the old segments .* give both/);
+    for (const bad of ['0', '-1', '1.5', 'week', '']) expect(() => parseCommand(['start', '--trace', 't.log', '--trace-rotate-mb', '64', '--trace-keep-days', bad])).toThrow(UsageError);
+  });
+
+  test('cli start args - trace verify --complete, with a FILE or a --stream', () => {
+    expect(parseCommand(['trace', 'verify', 't.log', '--complete'])).toEqual({ verb: 'trace verify', flags: { file: 't.log', complete: true } });
+    expect(parseCommand(['trace', 'verify', '--stream', 'TRACE', '--complete', '--json'])).toEqual({ verb: 'trace verify', flags: { stream: 'TRACE', complete: true, json: true } });
+    expect(parseCommand(['trace', 'verify', 't.log'])).toEqual({ verb: 'trace verify', flags: { file: 't.log' } });
   });
 });

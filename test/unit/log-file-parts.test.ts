@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, mkdtempSync, renameSync, rmSync, unlinkSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { answerFileQuery, answerQuery, FileLog, type FileLogOptions, type SegmentsRemoved, forEachLine, forEachLineBackward, logFiles, LogWriter, PartVerifier, recordsOfLog, verifyFile, verifyLog, verifyLogFile, type HeadMark, type TraceQuery } from 'autonomy-os/internal';
+import { AGE_CHECK_MS, answerFileQuery, answerQuery, FileLog, type FileLogOptions, type SegmentsRemoved, forEachLine, forEachLineBackward, logFiles, LogWriter, PartVerifier, recordsOfLog, verifyFile, verifyLog, verifyLogFile, type HeadMark, type TraceQuery } from 'autonomy-os/internal';
 import { readFileSync } from 'node:fs';
 import { CHAIN, chainRecords, OTHER_CHAIN, recordsInput, writeChainLog } from '../helpers/trace-chain.js';
 
@@ -242,35 +242,139 @@ describe('log file parts - segments', () => {
     expect(archived.startsAt).toBeGreaterThan(1);
   });
 
-  test('log file parts - keepSegments: each new segment deletes the oldest beyond that many, says which, and the log verifies from the oldest left', () => {
+  /** The seq of a log file's first entry. */
+  const firstSeq = (f: string): number => (JSON.parse(readFileSync(f, 'utf8').split('\n')[0]!) as { seq: number }).seq;
+  /** The retention marks in a log's files: each checkpoint's deletedBefore. */
+  const marks = (path: string): number[] =>
+    logFiles(path).flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"deletedBefore"'))
+        .map((l) => (JSON.parse(l) as { checkpoint: { deletedBefore: number } }).checkpoint.deletedBefore),
+    );
+
+  test('log file parts - keepSegments: each new segment deletes the oldest beyond that many, marks it in the chain first, and the log verifies from the oldest left', () => {
     const all = segmentedLog(2_000);
     const reports: SegmentsRemoved[] = [];
     const path = segmentedLog(2_000, { keepSegments: 2, onSegmentsRemoved: (r) => reports.push(r) });
     const kept = logFiles(path);
-    const every = logFiles(all).map((f) => f.slice(all.length));
-    // The same chain, split in the same places: the newest two segments and the log itself are left.
-    expect(kept.map((f) => f.slice(path.length))).toEqual([...every.slice(-3, -1), '']);
+    // The newest two segments and the log itself are left.
+    expect(kept).toHaveLength(3);
     const removed = reports.flatMap((r) => r.removed);
-    expect(removed.map((f) => f.slice(path.length))).toEqual(every.slice(0, -3));
-    expect(reports.every((r) => r.failed.length === 0)).toBe(true);
+    expect(removed.length).toBeGreaterThan(0);
+    expect(removed.every((f) => !kept.includes(f) && !existsSync(f))).toBe(true);
+    expect(reports.every((r) => r.failed.length === 0 && r.by.join() === 'keepSegments')).toBe(true);
+    // Each report's mark: the entries before the segment after the newest one it deleted.
+    for (const r of reports) expect(r.deletedBefore).toBe(Number(r.removed[r.removed.length - 1]!.slice(-12)) + 1);
+    // Each mark is in the chain, once (the files left hold the newest ones).
+    const left = marks(path);
+    expect(left.length).toBeGreaterThan(0);
+    expect(left).toEqual(reports.map((r) => r.deletedBefore).slice(-left.length));
     const whole = verifyLogFile(all).tail;
     const report = verifyLogFile(path);
-    // Counted from the oldest segment left, the chain ends where the whole one does.
-    expect(report).toMatchObject({ ok: true, file: path, tail: { seq: whole.seq, hash: whole.hash, records: whole.records } });
-    // Opened again (a tracer's restart), it goes on with the whole log's counts, which its head keeps.
-    expect(FileLog.open(path, { rotateBytes: 2_000, keepSegments: 2 }).chain).toEqual(whole);
-    // From the first entry of the oldest segment left.
-    expect(report.startsAt).toBe((JSON.parse(readFileSync(kept[0]!, 'utf8').split('\n')[0]!) as { seq: number }).seq);
+    // Counted from the oldest segment left, the chain's record count is the whole log's.
+    expect(report).toMatchObject({ ok: true, file: path, tail: { records: whole.records } });
+    // The newest mark accounts for every entry before the oldest segment left.
+    expect(report.startsAt).toBe(firstSeq(kept[0]!));
     expect(report.startsAt).toBeGreaterThan(1);
+    expect(report.tail.deletedBefore).toBe(report.startsAt);
+    // Opened again (a tracer's restart), it goes on with the whole log's counts, which its head keeps; nothing more to delete.
+    expect(FileLog.open(path, { rotateBytes: 2_000, keepSegments: 2, onSegmentsRemoved: (r) => reports.push(r) }).chain).toMatchObject({ seq: report.tail.seq, hash: report.tail.hash, records: whole.records, batches: whole.batches });
+    expect(reports.flatMap((r) => r.removed)).toEqual(removed);
     // 0: only the log's own file is left.
     const alone = segmentedLog(2_000, { keepSegments: 0 });
     expect(logFiles(alone)).toEqual([alone]);
-    expect(verifyLogFile(alone)).toMatchObject({ ok: true, tail: { seq: whole.seq, hash: whole.hash } });
+    expect(verifyLogFile(alone)).toMatchObject({ ok: true, tail: { records: whole.records } });
   });
 
-  test('log file parts - keepSegments is a whole number, 0 or more, and goes with rotateBytes (ERR_CONFIG)', () => {
+  test('log file parts - keepDays: segments whose last entry is older go, oldest first: at open, as appends come a minute apart, and at a new segment', () => {
+    const DAY = 86_400_000;
+    const t0 = 1_700_000_000_000;
+    let now = t0;
+    const path = join(mkdtempSync(join(dir, 'days-')), 'trace.log');
+    const records = chainRecords();
+    let n = 0;
+    const batch = () => recordsInput('n1', ++n, records.slice(0, 3));
+    const reports: SegmentsRemoved[] = [];
+    const options = (rotateBytes: number): FileLogOptions => ({ checkpointEvery: 10, now: () => now, rotateBytes, keepDays: 1, onSegmentsRemoved: (r) => reports.push(r) });
+    // Day 0: segments, written without retention.
+    const plain = FileLog.open(path, { checkpointEvery: 10, now: () => now, rotateBytes: 2_000 });
+    for (let i = 0; i < 20; i++) plain.append(batch());
+    const day0 = logFiles(path).slice(0, -1);
+    expect(day0.length).toBeGreaterThan(2);
+
+    // Opened just before they are a day old: kept (this log never starts a segment: rotateBytes is large).
+    now = t0 + DAY - 10_000;
+    const big = FileLog.open(path, options(1e9));
+    expect(reports).toEqual([]);
+    // A day old 20 s later, but appends look again only a minute (AGE_CHECK_MS) after the last look.
+    now += AGE_CHECK_MS / 2;
+    big.append(batch());
+    expect(reports).toEqual([]);
+    now += AGE_CHECK_MS / 2;
+    big.append(batch());
+    expect(reports).toEqual([{ removed: day0, failed: [], deletedBefore: firstSeq(path), by: ['keepDays'] }]);
+    expect(logFiles(path)).toEqual([path]);
+    let report = verifyLogFile(path);
+    expect(report).toMatchObject({ ok: true, startsAt: firstSeq(path), tail: { deletedBefore: firstSeq(path) } });
+
+    // At a new segment, whenever the last look was.
+    const T = now;
+    const small = FileLog.open(path, options(2_000));
+    for (let i = 0; i < 10; i++) small.append(batch());
+    const dayT = logFiles(path).slice(0, -1);
+    expect(dayT.length).toBeGreaterThan(1);
+    now = T + DAY - 10_000;
+    small.append(batch()); // a look: nothing a day old yet
+    expect(reports).toHaveLength(1);
+    now = T + DAY + 10_000;
+    for (let i = 0; i < 10 && reports.length === 1; i++) {
+      const files = logFiles(path).length;
+      small.append(batch());
+      // Within the minute, only the append that starts a segment looks.
+      if (logFiles(path).length === files) expect(reports).toHaveLength(1);
+    }
+    expect(reports).toHaveLength(2);
+    expect(reports[1]!.removed.slice(0, dayT.length)).toEqual(dayT);
+
+    // At open: a log left alone for days loses every segment when a tracer opens it.
+    for (let i = 0; i < 10; i++) small.append(batch());
+    expect(logFiles(path).length).toBeGreaterThan(1);
+    now += 3 * DAY;
+    const reopened = FileLog.open(path, options(2_000));
+    expect(logFiles(path)).toEqual([path]);
+    expect(reports).toHaveLength(3);
+    report = verifyLogFile(path);
+    expect(report).toMatchObject({ ok: true, tail: { records: reopened.records, deletedBefore: report.startsAt } });
+    expect(marks(path)).toEqual([reports[2]!.deletedBefore]);
+  });
+
+  test('log file parts - a retention mark is hash-chained: changed, it is edited; one that deletes after itself is malformed', () => {
+    const path = segmentedLog(2_000, { keepSegments: 1 });
+    const text = readFileSync(path, 'utf8');
+    const mark = text.split('\n').find((l) => l.includes('"deletedBefore"'))!;
+    const d = (JSON.parse(mark) as { checkpoint: { deletedBefore: number } }).checkpoint.deletedBefore;
+    writeFileSync(path, text.replace(`"deletedBefore":${d}}`, `"deletedBefore":${d - 1}}`));
+    expect(verifyLogFile(path)).toMatchObject({ ok: false, problem: { kind: 'edited' } });
+    const w = new LogWriter({ now: () => 1 });
+    w.append(recordsInput('n1', 1, chainRecords().slice(0, 2)));
+    const ahead = new TextDecoder().decode(w.checkpoint(3)).trimEnd();
+    expect(verifyLog([new TextDecoder().decode(new LogWriter({ now: () => 1 }).append(recordsInput('n1', 1, chainRecords().slice(0, 2)))).trimEnd(), ahead])).toMatchObject({ ok: false, problem: { kind: 'malformed', line: 2, detail: expect.stringMatching(/after its own seq/) } });
+  });
+
+  test('log file parts - keepSegments is a whole number, 0 or more, keepDays a number of days above 0; both go with rotateBytes (ERR_CONFIG)', () => {
     const path = join(mkdtempSync(join(dir, 'keep-')), 'trace.log');
-    for (const bad of [{ keepSegments: -1, rotateBytes: 2_000 }, { keepSegments: 1.5, rotateBytes: 2_000 }, { keepSegments: 2 }]) {
+    const bads: FileLogOptions[] = [
+      { keepSegments: -1, rotateBytes: 2_000 },
+      { keepSegments: 1.5, rotateBytes: 2_000 },
+      { keepSegments: 2 },
+      { keepDays: 0, rotateBytes: 2_000 },
+      { keepDays: -1, rotateBytes: 2_000 },
+      { keepDays: Number.NaN, rotateBytes: 2_000 },
+      { keepDays: Number.POSITIVE_INFINITY, rotateBytes: 2_000 },
+      { keepDays: 7 },
+    ];
+    for (const bad of bads) {
       expect(() => FileLog.open(path, bad), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }));
     }
   });
