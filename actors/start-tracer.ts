@@ -18,6 +18,13 @@ export interface TracerOptions {
   keepSegments?: number;
   /** With `rotateBytes`: segments whose last entry is older than this many days are deleted (checked at start, at each new segment, and once a minute). Default: no limit of age. */
   keepDays?: number;
+  /**
+   * With `file`: the log's head (seq and hash of its last entry) is anchored at most this often
+   * in the namespace's trace anchors stream (`<ns>-trace-anchors`, created if missing, refusing
+   * deletes and purges), so `aos trace verify LOG --anchors` catches a rewritten chain. Needs
+   * JetStream. Default: no anchors.
+   */
+  anchorEveryMs?: number;
   /** A JetStream stream (created with file storage if missing, or continued when it verifies), on subject `<ns>.tracelog.<stream>`. */
   stream?: string;
 }
@@ -33,7 +40,11 @@ export async function startTracer(system: ActorSystem, options: TracerOptions): 
   if (options.keepDays !== undefined && (options.rotateBytes === undefined || typeof options.keepDays !== 'number' || !Number.isFinite(options.keepDays) || options.keepDays <= 0)) {
     throw aosError('ERR_CONFIG', 'startTracer: keepDays is a number of days above 0, with { file, rotateBytes }', { keepDays: options.keepDays });
   }
+  if (options.anchorEveryMs !== undefined && (options.file === undefined || !Number.isSafeInteger(options.anchorEveryMs) || options.anchorEveryMs < 1)) {
+    throw aosError('ERR_CONFIG', 'startTracer: anchorEveryMs is a positive whole number of milliseconds, with { file }', { anchorEveryMs: options.anchorEveryMs });
+  }
   if (options.stream !== undefined) await system.openTraceStream(options.stream);
+  if (options.anchorEveryMs !== undefined) await system.openTraceAnchors();
   const ns = system.subjects.prefix;
   const config =
     options.file !== undefined
@@ -42,6 +53,7 @@ export async function startTracer(system: ActorSystem, options: TracerOptions): 
           ...(options.rotateBytes === undefined ? {} : { rotateBytes: options.rotateBytes }),
           ...(options.keepSegments === undefined ? {} : { keepSegments: options.keepSegments }),
           ...(options.keepDays === undefined ? {} : { keepDays: options.keepDays }),
+          ...(options.anchorEveryMs === undefined ? {} : { anchorEveryMs: options.anchorEveryMs }),
         }
       : { stream: options.stream };
   return system.supervise(

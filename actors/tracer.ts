@@ -15,7 +15,7 @@ import { remember, seenIn, wasSeen, type Seen } from '../runtime/trace/seen-batc
 import { scanTraceBatch, type ScannedBatch } from '../runtime/trace/trace-scan.js';
 import { answerFileQuery, eachLineBackward } from '../runtime/trace/log-query.js';
 import { traceQuerySchema, type TraceAnswer, type TraceQuery } from '../runtime/trace/trace-query.js';
-import { STREAM_NAME, TRACE_APPEND_TOOL, TRACE_QUERY_TOOL, type AppendResult } from '../runtime/trace/tracer-tools.js';
+import { STREAM_NAME, TRACE_ANCHOR_TOOL, TRACE_APPEND_TOOL, TRACE_QUERY_TOOL, type AppendResult } from '../runtime/trace/tracer-tools.js';
 
 /** What the tracer is spawned with (`config`): exactly one of `file` and `stream`. */
 export interface TracerConfig {
@@ -27,6 +27,8 @@ export interface TracerConfig {
   keepSegments?: number;
   /** With rotateBytes: segments whose last entry is older than this many days are deleted (default: no limit of age). */
   keepDays?: number;
+  /** With file: the log's head is anchored in the namespace's trace anchors stream at most this often (opened on the node first: startTracer does it). */
+  anchorEveryMs?: number;
   /** The JetStream stream (opened on the node first: startTracer does it). */
   stream?: string;
 }
@@ -37,6 +39,7 @@ export interface TracerState {
   rotateBytes?: number;
   keepSegments?: number;
   keepDays?: number;
+  anchorEveryMs?: number;
   /** The stream (a stream log). */
   stream?: string;
   /** Per node, the batches appended: every number up to `upTo`, and the runs above it in `above`. A
@@ -51,10 +54,18 @@ const configSchema = z.union([
       rotateBytes: z.number().int().min(1).optional(),
       keepSegments: z.number().int().min(0).optional(),
       keepDays: z.number().positive().finite().optional(),
+      anchorEveryMs: z.number().int().min(1).optional(),
       stream: z.undefined().optional(),
     })
     .refine((c) => (c.keepSegments === undefined && c.keepDays === undefined) || c.rotateBytes !== undefined, { message: 'keepSegments and keepDays go with rotateBytes' }),
-  z.object({ stream: z.string().regex(STREAM_NAME), file: z.undefined().optional(), rotateBytes: z.undefined().optional(), keepSegments: z.undefined().optional(), keepDays: z.undefined().optional() }),
+  z.object({
+    stream: z.string().regex(STREAM_NAME),
+    file: z.undefined().optional(),
+    rotateBytes: z.undefined().optional(),
+    keepSegments: z.undefined().optional(),
+    keepDays: z.undefined().optional(),
+    anchorEveryMs: z.undefined().optional(),
+  }),
 ]);
 
 const queryInput = z.object({ op: z.literal('query'), query: traceQuerySchema });
@@ -132,12 +143,13 @@ export default defineActor({
     if (!config.success) throw aosError('ERR_CONFIG', `${ctx.self} needs config {file: string} or {stream: name}`, { actorId: ctx.self });
     if (config.data.stream !== undefined) return { stream: config.data.stream, seen: {} };
     const file = resolve(config.data.file);
-    const { rotateBytes, keepSegments, keepDays } = config.data;
+    const { rotateBytes, keepSegments, keepDays, anchorEveryMs } = config.data;
     const state: TracerState = {
       file,
       ...(rotateBytes === undefined ? {} : { rotateBytes }),
       ...(keepSegments === undefined ? {} : { keepSegments }),
       ...(keepDays === undefined ? {} : { keepDays }),
+      ...(anchorEveryMs === undefined ? {} : { anchorEveryMs }),
       seen: {},
     };
     logOf(state); // verifies the log: a broken one fails the spawn (ERR_TRACE_LOG), not the first batch
@@ -171,10 +183,33 @@ export default defineActor({
         logRemovals(state, ctx);
       }
       ctx.reply({ ok: true, appended: records });
+      if (state.anchorEveryMs !== undefined) await anchor(state, log, ctx);
     }
     return { ...state, seen: { ...state.seen, [node]: remember(state.seen[node], batch) } };
   },
 });
+
+/** Per file, when this thread's tracer turns last anchored its head. */
+const anchoredAt = new Map<string, number>();
+
+/**
+ * Anchors the log's head when anchorEveryMs has passed since the last anchor. A failed anchor
+ * does not fail the append (it is logged, and the next append tries again): anchors are a check
+ * on the log, not part of it.
+ */
+async function anchor(state: TracerState, log: FileLog, ctx: ActorContext): Promise<void> {
+  const file = state.file!;
+  const now = Date.now();
+  if (now - (anchoredAt.get(file) ?? -Infinity) < state.anchorEveryMs!) return;
+  const head = log.head;
+  try {
+    await ctx.call(TRACE_ANCHOR_TOOL, { log: file, seq: head.seq, hash: head.hash, records: log.records });
+    anchoredAt.set(file, now);
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    ctx.log.error({ file, seq: head.seq, code: e.code, reason: e.message }, 'trace log: its head could not be anchored; the next append tries again');
+  }
+}
 
 /** Replies with the answer; when it is too large for one message, with fewer records (show keeps the first, tail the last) and `truncated: true`. */
 function replyFitting(ctx: ActorContext, answer: TraceAnswer): void {

@@ -19,14 +19,14 @@ export class UsageError extends Error {
 
 /** One line per command, shown by `aos help` and under a usage error of that command. */
 export const SYNOPSIS = {
-  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG [--trace-rotate-mb N [--trace-keep-segments N] [--trace-keep-days N]] [--ui] [--ui-port N] | --trace-stream NAME] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
+  start: 'aos start [--nats URL] [--config FILE] [--policy FILE] [--trace LOG [--trace-rotate-mb N [--trace-keep-segments N] [--trace-keep-days N]] [--trace-anchor-s N] [--ui] [--ui-port N] | --trace-stream NAME] [--namespace NS] [--node-id ID] [--threads N] [--log-level LEVEL]',
   tree: 'aos tree [--nats URL] [--namespace NS] [--timeout MS] [--json]',
   'policy check': 'aos policy check FILE [--namespace NS]',
   'policy apply': 'aos policy apply FILE [--nats URL] [--namespace NS] [--timeout MS]',
   'policy show': 'aos policy show [--nats URL] [--namespace NS] [--timeout MS] [--json]',
   suspend: 'aos suspend <type/key|role:NAME> [--reason TEXT] [--nats URL] [--namespace NS] [--timeout MS]',
   resume: 'aos resume <type/key|role:NAME> [--nats URL] [--namespace NS] [--timeout MS]',
-  'trace verify': 'aos trace verify FILE | --stream NAME [--nats URL] [--complete] [--json]',
+  'trace verify': 'aos trace verify FILE [--anchors [--nats URL] [--namespace NS]] | --stream NAME [--nats URL] [--complete] [--json]',
   'trace tail': 'aos trace tail [--actor ID] [--type T] [--denied] [--limit N] [--stream NAME] [--nats URL] [--namespace NS] [--json]',
   'trace show': 'aos trace show <correlationId> [--file LOG | --stream NAME [--nats URL] | --nats URL [--namespace NS] [--timeout MS]] [--json]',
   'trace stats': 'aos trace stats [--file LOG | --stream NAME [--nats URL] | --nats URL [--namespace NS] [--timeout MS]] [--json]',
@@ -55,6 +55,8 @@ export interface StartFlags {
   traceKeepSegments?: number;
   /** With traceRotateMb: segments whose last entry is older than this many days are deleted. */
   traceKeepDays?: number;
+  /** Anchor the --trace log's head in the namespace's trace anchors stream every this many seconds. */
+  traceAnchorS?: number;
   /** Run a tracer on this node, appending the namespace's trace to this JetStream stream (shared with other nodes' tracers). */
   traceStream?: string;
   /** Serve the trace page (cli/trace-ui.ts) over the --trace log on 127.0.0.1. */
@@ -107,6 +109,9 @@ export interface TraceVerifyFlags {
   json?: boolean;
   /** Fail when entries from seq 1 on are missing and the log's own retention did not delete them. */
   complete?: boolean;
+  /** Check the log against its anchors in the namespace's trace anchors stream (over --nats). */
+  anchors?: boolean;
+  namespace?: string;
 }
 
 export interface TraceTailFlags {
@@ -274,6 +279,7 @@ function parseStart(args: string[]): Command {
     'trace-rotate-mb': { type: 'string' },
     'trace-keep-segments': { type: 'string' },
     'trace-keep-days': { type: 'string' },
+    'trace-anchor-s': { type: 'string' },
     ui: { type: 'boolean' },
     'ui-port': { type: 'string' },
     namespace: { type: 'string' },
@@ -306,6 +312,11 @@ function parseStart(args: string[]): Command {
     if (flags.traceRotateMb === undefined) throw new UsageError('--trace-keep-days deletes the old segments of a --trace LOG that --trace-rotate-mb splits: give both');
     if (!/^[1-9]\d{0,4}$/.test(values['trace-keep-days'])) throw new UsageError(`--trace-keep-days must be a positive whole number of days, got ${JSON.stringify(values['trace-keep-days'])}`);
     flags.traceKeepDays = Number(values['trace-keep-days']);
+  }
+  if (values['trace-anchor-s'] !== undefined) {
+    if (flags.trace === undefined) throw new UsageError('--trace-anchor-s anchors the head of a --trace LOG: give it one');
+    if (!/^[1-9]\d{0,5}$/.test(values['trace-anchor-s'])) throw new UsageError(`--trace-anchor-s must be a positive whole number of seconds, got ${JSON.stringify(values['trace-anchor-s'])}`);
+    flags.traceAnchorS = Number(values['trace-anchor-s']);
   }
   if (values['ui-port'] !== undefined) {
     if (values.ui !== true) throw new UsageError('--ui-port needs --ui');
@@ -379,7 +390,7 @@ function parseTraceCommand(args: string[]): Command {
   const [sub, ...rest] = args;
   switch (sub) {
     case 'verify': {
-      const options = { ...HELP, json: { type: 'boolean' }, complete: { type: 'boolean' }, stream: { type: 'string' }, nats: { type: 'string' } } as const;
+      const options = { ...HELP, json: { type: 'boolean' }, complete: { type: 'boolean' }, anchors: { type: 'boolean' }, namespace: { type: 'string' }, stream: { type: 'string' }, nats: { type: 'string' } } as const;
       const { values, positionals } = parse(() => parseArgs({ args: rest, options, strict: true, allowPositionals: true }));
       if (values.help === true) return { verb: 'help' };
       let flags: TraceVerifyFlags;
@@ -387,9 +398,18 @@ function parseTraceCommand(args: string[]): Command {
         if (positionals.length > 0) throw new UsageError('trace verify reads a log FILE or a --stream NAME: give one');
         flags = { stream: nonEmpty('--stream', values.stream) };
         if (values.nats !== undefined) flags.nats = nonEmpty('--nats', values.nats);
+        if (values.anchors === true) throw new UsageError('--anchors checks a log FILE against its anchors; a stream is its own witness');
       } else {
-        if (values.nats !== undefined) throw new UsageError('--nats reaches a trace stream: give it with --stream NAME');
+        if (values.nats !== undefined && values.anchors !== true) throw new UsageError('--nats reaches a trace stream or the anchors: give it with --stream NAME or --anchors');
         flags = { file: onePositional(positionals, 'a log FILE (or --stream NAME)', 'trace verify') };
+        if (values.anchors === true) {
+          flags.anchors = true;
+          if (values.nats !== undefined) flags.nats = nonEmpty('--nats', values.nats);
+        }
+      }
+      if (values.namespace !== undefined) {
+        if (flags.anchors !== true) throw new UsageError('--namespace names the anchors stream: give it with --anchors');
+        flags.namespace = nonEmpty('--namespace', values.namespace);
       }
       if (values.json === true) flags.json = true;
       if (values.complete === true) flags.complete = true;

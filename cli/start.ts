@@ -11,6 +11,7 @@ import type { StartFlags } from './args.js';
 import { loadNodeConfig, type LoadedConfig } from './node-config.js';
 import { policyLine, progress, stderrLogger } from './output.js';
 import { serveTraceUi, type TraceUi } from './trace-ui.js';
+import { anchorStream } from '../runtime/trace/trace-anchors.js';
 
 interface StopSignal {
   /** Resolves with the first SIGINT/SIGTERM. */
@@ -73,13 +74,15 @@ export async function runStart(flags: StartFlags): Promise<number> {
         ...(flags.traceRotateMb === undefined ? {} : { rotateBytes: flags.traceRotateMb * 1_000_000 }),
         ...(flags.traceKeepSegments === undefined ? {} : { keepSegments: flags.traceKeepSegments }),
         ...(flags.traceKeepDays === undefined ? {} : { keepDays: flags.traceKeepDays }),
+        ...(flags.traceAnchorS === undefined ? {} : { anchorEveryMs: flags.traceAnchorS * 1000 }),
       });
       const kept = [
         ...(flags.traceKeepSegments === undefined ? [] : [`the newest ${flags.traceKeepSegments} kept`]),
         ...(flags.traceKeepDays === undefined ? [] : [`deleted after ${flags.traceKeepDays} day${flags.traceKeepDays === 1 ? '' : 's'}`]),
       ];
       const keeps = kept.length === 0 ? '' : `, ${kept.join(', ')}`;
-      progress(`tracer/${system.nodeId} appends the trace to ${flags.trace}${flags.traceRotateMb === undefined ? '' : ` (a new segment every ${flags.traceRotateMb} MB${keeps})`}`);
+      const anchors = flags.traceAnchorS === undefined ? '' : `, its head anchored every ${flags.traceAnchorS} s in ${anchorStream(system.subjects.prefix)}`;
+      progress(`tracer/${system.nodeId} appends the trace to ${flags.trace}${flags.traceRotateMb === undefined ? '' : ` (a new segment every ${flags.traceRotateMb} MB${keeps})`}${anchors}`);
       if (flags.ui === true) {
         ui = await serveTraceUi({ file: flags.trace, port: flags.uiPort ?? 0 });
         progress(`trace ui on ${ui.url}`);

@@ -7,16 +7,23 @@
 // stream whose limits removed its oldest messages, is checked from the oldest entry left (`... (from
 // seq S: ...)`); with --complete, entries missing from seq 1 that the log's own retention did not
 // delete (no retention mark in the chain says so) fail it: `FAIL: deleted before seq S: ...`.
+// With --anchors, a file log is also checked against the heads its tracer anchored in JetStream
+// (trace-anchors.ts): `anchors: N match in <stream> …`, or `FAIL: edited|truncated at seq S: …`,
+// or `FAIL: no anchors: …`.
 
 import { describeHead, headPathOf, verifyLogFile } from '../runtime/trace/file-log.js';
 import type { ChainProblem, VerifyReport } from '../runtime/trace/verify-log.js';
 import { verifyStream } from '../runtime/trace/stream-log.js';
 import type { TraceVerifyFlags } from './args.js';
-import { connectNats, DEFAULT_NATS_URL } from './control-client.js';
+import { resolve } from 'node:path';
+import { checkAnchors, readAnchors, type AnchorCheck } from '../runtime/trace/trace-anchors.js';
+import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL } from './control-client.js';
 import { progress, readProgress } from './output.js';
 
 export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
   let report: VerifyReport;
+  let anchorLine: string | undefined;
+  let anchorJson: object | undefined;
   let source: { file: string; headFile: 'checked' | 'missing'; startsAt?: number; deletedBefore?: number } | { stream: string; startsAt?: number };
   if (flags.stream !== undefined) {
     const url = flags.nats ?? DEFAULT_NATS_URL;
@@ -30,8 +37,21 @@ export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
     report = r;
     source = { stream: flags.stream, ...(r.startsAt === undefined ? {} : { startsAt: r.startsAt }) };
   } else {
-    const r = verifyLogFile(flags.file!, readProgress(`verifying ${flags.file!}`, 'MB'));
+    const anchored = flags.anchors === true ? await anchorsOf(flags) : undefined;
+    if (anchored !== undefined && anchored.anchors.length === 0) {
+      const others = anchored.logs.length === 0 ? 'it holds none' : `it holds anchors of ${anchored.logs.slice(0, 5).join(', ')}${anchored.logs.length > 5 ? ', …' : ''}`;
+      return fail(flags, { kind: 'deleted', line: 0, seq: null, detail: `no anchors of ${resolve(flags.file!)} in the stream ${anchored.stream} (${others})` }, 'FAIL: no anchors');
+    }
+    const wanted = new Set(anchored?.anchors.map((a) => a.seq));
+    const hashes = new Map<number, string>();
+    const r = verifyLogFile(flags.file!, readProgress(`verifying ${flags.file!}`, 'MB'), anchored === undefined ? undefined : (seq, hash) => void (wanted.has(seq) && hashes.set(seq, hash)));
     report = r;
+    if (anchored !== undefined && r.ok) {
+      const check = checkAnchors(anchored.anchors, hashes, r.tail, r.startsAt);
+      if ('kind' in check) return fail(flags, check, `FAIL: ${check.kind} at seq ${check.seq ?? '-'}`);
+      anchorLine = anchorsLine(anchored.stream, check);
+      anchorJson = { stream: anchored.stream, matched: check.matched, before: check.before, ...(check.newest === undefined ? {} : { newest: { seq: check.newest.seq, at: check.newest.at, tracer: check.newest.tracer } }) };
+    }
     source = {
       file: r.file,
       headFile: r.headFile,
@@ -44,7 +64,7 @@ export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
   const { tail } = report;
   const head = { seq: tail.seq, hash: tail.hash };
   if (flags.json === true) {
-    const out = { ok: report.ok, ...source, records: tail.records, batches: tail.batches, checkpoints: tail.checkpoints, head, ...(report.ok ? {} : { problem: report.problem }) };
+    const out = { ok: report.ok, ...source, records: tail.records, batches: tail.batches, checkpoints: tail.checkpoints, head, ...(anchorJson === undefined ? {} : { anchors: anchorJson }), ...(report.ok ? {} : { problem: report.problem }) };
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return report.ok ? 0 : 1;
   }
@@ -62,7 +82,32 @@ export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
   if ('headFile' in source && source.headFile === 'missing') progress(`warning: no head file ${headPathOf(flags.file!)}: a cut-off tail cannot be detected`);
   const from = source.startsAt === undefined ? '' : ` (from seq ${source.startsAt}: ${missingBefore(source)})`;
   process.stdout.write(`ok: ${plural(tail.records, 'record')} in ${plural(tail.batches, 'batch', 'batches')}, ${plural(tail.checkpoints, 'checkpoint')}, ${describeHead(head)}${from}\n`);
+  if (anchorLine !== undefined) process.stdout.write(`${anchorLine}\n`);
   return 0;
+}
+
+/** The anchors of the log FILE (its absolute path), from the namespace's anchors stream. */
+async function anchorsOf(flags: TraceVerifyFlags): Promise<Awaited<ReturnType<typeof readAnchors>>> {
+  const nc = await connectNats(flags.nats ?? DEFAULT_NATS_URL, 'aos-trace-verify');
+  try {
+    return await readAnchors(nc, flags.namespace ?? DEFAULT_NAMESPACE, resolve(flags.file!));
+  } finally {
+    await nc.close();
+  }
+}
+
+/** `anchors: 12 match in aos-trace-anchors (2 before the log's oldest entry here), the newest at seq 345, <time> (tracer/n1)`. */
+function anchorsLine(stream: string, c: AnchorCheck): string {
+  const before = c.before === 0 ? '' : ` (${c.before} before the log's oldest entry here)`;
+  const newest = c.newest === undefined ? '' : `, the newest at seq ${c.newest.seq}, ${new Date(c.newest.at).toISOString()} (${c.newest.tracer})`;
+  return `anchors: ${plural(c.matched, 'anchor')} match in ${stream}${before}${newest}`;
+}
+
+/** A problem found against the anchors: `FAIL: <kind> at seq S: <detail>` (or the JSON report), exit 1. */
+function fail(flags: TraceVerifyFlags, problem: ChainProblem, head: string): number {
+  if (flags.json === true) process.stdout.write(`${JSON.stringify({ ok: false, file: flags.file, problem })}\n`);
+  else process.stdout.write(`${head}: ${problem.detail}\n`);
+  return 1;
 }
 
 /** Why a log starts after seq 1: a stream's limits, the log's own retention (its mark says so), or neither (moved away, or deleted otherwise). */

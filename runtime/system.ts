@@ -511,6 +511,11 @@ export class ActorSystem {
     return this.traceStreams.open(stream);
   }
 
+  /** Opens the namespace's trace anchors stream (creating it if missing: no deletes, no purges) for this node's tracer, which anchors its file log's head there through the tool `trace.anchor` (startTracer's `anchorEveryMs`); the stream's name. */
+  openTraceAnchors(): Promise<string> {
+    return this.traceStreams.openAnchors(this.nodeId, () => this.clock.now());
+  }
+
   /** Registers a tool actors may call with `ctx.call(name, args)` when their role is granted it: `{ input, output, run }` runs here, in
    *  the kernel; `{ module }` (a module default-exporting `defineTool`) runs in the tool pool, a worker pool of its own. */
   registerTool<I, O>(name: string, spec: ToolRegistration<I, O>): void {

@@ -29,8 +29,12 @@ export { describeHead, headPathOf } from './log-file-io.js';
  */
 export type FileVerifyReport = VerifyReport & { file: string; headFile: 'checked' | 'missing'; startsAt?: number };
 
-/** Verifies a log file and its segments, in order, against its head sidecar. A missing log is ERR_TRACE_LOG; a missing head is reported, not a failure. */
-export function verifyLogFile(path: string, onProgress?: ReadProgress): FileVerifyReport {
+/**
+ * Verifies a log file and its segments, in order, against its head sidecar. A missing log is
+ * ERR_TRACE_LOG; a missing head is reported, not a failure. `onEntry` is told each entry that
+ * verified (its seq and hash).
+ */
+export function verifyLogFile(path: string, onProgress?: ReadProgress, onEntry?: (seq: number, hash: string) => void): FileVerifyReport {
   const head = readHead(path);
   const files = logFiles(path);
   if (files[files.length - 1] !== path) files.push(path); // a missing log: its read fails as ERR_TRACE_LOG
@@ -41,7 +45,7 @@ export function verifyLogFile(path: string, onProgress?: ReadProgress): FileVeri
   for (const f of files) {
     file = f;
     const last = f === path;
-    const r = verifyFileOrFail(f, last && head !== 'malformed' ? head : null, { onProgress, from });
+    const r = verifyFileOrFail(f, last && head !== 'malformed' ? head : null, { onProgress, from, ...(onEntry === undefined ? {} : { onEntry }) });
     if (from === 'continued') startsAt = r.startsAt;
     report = r.report;
     if (!report.ok) break;

@@ -21,7 +21,7 @@ import { BatchRows, type Handling } from './batch-rows.js';
 import { OWED_MAX_MS, OwedSends } from './owed-sends.js';
 import { recordedValue, type PayloadRecord, type PayloadRule } from './payloads.js';
 import type { WireEvent } from './trace-codec.js';
-import { TRACE_APPEND_TOOL } from './tracer-tools.js';
+import { TRACE_ANCHOR_TOOL, TRACE_APPEND_TOOL } from './tracer-tools.js';
 
 export interface TraceSink {
   send(bytes: Uint8Array, records: number, batch: number): void;
@@ -38,10 +38,10 @@ const MAX_ROWS = 4096;
  */
 export const SEAL_MS = 100;
 
-/** A tracer's allowed append to its stream is trace traffic, never traced (each append would make another batch). */
+/** A tracer's allowed append to its stream, or anchor of its log, is trace traffic, never traced (each would make another batch). */
 function isTraceAppend(record: object): boolean {
   const r = record as { type?: unknown; action?: unknown; target?: unknown; allow?: unknown };
-  return r.type === 'decision' && r.action === 'call' && r.target === TRACE_APPEND_TOOL && r.allow === true;
+  return r.type === 'decision' && r.action === 'call' && (r.target === TRACE_APPEND_TOOL || r.target === TRACE_ANCHOR_TOOL) && r.allow === true;
 }
 
 /** A handled row waiting to be written (reused: no garbage per row). */

@@ -1,5 +1,6 @@
-// The trace streams open on a node (stream-log.ts), and the two in-kernel tools its tracer
-// reaches them with (a worker holds no NATS connection): `trace.append` and `trace.query`.
+// The trace streams open on a node (stream-log.ts), and the in-kernel tools its tracer reaches
+// them with (a worker holds no NATS connection): `trace.append` and `trace.query`; and the
+// anchors stream (trace-anchors.ts), with `trace.anchor`.
 
 import type { NatsConnection } from 'nats';
 import type { z } from 'zod';
@@ -8,7 +9,8 @@ import type { ToolRegistration, ToolSpec } from '../tools/tool-registry.js';
 import { StreamLog } from './stream-log.js';
 import { answerStreamQuery } from './stream-query.js';
 import type { TraceAnswer } from './trace-query.js';
-import { appendArgs, queryArgs, TRACE_APPEND_TOOL, TRACE_QUERY_TOOL, type AppendResult } from './tracer-tools.js';
+import { anchorArgs, openAnchorStream, publishAnchor } from './trace-anchors.js';
+import { appendArgs, queryArgs, TRACE_ANCHOR_TOOL, TRACE_APPEND_TOOL, TRACE_QUERY_TOOL, type AppendResult } from './tracer-tools.js';
 
 /** The trace streams open on a node, and the tools its tracer reaches them with. */
 export class TraceStreams {
@@ -43,6 +45,22 @@ export class TraceStreams {
     }
     this.logs.set(stream, log);
   }
+
+  /** Opens the namespace's anchors stream (creating it if missing) and registers `trace.anchor`; the stream's name. */
+  async openAnchors(node: string, now: () => number): Promise<string> {
+    if (this.anchors !== undefined) return this.anchors;
+    const name = await openAnchorStream(this.nc, this.namespace);
+    const anchor: ToolSpec<z.infer<typeof anchorArgs>, { seq: number }> = {
+      input: anchorArgs,
+      description: "anchors a trace log's head in the trace anchors stream (the tracer)",
+      run: async (args, ctx) => ({ seq: await publishAnchor(this.nc, this.namespace, { ...args, node, tracer: ctx.actor.id, at: now() }) }),
+    };
+    this.register(TRACE_ANCHOR_TOOL, anchor as ToolRegistration);
+    this.anchors = name;
+    return name;
+  }
+
+  private anchors: string | undefined;
 
   private log(stream: string): StreamLog {
     const log = this.logs.get(stream);

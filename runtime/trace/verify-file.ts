@@ -39,6 +39,8 @@ export class PartVerifier {
      * is oldest.
      */
     from: ChainState | 'continued' | 'trimmed' = EMPTY_CHAIN,
+    /** Told the seq and hash of each entry that verified. */
+    private readonly onEntry?: (seq: number, hash: string) => void,
   ) {
     this.start = typeof from === 'string' ? from : undefined;
     this.chain = { ...(typeof from === 'string' ? EMPTY_CHAIN : from) };
@@ -84,7 +86,7 @@ export class PartVerifier {
   }
 
   private check(last: boolean, terminated: boolean): void {
-    const options = { head: this.head, from: this.chain, more: !last };
+    const options = { head: this.head, from: this.chain, more: !last, ...(this.onEntry === undefined ? {} : { onEntry: this.onEntry }) };
     const report =
       this.numbering === 'places'
         ? verifyLog(this.texts, { ...options, places: this.places })
@@ -107,12 +109,14 @@ export interface VerifyFileOptions {
   onProgress?: ReadProgress;
   /** The chain before the file's first entry (a segment after another), or `continued` (see PartVerifier); default: a log from its start. */
   from?: ChainState | 'continued';
+  /** Told the seq and hash of each entry that verified. */
+  onEntry?: (seq: number, hash: string) => void;
 }
 
 /** The report on a whole log file (or segment), its size in bytes as read, and where a continued segment starts. */
 export function verifyFile(path: string, head: HeadMark | null, options: VerifyFileOptions = {}): { report: VerifyReport; size: number; startsAt: number | undefined } {
   const { partBytes = LINE_CHUNK_BYTES, onProgress } = options;
-  const v = new PartVerifier(head, 'lines', partBytes, options.from);
+  const v = new PartVerifier(head, 'lines', partBytes, options.from, options.onEntry);
   const total = onProgress === undefined ? 0 : statSync(path).size;
   let lineNo = 0;
   let size = 0;

@@ -49,6 +49,8 @@ export interface VerifyOptions {
   batches?: 'scan' | 'trust';
   /** More lines follow (a log read in parts): the checks of the log's end wait for its last part. */
   more?: boolean;
+  /** Told the seq and hash of each entry that verified (checking a log against its anchors). */
+  onEntry?: (seq: number, hash: string) => void;
 }
 
 /** The seq an entry's line starts with; undefined when it does not start as an entry. */
@@ -180,6 +182,7 @@ export function verifyLog(log: string | readonly string[], options: VerifyOption
 
     st.seq = parsed.seq;
     st.hash = parsed.hash;
+    options.onEntry?.(parsed.seq, parsed.hash);
     if ('checkpoint' in parsed.body) {
       st.checkpoints += 1;
       if (parsed.body.checkpoint.deletedBefore !== undefined) st.deletedBefore = parsed.body.checkpoint.deletedBefore;

@@ -1,6 +1,7 @@
 // `aos start`'s trace flags: --trace-rotate-mb goes with a --trace LOG, as a positive number;
 // --trace-keep-segments with --trace-rotate-mb, as a whole number; --trace-keep-days with
-// --trace-rotate-mb, as a positive whole number. `aos trace verify --complete`.
+// --trace-rotate-mb, as a positive whole number; --trace-anchor-s with --trace. `aos trace
+// verify --complete` and `--anchors`.
 // The CLI is not part of the package: imported from its source.
 import { describe, expect, test } from 'vitest';
 import { parseCommand, UsageError } from '../../cli/args.js';
@@ -30,5 +31,21 @@ describe('cli start args', () => {
     expect(parseCommand(['trace', 'verify', 't.log', '--complete'])).toEqual({ verb: 'trace verify', flags: { file: 't.log', complete: true } });
     expect(parseCommand(['trace', 'verify', '--stream', 'TRACE', '--complete', '--json'])).toEqual({ verb: 'trace verify', flags: { stream: 'TRACE', complete: true, json: true } });
     expect(parseCommand(['trace', 'verify', 't.log'])).toEqual({ verb: 'trace verify', flags: { file: 't.log' } });
+  });
+
+  test('cli start args - trace verify --anchors [--nats URL] [--namespace NS] with a FILE; not with a stream, and --namespace only with it', () => {
+    expect(parseCommand(['trace', 'verify', 't.log', '--anchors', '--nats', 'nats://127.0.0.1:4333', '--namespace', 'prod'])).toEqual({
+      verb: 'trace verify',
+      flags: { file: 't.log', anchors: true, nats: 'nats://127.0.0.1:4333', namespace: 'prod' },
+    });
+    expect(() => parseCommand(['trace', 'verify', '--stream', 'TRACE', '--anchors'])).toThrow(/--anchors checks a log FILE/);
+    expect(() => parseCommand(['trace', 'verify', 't.log', '--namespace', 'prod'])).toThrow(/--namespace names the anchors stream/);
+    expect(() => parseCommand(['trace', 'verify', 't.log', '--nats', 'nats://127.0.0.1:4333'])).toThrow(/--nats reaches a trace stream or the anchors/);
+  });
+
+  test('cli start args - --trace-anchor-s N with a --trace LOG, as a positive whole number', () => {
+    expect(parseCommand(['start', '--trace', 't.log', '--trace-anchor-s', '10'])).toEqual({ verb: 'start', flags: { trace: 't.log', traceAnchorS: 10 } });
+    expect(() => parseCommand(['start', '--trace-anchor-s', '10'])).toThrow(/--trace-anchor-s anchors the head of a --trace LOG/);
+    for (const bad of ['0', '-1', '0.5', 'often']) expect(() => parseCommand(['start', '--trace', 't.log', '--trace-anchor-s', bad])).toThrow(UsageError);
   });
 });
