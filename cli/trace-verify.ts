@@ -8,7 +8,7 @@
 // seq S: ...)`); with --complete, entries missing from seq 1 that the log's own retention did not
 // delete (no retention mark in the chain says so) fail it: `FAIL: deleted before seq S: ...`.
 // With --anchors, a file log is also checked against the heads its tracer anchored in JetStream
-// (trace-anchors.ts): `anchors: N match in <stream> …`, or `FAIL: edited|truncated at seq S: …`,
+// (trace-anchors.ts): `anchors: N matched in <stream> …`, or `FAIL: edited|truncated at seq S: …`,
 // or `FAIL: no anchors: …`.
 
 import { describeHead, headPathOf, verifyLogFile } from '../runtime/trace/file-log.js';
@@ -96,11 +96,11 @@ async function anchorsOf(flags: TraceVerifyFlags): Promise<Awaited<ReturnType<ty
   }
 }
 
-/** `anchors: 12 match in aos-trace-anchors (2 before the log's oldest entry here), the newest at seq 345, <time> (tracer/n1)`. */
+/** `anchors: 12 matched in aos-trace-anchors (2 before the log's oldest entry here), the newest at seq 345, <time> (tracer/n1)`. */
 function anchorsLine(stream: string, c: AnchorCheck): string {
   const before = c.before === 0 ? '' : ` (${c.before} before the log's oldest entry here)`;
   const newest = c.newest === undefined ? '' : `, the newest at seq ${c.newest.seq}, ${new Date(c.newest.at).toISOString()} (${c.newest.tracer})`;
-  return `anchors: ${plural(c.matched, 'anchor')} match in ${stream}${before}${newest}`;
+  return `anchors: ${c.matched} matched in ${stream}${before}${newest}`;
 }
 
 /** A problem found against the anchors: `FAIL: <kind> at seq S: <detail>` (or the JSON report), exit 1. */

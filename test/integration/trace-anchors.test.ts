@@ -81,7 +81,7 @@ describe('trace anchors', () => {
     const verify = (...more: string[]) => runAos(['trace', 'verify', file, '--anchors', '--nats', inject('natsUrl'), '--namespace', ns, ...more]);
     const good = await verify();
     expect(good.code, good.stderr).toBe(0);
-    expect(good.stdout).toMatch(new RegExp(`^ok: .*\\nanchors: \\d+ anchors match in ${anchorStream(ns)}, the newest at seq \\d+, \\S+ \\(tracer/${system.nodeId}\\)\\n$`));
+    expect(good.stdout).toMatch(new RegExp(`^ok: .*\\nanchors: \\d+ matched in ${anchorStream(ns)}, the newest at seq \\d+, \\S+ \\(tracer/${system.nodeId}\\)\\n$`));
     const json = JSON.parse((await verify('--json')).stdout) as { ok: boolean; anchors: { matched: number; newest: { seq: number } } };
     expect(json).toMatchObject({ ok: true, anchors: { matched: expect.any(Number), newest: { seq: verifyLogFile(file).tail.seq } } });
 
