@@ -189,25 +189,26 @@ export default defineActor({
   },
 });
 
-/** Per file, when this thread's tracer turns last anchored its head. */
+/** Per file, when this thread's tracer turns last tried to anchor its head. */
 const anchoredAt = new Map<string, number>();
 
 /**
- * Anchors the log's head when anchorEveryMs has passed since the last anchor. A failed anchor
- * does not fail the append (it is logged, and the next append tries again): anchors are a check
- * on the log, not part of it.
+ * Anchors the log's head when anchorEveryMs has passed since the last try. A failed anchor does
+ * not fail the append: it is logged, and tried again an interval later (not at once: a denied
+ * call is itself recorded, and retrying at every append would keep the tracer busy with its own
+ * records). Anchors are a check on the log, not part of it.
  */
 async function anchor(state: TracerState, log: FileLog, ctx: ActorContext): Promise<void> {
   const file = state.file!;
   const now = Date.now();
   if (now - (anchoredAt.get(file) ?? -Infinity) < state.anchorEveryMs!) return;
+  anchoredAt.set(file, now);
   const head = log.head;
   try {
     await ctx.call(TRACE_ANCHOR_TOOL, { log: file, seq: head.seq, hash: head.hash, records: log.records });
-    anchoredAt.set(file, now);
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown };
-    ctx.log.error({ file, seq: head.seq, code: e.code, reason: e.message }, 'trace log: its head could not be anchored; the next append tries again');
+    ctx.log.error({ file, seq: head.seq, code: e.code, reason: e.message }, 'trace log: its head could not be anchored; tried again after anchorEveryMs');
   }
 }
 

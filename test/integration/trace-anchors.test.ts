@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
 import { afterEach, describe, expect, inject, test, vi } from 'vitest';
-import { startTracer } from 'autonomy-os';
-import { anchorStream, formatHead, headPathOf, LogWriter, parseEntry, readAnchors, verifyLogFile, type ChainState } from 'autonomy-os/internal';
+import { defaultPolicyDoc, startTracer } from 'autonomy-os';
+import { anchorStream, formatHead, headPathOf, LogWriter, parseEntry, readAnchors, recordsOfLog, TRACE_ANCHOR_TOOL, verifyLogFile, type ChainState } from 'autonomy-os/internal';
 import { runAos } from '../helpers/processes.js';
-import { errorOf, fixture, startSystem } from '../helpers/system.js';
+import { errorOf, fixture, startSystem, uniqueNamespace } from '../helpers/system.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -111,6 +111,30 @@ describe('trace anchors', () => {
     const none = await runAos(['trace', 'verify', other, '--anchors', '--nats', inject('natsUrl'), '--namespace', ns]);
     expect(none.code).toBe(1);
     expect(none.stdout).toContain(`FAIL: no anchors: no anchors of ${other} in the stream ${anchorStream(ns)} (it holds anchors of ${file})`);
+  });
+
+  test('trace anchors - an anchor that fails (its tool not granted) is recorded as denied and leaves the appends alone', async () => {
+    const ns = uniqueNamespace();
+    const policy = defaultPolicyDoc(ns);
+    policy.roles['tracer'] = { ...policy.roles['tracer']!, tools: { allow: ['trace.append', 'trace.query'], deny: [] } };
+    const system = await startSystem({ namespace: ns, policy });
+    const file = tempFile();
+    // Tried once a minute: the denial is itself a record, which makes another batch.
+    await startTracer(system, { file, anchorEveryMs: 60_000 });
+    const echo = await system.spawn(fixture('echo.ts'), { type: 'echo', key: 'e' });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => echo.ask({ text: `m${i}` })));
+    await system.whenIdle();
+    await vi.waitFor(() => expect(system.traceBacklog).toBe(0), { timeout: 10_000, interval: 20 });
+    const records = recordsOfLog(readFileSync(file, 'utf8')) as unknown as Record<string, unknown>[];
+    expect(records.filter((r) => r['type'] === 'decision' && r['target'] === TRACE_ANCHOR_TOOL).map((r) => r['allow'])).toEqual([false]);
+    expect(records.filter((r) => r['type'] === 'envelope' && r['event'] === 'turn.finished' && r['actor'] === 'echo/e')).toHaveLength(20);
+    expect(verifyLogFile(file).ok).toBe(true);
+    const nc = await connect({ servers: inject('natsUrl') });
+    try {
+      expect((await readAnchors(nc, ns, file)).anchors).toEqual([]);
+    } finally {
+      await nc.close();
+    }
   });
 
   test('trace anchors - anchorEveryMs goes with a file, as a positive whole number (ERR_CONFIG)', async () => {
