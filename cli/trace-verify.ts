@@ -39,8 +39,8 @@ export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
   } else {
     const anchored = flags.anchors === true ? await anchorsOf(flags) : undefined;
     if (anchored !== undefined && anchored.anchors.length === 0) {
-      const others = anchored.logs.length === 0 ? 'it holds none' : `it holds anchors of ${anchored.logs.slice(0, 5).join(', ')}${anchored.logs.length > 5 ? ', …' : ''}`;
-      return fail(flags, { kind: 'deleted', line: 0, seq: null, detail: `no anchors of ${resolve(flags.file!)} in the stream ${anchored.stream} (${others})` }, 'FAIL: no anchors');
+      const detail = `no anchors of ${resolve(flags.file!)} in the stream ${anchored.stream} (on ${anchored.subject}): was it anchored (startTracer's anchorEveryMs, aos start --trace-anchor-s) under this path, in this namespace?`;
+      return fail(flags, { kind: 'deleted', line: 0, seq: null, detail }, 'FAIL: no anchors');
     }
     const wanted = new Set(anchored?.anchors.map((a) => a.seq));
     const hashes = new Map<number, string>();

@@ -1,16 +1,16 @@
 // Anchors of file trace logs: now and then, a tracer publishes its log's head (the seq and hash of
 // its last entry) into a JetStream stream that refuses deletes and purges, `<ns>-trace-anchors`
-// (subject `<ns>.traceanchor.<node>`). Whoever can write a log file can rewrite its whole chain
+// (subject `<ns>.traceanchor.<node>.<log key>`, the key naming the log's absolute path). Whoever can write a log file can rewrite its whole chain
 // and its head so that they verify; they cannot take back what the anchors hold without also
 // administering the NATS server. `aos trace verify LOG --anchors` checks the log against them. A
 // tracer reaches the stream through the kernel tool `trace.anchor` (a worker holds no NATS
 // connection); the node opens it (ActorSystem.openTraceAnchors, startTracer's `anchorEveryMs`).
 
+import { createHash } from 'node:crypto';
 import { type NatsConnection, RetentionPolicy, StorageType } from 'nats';
 import { z } from 'zod';
 import { aosError } from '../errors/aos-error.js';
 import type { ChainState } from './hash-chain.js';
-import { forEachEntry } from './stream-log.js';
 import type { ChainProblem } from './verify-log.js';
 
 /** What a tracer asks the kernel to anchor: its log (an absolute path) and the log's head. */
@@ -37,8 +37,14 @@ export function anchorStream(namespace: string): string {
   return `${namespace.replace(/[^A-Za-z0-9_-]/g, '_')}-trace-anchors`;
 }
 
-export function anchorSubject(namespace: string, node: string): string {
-  return `${namespace}.traceanchor.${node}`;
+/** A log's key in anchor subjects: 16 hex digits of the sha256 of its absolute path. */
+export function logKey(log: string): string {
+  return createHash('sha256').update(log).digest('hex').slice(0, 16);
+}
+
+/** The subject of one node's anchors of one log (`node`: `*` for any node's). */
+export function anchorSubject(namespace: string, node: string, log: string): string {
+  return `${namespace}.traceanchor.${node}.${logKey(log)}`;
 }
 
 /** Opens the namespace's anchors stream, creating it (file storage, no limits, deletes and purges refused) if missing; its name. */
@@ -70,30 +76,42 @@ export async function openAnchorStream(nc: NatsConnection, namespace: string): P
 
 /** Publishes an anchor; resolves with its stream sequence once JetStream has stored it. */
 export async function publishAnchor(nc: NatsConnection, namespace: string, anchor: Anchor): Promise<number> {
-  const ack = await nc.jetstream().publish(anchorSubject(namespace, anchor.node), new TextEncoder().encode(JSON.stringify(anchor)));
+  const ack = await nc.jetstream().publish(anchorSubject(namespace, anchor.node, anchor.log), new TextEncoder().encode(JSON.stringify(anchor)));
   return ack.seq;
 }
 
-/** The anchors of one log (its absolute path), oldest first, and the logs the stream has anchors of. ERR_TRACE_LOG without the stream. */
-export async function readAnchors(nc: NatsConnection, namespace: string, log: string): Promise<{ stream: string; anchors: Anchor[]; logs: string[] }> {
+/** The anchors of one log (its absolute path), oldest first, read from its subjects only; the stream's name. ERR_TRACE_LOG without the stream. */
+export async function readAnchors(nc: NatsConnection, namespace: string, log: string): Promise<{ stream: string; subject: string; anchors: Anchor[] }> {
   const stream = anchorStream(namespace);
+  const subject = anchorSubject(namespace, '*', log);
   const anchors: Anchor[] = [];
-  const logs = new Set<string>();
   try {
-    await forEachEntry(nc, stream, ({ text }) => {
-      let a: z.infer<typeof anchorSchema>;
-      try {
-        a = anchorSchema.parse(JSON.parse(text));
-      } catch {
-        return; // not an anchor: someone else's message on the subject
+    const { state } = await (await nc.jetstreamManager()).streams.info(stream, { subjects_filter: subject });
+    const count = Object.values(state.subjects ?? {}).reduce((a, b) => a + b, 0);
+    if (count === 0) return { stream, subject, anchors };
+    // One filter subject, not a list: nats-server 2.9 (Debian's) has no multi-subject filters, and a consumer asking for them never delivers.
+    const iter = await (await nc.jetstream().consumers.get(stream, { filterSubjects: subject })).consume({ max_messages: 256 });
+    try {
+      for await (const m of iter) {
+        const a = anchorSchema.safeParse(parseJson(m.data));
+        if (a.success && a.data.log === log) anchors.push(a.data);
+        if (m.info.pending === 0) break;
       }
-      logs.add(a.log);
-      if (a.log === log) anchors.push(a);
-    });
+    } finally {
+      iter.stop();
+    }
   } catch (err) {
-    throw aosError('ERR_TRACE_LOG', `cannot read the trace anchors stream ${stream} (it is made when a tracer anchors its log: startTracer's anchorEveryMs)`, { stream }, err);
+    throw aosError('ERR_TRACE_LOG', `cannot read the trace anchors stream ${stream} (a node makes it when its tracer anchors its log: startTracer's anchorEveryMs)`, { stream }, err);
   }
-  return { stream, anchors, logs: [...logs] };
+  return { stream, subject, anchors };
+}
+
+function parseJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined; // not an anchor: someone else's message on the subject
+  }
 }
 
 /** What checking a log against its anchors found: how many matched, how many lie before the log's oldest entry here, and the newest. */
