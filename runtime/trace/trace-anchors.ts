@@ -1,8 +1,9 @@
 // Anchors of file trace logs: now and then, a tracer publishes its log's head (the seq and hash of
 // its last entry) into a JetStream stream that refuses deletes and purges, `<ns>-trace-anchors`
-// (subject `<ns>.traceanchor.<node>.<log key>`, the key naming the log's absolute path). Whoever can write a log file can rewrite its whole chain
-// and its head so that they verify; they cannot take back what the anchors hold without also
-// administering the NATS server. `aos trace verify LOG --anchors` checks the log against them. A
+// (subject `<ns>.traceanchor.<node>.<log key>`, the key naming the log's absolute path). Whoever
+// can write a log file can rewrite its whole chain and its head so that they verify; they cannot
+// take back what the anchors hold without also administering the NATS server (a client that may
+// publish there can add a false anchor, which makes verify fail, never pass). `aos trace verify LOG --anchors` checks the log against them. A
 // tracer reaches the stream through the kernel tool `trace.anchor` (a worker holds no NATS
 // connection); the node opens it (ActorSystem.openTraceAnchors, startTracer's `anchorEveryMs`).
 
