@@ -20,58 +20,36 @@ import { checkAnchors, readAnchors, type AnchorCheck } from '../runtime/trace/tr
 import { connectNats, DEFAULT_NAMESPACE, DEFAULT_NATS_URL } from './control-client.js';
 import { progress, readProgress } from './output.js';
 
+type Source = { file: string; headFile: 'checked' | 'missing'; startsAt?: number; deletedBefore?: number } | { stream: string; startsAt?: number };
+
+/** What verify found: the chain's report, where the log starts, its anchors (--anchors), and a problem past the chain itself with how its FAIL line starts (--anchors, --complete). */
+interface Checked {
+  report: VerifyReport;
+  source: Source;
+  anchors?: { stream: string; check: AnchorCheck };
+  beyond?: { problem: ChainProblem; head: string };
+}
+
 export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
-  let report: VerifyReport;
-  let anchorLine: string | undefined;
-  let anchorJson: object | undefined;
-  let source: { file: string; headFile: 'checked' | 'missing'; startsAt?: number; deletedBefore?: number } | { stream: string; startsAt?: number };
-  if (flags.stream !== undefined) {
-    const url = flags.nats ?? DEFAULT_NATS_URL;
-    const nc = await connectNats(url, 'aos-trace-verify');
-    let r;
-    try {
-      r = await verifyStream(nc, flags.stream, readProgress(`verifying the stream ${flags.stream}`, 'messages'));
-    } finally {
-      await nc.close();
-    }
-    report = r;
-    source = { stream: flags.stream, ...(r.startsAt === undefined ? {} : { startsAt: r.startsAt }) };
-  } else {
-    const anchored = flags.anchors === true ? await anchorsOf(flags) : undefined;
-    if (anchored !== undefined && anchored.anchors.length === 0) {
-      const detail = `no anchors of ${resolve(flags.file!)} in the stream ${anchored.stream} (on ${anchored.subject}): was it anchored (startTracer's anchorEveryMs, aos start --trace-anchor-s) under this path, in this namespace?`;
-      return fail(flags, { kind: 'deleted', line: 0, seq: null, detail }, 'FAIL: no anchors');
-    }
-    const wanted = new Set(anchored?.anchors.map((a) => a.seq));
-    const hashes = new Map<number, string>();
-    const r = verifyLogFile(flags.file!, readProgress(`verifying ${flags.file!}`, 'MB'), anchored === undefined ? undefined : (seq, hash) => void (wanted.has(seq) && hashes.set(seq, hash)));
-    report = r;
-    if (anchored !== undefined && r.ok) {
-      const check = checkAnchors(anchored.anchors, hashes, r.tail, r.startsAt);
-      if ('kind' in check) return fail(flags, check, `FAIL: ${check.kind} at seq ${check.seq ?? '-'}`);
-      anchorLine = anchorsLine(anchored.stream, check);
-      anchorJson = { stream: anchored.stream, matched: check.matched, before: check.before, ...(check.newest === undefined ? {} : { newest: { seq: check.newest.seq, at: check.newest.at, tracer: check.newest.tracer } }) };
-    }
-    source = {
-      file: r.file,
-      headFile: r.headFile,
-      ...(r.startsAt === undefined ? {} : { startsAt: r.startsAt }),
-      ...(r.tail.deletedBefore === undefined ? {} : { deletedBefore: r.tail.deletedBefore }),
-    };
+  const c = flags.stream !== undefined ? await checkStream(flags.stream, flags.nats) : await checkFile(flags);
+  if (c.report.ok && c.beyond === undefined && flags.complete === true) {
+    const problem = completeness(c.source);
+    if (problem !== undefined) c.beyond = { problem, head: `FAIL: deleted before seq ${problem.seq}` };
   }
-  const incomplete = report.ok && flags.complete === true ? completeness(source) : undefined;
-  if (incomplete !== undefined) report = { ok: false, tail: report.tail, problem: incomplete };
+  const report: VerifyReport = c.beyond === undefined ? c.report : { ok: false, tail: c.report.tail, problem: c.beyond.problem };
   const { tail } = report;
   const head = { seq: tail.seq, hash: tail.hash };
   if (flags.json === true) {
-    const out = { ok: report.ok, ...source, records: tail.records, batches: tail.batches, checkpoints: tail.checkpoints, head, ...(anchorJson === undefined ? {} : { anchors: anchorJson }), ...(report.ok ? {} : { problem: report.problem }) };
+    const anchors = c.anchors === undefined ? {} : { anchors: anchorsJson(c.anchors.stream, c.anchors.check) };
+    const out = { ok: report.ok, ...c.source, records: tail.records, batches: tail.batches, checkpoints: tail.checkpoints, head, ...anchors, ...(report.ok ? {} : { problem: report.problem }) };
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return report.ok ? 0 : 1;
   }
-  if (incomplete !== undefined) {
-    process.stdout.write(`FAIL: deleted before seq ${incomplete.seq}: ${incomplete.detail}\n`);
+  if (c.beyond !== undefined) {
+    process.stdout.write(`${c.beyond.head}: ${c.beyond.problem.detail}\n`);
     return 1;
   }
+  const { source } = c;
   if (!report.ok) {
     const p = report.problem;
     const place = 'stream' in source ? `at stream sequence ${p.line}` : `at line ${p.line}${source.file === flags.file ? '' : ` of the segment ${source.file}`}`;
@@ -82,8 +60,42 @@ export async function runTraceVerify(flags: TraceVerifyFlags): Promise<number> {
   if ('headFile' in source && source.headFile === 'missing') progress(`warning: no head file ${headPathOf(flags.file!)}: a cut-off tail cannot be detected`);
   const from = source.startsAt === undefined ? '' : ` (from seq ${source.startsAt}: ${missingBefore(source)})`;
   process.stdout.write(`ok: ${plural(tail.records, 'record')} in ${plural(tail.batches, 'batch', 'batches')}, ${plural(tail.checkpoints, 'checkpoint')}, ${describeHead(head)}${from}\n`);
-  if (anchorLine !== undefined) process.stdout.write(`${anchorLine}\n`);
+  if (c.anchors !== undefined) process.stdout.write(`${anchorsLine(c.anchors.stream, c.anchors.check)}\n`);
   return 0;
+}
+
+async function checkStream(stream: string, url: string | undefined): Promise<Checked> {
+  const nc = await connectNats(url ?? DEFAULT_NATS_URL, 'aos-trace-verify');
+  try {
+    const report = await verifyStream(nc, stream, readProgress(`verifying the stream ${stream}`, 'messages'));
+    return { report, source: { stream, ...(report.startsAt === undefined ? {} : { startsAt: report.startsAt }) } };
+  } finally {
+    await nc.close();
+  }
+}
+
+/** A file log with its segments; with --anchors, against the heads its tracer anchored (read first, so only their seqs' hashes are kept). */
+async function checkFile(flags: TraceVerifyFlags): Promise<Checked> {
+  const file = flags.file!;
+  const anchored = flags.anchors === true ? await anchorsOf(flags) : undefined;
+  const wanted = new Set(anchored?.anchors.map((a) => a.seq));
+  const hashes = new Map<number, string>();
+  const onEntry = anchored === undefined ? undefined : (seq: number, hash: string): void => void (wanted.has(seq) && hashes.set(seq, hash));
+  const report = verifyLogFile(file, readProgress(`verifying ${file}`, 'MB'), onEntry);
+  const source: Source = {
+    file: report.file,
+    headFile: report.headFile,
+    ...(report.startsAt === undefined ? {} : { startsAt: report.startsAt }),
+    ...(report.tail.deletedBefore === undefined ? {} : { deletedBefore: report.tail.deletedBefore }),
+  };
+  if (anchored === undefined || !report.ok) return { report, source };
+  if (anchored.anchors.length === 0) {
+    const detail = `no anchors of ${resolve(file)} in the stream ${anchored.stream} (on ${anchored.subject}): was it anchored (startTracer's anchorEveryMs, aos start --trace-anchor-s) under this path, in this namespace?`;
+    return { report, source, beyond: { problem: { kind: 'deleted', line: 0, seq: null, detail }, head: 'FAIL: no anchors' } };
+  }
+  const check = checkAnchors(anchored.anchors, hashes, report.tail, report.startsAt);
+  if ('kind' in check) return { report, source, beyond: { problem: check, head: `FAIL: ${check.kind} at seq ${check.seq ?? '-'}` } };
+  return { report, source, anchors: { stream: anchored.stream, check } };
 }
 
 /** The anchors of the log FILE (its absolute path), from the namespace's anchors stream. */
@@ -96,6 +108,10 @@ async function anchorsOf(flags: TraceVerifyFlags): Promise<Awaited<ReturnType<ty
   }
 }
 
+function anchorsJson(stream: string, c: AnchorCheck): object {
+  return { stream, matched: c.matched, before: c.before, ...(c.newest === undefined ? {} : { newest: { seq: c.newest.seq, at: c.newest.at, tracer: c.newest.tracer } }) };
+}
+
 /** `anchors: 12 matched in aos-trace-anchors (2 before the log's oldest entry here), the newest at seq 345, <time> (tracer/n1)`. */
 function anchorsLine(stream: string, c: AnchorCheck): string {
   const before = c.before === 0 ? '' : ` (${c.before} before the log's oldest entry here)`;
@@ -103,15 +119,8 @@ function anchorsLine(stream: string, c: AnchorCheck): string {
   return `anchors: ${c.matched} matched in ${stream}${before}${newest}`;
 }
 
-/** A problem found against the anchors: `FAIL: <kind> at seq S: <detail>` (or the JSON report), exit 1. */
-function fail(flags: TraceVerifyFlags, problem: ChainProblem, head: string): number {
-  if (flags.json === true) process.stdout.write(`${JSON.stringify({ ok: false, file: flags.file, problem })}\n`);
-  else process.stdout.write(`${head}: ${problem.detail}\n`);
-  return 1;
-}
-
 /** Why a log starts after seq 1: a stream's limits, the log's own retention (its mark says so), or neither (moved away, or deleted otherwise). */
-function missingBefore(source: { stream: string } | { startsAt?: number; deletedBefore?: number }): string {
+function missingBefore(source: Source): string {
   if ('stream' in source) return "the stream's limits removed the entries before it";
   return retained(source) ? "the log's retention deleted the segments before it" : 'the segments before it are not here';
 }
@@ -125,7 +134,7 @@ function retained(source: { startsAt?: number; deletedBefore?: number }): boolea
  * --complete: the problem with a log that starts after seq 1 when its own retention did not
  * delete what is missing (a stream's limits leave no mark in it); `line` 0: before the first entry.
  */
-function completeness(source: { stream: string; startsAt?: number } | { startsAt?: number; deletedBefore?: number }): ChainProblem | undefined {
+function completeness(source: Source): ChainProblem | undefined {
   const { startsAt } = source;
   if (startsAt === undefined || (!('stream' in source) && retained(source))) return undefined;
   const missing = startsAt === 2 ? 'seq 1 is' : `seqs 1 to ${startsAt - 1} are`;
